@@ -1,0 +1,114 @@
+//! Civil dates on the proleptic Gregorian calendar, as days since 1970-01-01.
+//!
+//! The simulator needs only parsing, formatting, adding days and the weekday, so a
+//! dozen lines of Howard Hinnant's `days_from_civil` serve better than a date crate.
+
+use std::fmt;
+
+/// A calendar date, stored as days since 1970-01-01.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(i32);
+
+impl Date {
+    pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = month as i32;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Some(Date(era * 146_097 + doe - 719_468))
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let part = &s[r];
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        Date::from_ymd(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    }
+
+    pub fn ymd(self) -> (i32, u32, u32) {
+        let z = self.0 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i32::from(month <= 2);
+        (year, month, day)
+    }
+
+    pub fn add_days(self, days: i64) -> Date {
+        Date(self.0 + days as i32)
+    }
+
+    /// Days from `earlier` to `self` (negative when `self` is earlier).
+    pub fn days_since(self, earlier: Date) -> i64 {
+        i64::from(self.0) - i64::from(earlier.0)
+    }
+
+    /// 0 = Monday ... 6 = Sunday (ISO 8601 order, as the `weekly` key lists them).
+    pub fn weekday(self) -> usize {
+        // 1970-01-01 was a Thursday (index 3).
+        (self.0 + 3).rem_euclid(7) as usize
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_knows_weekdays() {
+        let d = Date::parse("2016-11-11").unwrap();
+        assert_eq!(d.to_string(), "2016-11-11");
+        assert_eq!(d.weekday(), 4, "Singles' Day 2016 was a Friday");
+        assert_eq!(
+            Date::parse("2015-11-11").unwrap().weekday(),
+            2,
+            "a Wednesday"
+        );
+        assert_eq!(
+            Date::parse("2016-02-29").unwrap().add_days(1).to_string(),
+            "2016-03-01"
+        );
+        assert_eq!(Date::parse("1970-01-01").unwrap(), Date(0));
+        assert!(Date::parse("2015-02-29").is_none());
+        assert!(Date::parse("2016-13-01").is_none());
+        assert!(Date::parse("2016-1-01").is_none());
+        for n in -800_000..800_000 {
+            let d = Date(n);
+            let (y, m, dd) = d.ymd();
+            assert_eq!(Date::from_ymd(y, m, dd), Some(d));
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! tradesim: a seeded, parallel, event-sourced simulator of cross-border e-commerce
+//! trade by small and medium enterprises. See ARCHITECTURE.md for the map of the code.
+
+pub mod date;
+pub mod dist;
+pub mod model;
+pub mod scenario;

@@ -1,0 +1,384 @@
+//! The validated scenario: typed ids, canonical units (seconds, US dollars), and the
+//! demand model that turns policy into order rates and source shares.
+//!
+//! Only `scenario` builds these values; everything else reads them.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::date::Date;
+use crate::dist::Dist;
+
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u8);
+        impl $name {
+            #[inline]
+            pub fn ix(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+
+id_type!(
+    /// Index into `Scenario::markets`.
+    MarketId,
+    /// Index into `Scenario::pools`.
+    PoolId,
+    /// Index into `Scenario::hubs`.
+    HubId,
+    /// Index into `Scenario::routes`.
+    RouteId,
+    /// Index into `Scenario::categories`.
+    CategoryId,
+    /// Index into a market's `payment` methods.
+    MethodId
+);
+
+/// Most entities of one kind a scenario may hold (ids are stored in a byte).
+pub const MAX_ENTITIES: usize = 250;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub start: Date,
+    pub days: u32,
+    /// Every category any market buys, sorted by name.
+    pub categories: Vec<String>,
+    pub hubs: Vec<Hub>,
+    pub markets: Vec<Market>,
+    pub pools: Vec<SellerPool>,
+    pub routes: Vec<Route>,
+    pub peaks: Vec<Peak>,
+    pub variants: Vec<VariantInfo>,
+    pub targets: Vec<Target>,
+    /// `route_of[market][pool]`: the route serving that pair, if any.
+    pub route_of: Vec<Vec<Option<RouteId>>>,
+    /// Demand after policy, per market; see `Demand`.
+    pub demand: Vec<Demand>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hub {
+    pub id: String,
+    pub name: String,
+    pub lines: u32,
+    pub service_time: Dist,
+    /// (day index from the start, lines from that day on), sorted by day.
+    pub capacity_changes: Vec<(u32, u32)>,
+    pub fee_usd: f64,
+}
+
+impl Hub {
+    /// Lines in service on day `day` (0-based from the scenario start).
+    pub fn lines_on(&self, day: u32) -> u32 {
+        self.capacity_changes
+            .iter()
+            .rev()
+            .find(|(d, _)| *d <= day)
+            .map_or(self.lines, |(_, l)| *l)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Market {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    /// Local currency units per US dollar.
+    pub usd_rate: f64,
+    pub active_buyers: f64,
+    pub orders_per_buyer_day: f64,
+    /// Rate multipliers, Monday first.
+    pub weekly: [f64; 7],
+    /// Share of a day's orders placed in each hour; sums to 1.
+    pub intraday: [f64; 24],
+    /// Weight of each of `Scenario::categories` (0 where the market does not buy it); sums to 1.
+    pub category_weights: Vec<f64>,
+    pub payment: Vec<PaymentMethod>,
+    pub max_payment_attempts: u8,
+    /// Time between two payment attempts.
+    pub payment_retry: Dist,
+    pub customs: Customs,
+    pub last_mile: Dist,
+    pub return_rate: f64,
+    /// Time from delivery to return.
+    pub return_time: Dist,
+    pub elasticities: Elasticities,
+    /// Base share of each pool (index by `PoolId`), before policy shifts it; sums to 1.
+    pub sources: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentMethod {
+    pub method: String,
+    pub share: f64,
+    /// Probability that one attempt succeeds.
+    pub success: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DutyBase {
+    /// Duty and VAT on the whole value once it exceeds the threshold.
+    Full,
+    /// Duty and VAT only on the part of the value above the threshold (Russia's 2016 rule).
+    Excess,
+}
+
+#[derive(Debug, Clone)]
+pub struct Customs {
+    pub de_minimis_usd: f64,
+    pub duty_rate: f64,
+    pub vat_rate: f64,
+    pub duty_base: DutyBase,
+    pub inspection_rate: f64,
+    pub inspection_delay: Dist,
+    pub clearance_time: Dist,
+}
+
+impl Customs {
+    /// Duty and VAT in cents on a parcel whose customs value is `value_cents`.
+    /// VAT is levied on value plus duty; both are zero at or below the threshold.
+    #[inline]
+    pub fn charges_cents(&self, value_cents: u32) -> (u32, u32) {
+        let value = f64::from(value_cents);
+        let threshold = self.de_minimis_usd * 100.0;
+        if value <= threshold {
+            return (0, 0);
+        }
+        let base = match self.duty_base {
+            DutyBase::Full => value,
+            DutyBase::Excess => value - threshold,
+        };
+        let duty = (base * self.duty_rate).round();
+        let vat = ((base + duty) * self.vat_rate).round();
+        (duty as u32, vat as u32)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Elasticities {
+    /// Elasticity of orders with respect to the landed cost (negative: dearer sells less).
+    pub landed_cost: f64,
+    /// Elasticity of orders with respect to the expected delivery time.
+    pub delivery_time: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SellerPool {
+    pub id: String,
+    pub country: String,
+    pub count: u32,
+    pub popularity_zipf: f64,
+    /// Order value per category (index by `CategoryId`); `None` where the pool sells none.
+    pub order_value: Vec<Option<Dist>>,
+    pub handling_time: Dist,
+    /// Tiers from the most popular sellers down: (name, share of sellers).
+    pub size_tiers: Vec<(String, f64)>,
+}
+
+impl SellerPool {
+    /// The size tier of the seller at popularity rank `rank` (0 = most popular).
+    pub fn tier_of(&self, rank: u32) -> usize {
+        let mut upper = 0.0;
+        for (i, (_, share)) in self.size_tiers.iter().enumerate() {
+            upper += share * f64::from(self.count);
+            if f64::from(rank) < upper.round() {
+                return i;
+            }
+        }
+        self.size_tiers.len().saturating_sub(1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// `SELLERS:MARKET`, the name override paths use.
+    pub id: String,
+    pub pool: PoolId,
+    pub market: MarketId,
+    pub hub: Option<HubId>,
+    /// Dispatch to hub arrival; present exactly when `hub` is.
+    pub to_hub: Option<Dist>,
+    /// Hub departure (or dispatch, when direct) to arrival at the market's customs.
+    pub transit: Dist,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Peak {
+    pub name: String,
+    pub day: u32,
+    pub markets: Vec<MarketId>,
+    pub multiplier: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantInfo {
+    pub name: String,
+    pub description: String,
+}
+
+/// The daily metrics a calibration target may name (columns of `daily_markets.csv`).
+pub const TARGET_METRICS: &[&str] = &[
+    "orders",
+    "cancelled",
+    "gmv_usd",
+    "payment_attempts",
+    "payment_failures",
+    "duty_usd",
+    "vat_usd",
+    "delivered",
+    "returned",
+];
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub date: Date,
+    pub market: MarketId,
+    pub metric: String,
+    pub value: f64,
+    /// Relative tolerance, e.g. 0.02 for 2 %.
+    pub tolerance: f64,
+    pub source: String,
+}
+
+/// How policy shapes one market's demand: a rate multiplier and effective source shares.
+///
+/// Each pool's demand is its base share times `(landed / landed_ref)^e_cost *
+/// (lead / lead_ref)^e_time`, where the references are the same figures in the scenario
+/// file without overrides. The file itself therefore always has multiplier 1 (its
+/// calibration holds), and a variant moves demand only through what it changes.
+#[derive(Debug, Clone)]
+pub struct Demand {
+    pub multiplier: f64,
+    /// Effective share of each pool (index by `PoolId`); sums to 1.
+    pub shares: Vec<f64>,
+    /// Expected landed cost per order, USD, per pool (0 where no route).
+    pub landed_usd: Vec<f64>,
+    /// Expected delivery time, seconds, per pool (0 where no route).
+    pub lead_s: Vec<f64>,
+}
+
+/// Draws per category used to estimate expected order values and charges: fixed and
+/// seeded, so the estimate is the same number in every run and every variant.
+const LANDED_COST_DRAWS: usize = 4096;
+const LANDED_COST_SEED: u64 = 0x7472_6164_6573_696d; // "tradesim"
+
+impl Scenario {
+    pub fn market_index(&self, id: &str) -> Option<MarketId> {
+        self.markets
+            .iter()
+            .position(|m| m.id == id)
+            .map(|i| MarketId(i as u8))
+    }
+
+    pub fn date_of(&self, day: u32) -> Date {
+        self.start.add_days(i64::from(day))
+    }
+
+    /// Expected landed cost (USD) and delivery time (s) of an order from `pool` in `market`.
+    fn landed_and_lead(&self, market: MarketId, pool: PoolId) -> Option<(f64, f64)> {
+        let route = &self.routes[self.route_of[market.ix()][pool.ix()]?.ix()];
+        let m = &self.markets[market.ix()];
+        let p = &self.pools[pool.ix()];
+        let mut rng = ChaCha8Rng::seed_from_u64(LANDED_COST_SEED);
+        let mut cost = 0.0;
+        for (c, weight) in m.category_weights.iter().enumerate() {
+            if *weight == 0.0 {
+                continue;
+            }
+            let dist = p.order_value[c].as_ref()?;
+            let mut sum = 0.0;
+            for _ in 0..LANDED_COST_DRAWS {
+                let cents = dist.sample_cents(&mut rng);
+                let (duty, vat) = m.customs.charges_cents(cents);
+                sum += f64::from(cents) + f64::from(duty) + f64::from(vat);
+            }
+            cost += weight * sum / LANDED_COST_DRAWS as f64 / 100.0;
+        }
+        let hub = route.hub.map(|h| &self.hubs[h.ix()]);
+        cost += route.cost_usd + hub.map_or(0.0, |h| h.fee_usd);
+        let lead = p.handling_time.mean()
+            + route.to_hub.as_ref().map_or(0.0, Dist::mean)
+            + hub.map_or(0.0, |h| h.service_time.mean())
+            + route.transit.mean()
+            + m.customs.clearance_time.mean()
+            + m.customs.inspection_rate * m.customs.inspection_delay.mean()
+            + m.last_mile.mean();
+        Some((cost, lead))
+    }
+
+    /// Computes `demand` for every market against `reference` (the un-overridden file).
+    pub fn apply_demand_model(&mut self, reference: &Scenario) {
+        let mut demand = Vec::with_capacity(self.markets.len());
+        for (mi, market) in self.markets.iter().enumerate() {
+            let mid = MarketId(mi as u8);
+            let mut weights = vec![0.0; self.pools.len()];
+            let mut landed_usd = vec![0.0; self.pools.len()];
+            let mut lead_s = vec![0.0; self.pools.len()];
+            for (pi, share) in market.sources.iter().enumerate() {
+                let pid = PoolId(pi as u8);
+                if *share == 0.0 {
+                    continue;
+                }
+                let Some((landed, lead)) = self.landed_and_lead(mid, pid) else {
+                    continue;
+                };
+                landed_usd[pi] = landed;
+                lead_s[pi] = lead;
+                // The reference may lack this market or pool (an override renamed nothing,
+                // but be safe): then the pair is its own reference.
+                let (landed_ref, lead_ref) = reference
+                    .market_index(&market.id)
+                    .and_then(|rm| {
+                        let rp = reference
+                            .pools
+                            .iter()
+                            .position(|p| p.id == self.pools[pi].id)?;
+                        reference.landed_and_lead(rm, PoolId(rp as u8))
+                    })
+                    .unwrap_or((landed, lead));
+                let e = market.elasticities;
+                weights[pi] = share
+                    * (landed / landed_ref).powf(e.landed_cost)
+                    * (lead / lead_ref).powf(e.delivery_time);
+            }
+            let total: f64 = weights.iter().sum();
+            let shares = weights
+                .iter()
+                .map(|w| if total > 0.0 { w / total } else { 0.0 })
+                .collect();
+            demand.push(Demand {
+                multiplier: total,
+                shares,
+                landed_usd,
+                lead_s,
+            });
+        }
+        self.demand = demand;
+    }
+
+    /// Peak multiplier on `day` for `market` (peaks on the same date multiply).
+    pub fn peak_multiplier(&self, market: MarketId, day: u32) -> f64 {
+        self.peaks
+            .iter()
+            .filter(|p| p.day == day && p.markets.contains(&market))
+            .map(|p| p.multiplier)
+            .product()
+    }
+
+    /// Expected orders placed in `market` on `day` at full scale.
+    pub fn expected_orders(&self, market: MarketId, day: u32) -> f64 {
+        let m = &self.markets[market.ix()];
+        let weekday = self.date_of(day).weekday();
+        m.active_buyers
+            * m.orders_per_buyer_day
+            * m.weekly[weekday]
+            * self.peak_multiplier(market, day)
+            * self.demand[market.ix()].multiplier
+    }
+}

@@ -1,0 +1,235 @@
+//! Scenario files: TOML text -> raw types -> overrides -> a validated `model::Scenario`.
+//!
+//! Only this module knows TOML. Every problem is collected with its location (file,
+//! line and column where the text has one, else the override path) before anything runs.
+
+mod locate;
+mod overrides;
+pub mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::Scenario;
+pub use overrides::{Override, parse_set};
+use raw::RawScenario;
+
+/// One problem in a scenario: where, and what was expected and found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Entity path such as `market.RU.payment[1].success`; empty for whole-file problems.
+    pub path: String,
+    pub message: String,
+    /// `file:line:column` (or just `file`), filled in once the text is known.
+    pub location: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.location.is_empty() {
+            write!(f, "{}: ", self.location)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Problems collected while reading a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.to_string(),
+            message: message.into(),
+            location: String::new(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+}
+
+/// Why a scenario could not be loaded. Each problem is on its own line.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{}: cannot read the scenario file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn render(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    lines.join("\n")
+}
+
+/// A scenario ready to run, with what is needed to record and reproduce it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub file: PathBuf,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+    pub variant: Option<String>,
+    pub overrides: Vec<Override>,
+}
+
+/// Reads, overrides and validates a scenario file.
+pub fn load(
+    path: &Path,
+    variant: Option<&str>,
+    sets: &[Override],
+) -> Result<Loaded, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let scenario = load_str(&text, &path.display().to_string(), variant, sets)?;
+    Ok(Loaded {
+        scenario,
+        file: path.to_path_buf(),
+        sha256: sha256_hex(text.as_bytes()),
+        variant: variant.map(str::to_string),
+        overrides: sets.to_vec(),
+    })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// As `load`, from text; `file` names the source in messages.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    variant: Option<&str>,
+    sets: &[Override],
+) -> Result<Scenario, ScenarioError> {
+    let located = |problems: Problems, overridden: &[String]| -> ScenarioError {
+        let problems = problems
+            .0
+            .into_iter()
+            .map(|mut p| {
+                p.location = locate::locate(text, file, &p.path, overridden);
+                p
+            })
+            .collect();
+        ScenarioError::Invalid(problems)
+    };
+    let syntax_error = |e: toml::de::Error| -> ScenarioError {
+        let location = match e.span() {
+            Some(span) => locate::line_col(text, file, span.start),
+            None => file.to_string(),
+        };
+        ScenarioError::Invalid(vec![Problem {
+            path: String::new(),
+            message: e.message().trim_end().to_string(),
+            location,
+        }])
+    };
+
+    let raw: RawScenario = toml::from_str(text).map_err(syntax_error)?;
+    let reference = validate::validate(&raw).map_err(|p| located(p, &[]))?;
+
+    let mut all_sets = Vec::new();
+    if let Some(name) = variant {
+        match raw.variant.iter().find(|v| v.name == name) {
+            Some(v) => all_sets.extend(v.set.iter().map(|(path, value)| Override {
+                path: path.clone(),
+                value: value.clone(),
+                origin: format!("variant `{name}`"),
+            })),
+            None => {
+                let known: Vec<&str> = raw.variant.iter().map(|v| v.name.as_str()).collect();
+                let mut problems = Problems::default();
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
+                problems.add(
+                    "",
+                    format!("unknown variant `{name}`; the scenario's variants: {known}"),
+                );
+                return Err(located(problems, &[]));
+            }
+        }
+    }
+    all_sets.extend(sets.iter().cloned());
+    if all_sets.is_empty() {
+        let mut scenario = reference.clone();
+        scenario.apply_demand_model(&reference);
+        return Ok(scenario);
+    }
+
+    let mut table: toml::Table = toml::from_str(text).map_err(syntax_error)?;
+    let mut problems = Problems::default();
+    for o in &all_sets {
+        if let Err(message) = overrides::apply(&mut table, &o.path, o.value.clone()) {
+            problems.add(&o.path, format!("{message} (from {})", o.origin));
+        }
+    }
+    let overridden: Vec<String> = all_sets.iter().map(|o| o.path.clone()).collect();
+    if !problems.is_empty() {
+        return Err(located(problems, &overridden));
+    }
+    let raw = RawScenario::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let mut problems = Problems::default();
+        let origins: Vec<String> = all_sets
+            .iter()
+            .map(|o| format!("{} = {} ({})", o.path, o.value, o.origin))
+            .collect();
+        problems.add(
+            "",
+            format!(
+                "after applying {}: {}",
+                origins.join(", "),
+                e.message().trim_end()
+            ),
+        );
+        located(problems, &overridden)
+    })?;
+    let mut scenario = validate::validate(&raw).map_err(|p| located(p, &overridden))?;
+    scenario.apply_demand_model(&reference);
+    Ok(scenario)
+}
+
+/// The names and descriptions of a scenario's variants, without validating it.
+pub fn variant_names(text: &str) -> Vec<(String, String)> {
+    #[derive(Deserialize)]
+    struct Variants {
+        #[serde(default)]
+        variant: Vec<Named>,
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        name: String,
+        #[serde(default)]
+        description: String,
+    }
+    toml::from_str::<Variants>(text)
+        .map(|v| {
+            v.variant
+                .into_iter()
+                .map(|n| (n.name, n.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}

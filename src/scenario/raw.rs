@@ -1,0 +1,201 @@
+//! The scenario file exactly as written: serde types that reject unknown keys.
+//!
+//! Nothing here is checked beyond its TOML type; `validate` turns a `RawScenario`
+//! into a `model::Scenario`. Distributions stay `toml::Value` because their key
+//! names carry units, which `dist::parse` reads.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub scenario: RawHeader,
+    #[serde(default)]
+    pub hub: Vec<RawHub>,
+    #[serde(default)]
+    pub market: Vec<RawMarket>,
+    #[serde(default)]
+    pub sellers: Vec<RawSellers>,
+    #[serde(default)]
+    pub route: Vec<RawRoute>,
+    #[serde(default)]
+    pub peak: Vec<RawPeak>,
+    #[serde(default)]
+    pub variant: Vec<RawVariant>,
+    #[serde(default)]
+    pub target: Vec<RawTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub seed: u64,
+    pub start_date: String,
+    pub days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHub {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub lines: i64,
+    pub service_time: Value,
+    #[serde(default)]
+    pub capacity_changes: Vec<RawCapacityChange>,
+    #[serde(default)]
+    pub fee_usd: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacityChange {
+    pub date: String,
+    pub lines: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarket {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default = "one")]
+    pub usd_rate: f64,
+    pub active_buyers: f64,
+    pub orders_per_buyer_day: f64,
+    #[serde(default)]
+    pub weekly: Option<Vec<f64>>,
+    #[serde(default)]
+    pub intraday: Option<Vec<f64>>,
+    pub categories: BTreeMap<String, f64>,
+    pub payment: Vec<RawPayment>,
+    #[serde(default = "one_attempt")]
+    pub max_payment_attempts: i64,
+    #[serde(default)]
+    pub payment_retry: Option<Value>,
+    pub customs: RawCustoms,
+    pub last_mile: Value,
+    #[serde(default)]
+    pub return_rate: f64,
+    #[serde(default)]
+    pub return_time: Option<Value>,
+    #[serde(default)]
+    pub elasticities: RawElasticities,
+    pub sources: BTreeMap<String, f64>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn one_attempt() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayment {
+    pub method: String,
+    pub share: f64,
+    pub success: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustoms {
+    pub de_minimis_usd: f64,
+    pub duty_rate: f64,
+    pub vat_rate: f64,
+    #[serde(default)]
+    pub duty_base: Option<String>,
+    #[serde(default)]
+    pub inspection_rate: f64,
+    #[serde(default)]
+    pub inspection_delay: Option<Value>,
+    #[serde(default)]
+    pub clearance_time: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawElasticities {
+    #[serde(default)]
+    pub landed_cost: f64,
+    #[serde(default)]
+    pub delivery_time: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSellers {
+    pub id: String,
+    #[serde(default)]
+    pub country: String,
+    pub count: i64,
+    #[serde(default = "one")]
+    pub popularity_zipf: f64,
+    pub order_value: BTreeMap<String, Value>,
+    pub handling_time: Value,
+    #[serde(default)]
+    pub size_tiers: Vec<RawSizeTier>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSizeTier {
+    pub name: String,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub sellers: String,
+    pub market: String,
+    #[serde(default)]
+    pub via: Option<String>,
+    #[serde(default)]
+    pub to_hub: Option<Value>,
+    pub transit: Value,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeak {
+    pub name: String,
+    pub date: String,
+    pub markets: Vec<String>,
+    pub multiplier: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub set: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub date: String,
+    pub market: String,
+    pub metric: String,
+    pub value: f64,
+    pub tolerance: f64,
+    #[serde(default)]
+    pub source: String,
+}

@@ -1,0 +1,708 @@
+//! Raw scenario -> `model::Scenario`, collecting every problem with its entity path.
+
+use std::collections::BTreeSet;
+
+use toml::Value;
+
+use super::Problems;
+use super::raw::*;
+use crate::date::Date;
+use crate::dist::{self, Dist, Quantity};
+use crate::model::*;
+
+/// Longest horizon accepted: ten years of days keeps every time in a `u32` of seconds.
+const MAX_DAYS: i64 = 3660;
+/// Shares must sum to 1 within this.
+const SHARE_EPSILON: f64 = 1e-6;
+const MAX_PAYMENT_ATTEMPTS: i64 = 20;
+
+pub fn validate(raw: &RawScenario) -> Result<Scenario, Problems> {
+    let mut v = Validator::default();
+    let scenario = v.scenario(raw);
+    match scenario {
+        Some(s) if v.problems.is_empty() => Ok(s),
+        _ => Err(v.problems),
+    }
+}
+
+#[derive(Default)]
+struct Validator {
+    problems: Problems,
+    start: Option<Date>,
+    days: u32,
+}
+
+impl Validator {
+    fn err(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.add(path, message);
+    }
+
+    fn positive(&mut self, path: &str, value: f64) -> f64 {
+        if !(value.is_finite() && value > 0.0) {
+            self.err(path, format!("must be a positive number, found {value}"));
+        }
+        value
+    }
+
+    fn non_negative(&mut self, path: &str, value: f64) -> f64 {
+        if !(value.is_finite() && value >= 0.0) {
+            self.err(path, format!("must not be negative, found {value}"));
+        }
+        value
+    }
+
+    fn probability(&mut self, path: &str, value: f64) -> f64 {
+        if !(0.0..=1.0).contains(&value) {
+            self.err(
+                path,
+                format!("{value} is not a probability (expected a number in [0, 1])"),
+            );
+        }
+        value
+    }
+
+    fn count(&mut self, path: &str, value: i64, min: i64, max: i64) -> u32 {
+        if value < min || value > max {
+            self.err(
+                path,
+                format!("must be a whole number from {min} to {max}, found {value}"),
+            );
+            return min.max(0) as u32;
+        }
+        value as u32
+    }
+
+    fn dist(&mut self, path: &str, value: &Value, quantity: Quantity) -> Dist {
+        dist::parse(value, path, quantity, &mut self.problems)
+            .unwrap_or_else(|| Dist::constant(0.0))
+    }
+
+    fn optional_dist(
+        &mut self,
+        path: &str,
+        value: Option<&Value>,
+        quantity: Quantity,
+        needed: Option<&str>,
+    ) -> Dist {
+        match (value, needed) {
+            (Some(v), _) => self.dist(path, v, quantity),
+            (None, Some(why)) => {
+                self.err(path, format!("missing: required because {why}"));
+                Dist::constant(0.0)
+            }
+            (None, None) => Dist::constant(0.0),
+        }
+    }
+
+    /// A date inside the horizon, as a day index from the start.
+    fn day(&mut self, path: &str, text: &str) -> Option<u32> {
+        let Some(date) = Date::parse(text) else {
+            self.err(
+                path,
+                format!("expected a date YYYY-MM-DD, found \"{text}\""),
+            );
+            return None;
+        };
+        let start = self.start?;
+        let offset = date.days_since(start);
+        if offset < 0 || offset >= i64::from(self.days) {
+            let last = start.add_days(i64::from(self.days) - 1);
+            self.err(
+                path,
+                format!("{date} is outside the horizon {start} to {last}"),
+            );
+            return None;
+        }
+        Some(offset as u32)
+    }
+
+    fn shares_sum_to_one(&mut self, path: &str, shares: impl Iterator<Item = f64>) {
+        let sum: f64 = shares.sum();
+        if (sum - 1.0).abs() > SHARE_EPSILON {
+            self.err(path, format!("shares must sum to 1, found {sum}"));
+        }
+    }
+
+    /// Checks ids are usable in override paths and unique; returns them in order.
+    fn ids<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, id) in ids.enumerate() {
+            let path = format!("{kind}[{i}].id");
+            if id.is_empty()
+                || id.contains(|c: char| c == '.' || c == '=' || c == '[' || c.is_whitespace())
+            {
+                self.err(
+                    &path,
+                    format!("\"{id}\" is not a usable id (non-empty, no spaces, dots, `=` or `[`)"),
+                );
+            } else if !seen.insert(id) {
+                self.err(&path, format!("duplicate id \"{id}\""));
+            }
+            out.push(id.to_string());
+        }
+        if out.len() > MAX_ENTITIES {
+            self.err(
+                kind,
+                format!(
+                    "at most {MAX_ENTITIES} entries are supported, found {}",
+                    out.len()
+                ),
+            );
+        }
+        out
+    }
+
+    fn scenario(&mut self, raw: &RawScenario) -> Option<Scenario> {
+        let header = &raw.scenario;
+        if header.name.trim().is_empty() {
+            self.err("scenario.name", "must not be empty");
+        }
+        self.start = Date::parse(&header.start_date);
+        if self.start.is_none() {
+            self.err(
+                "scenario.start_date",
+                format!(
+                    "expected a date YYYY-MM-DD, found \"{}\"",
+                    header.start_date
+                ),
+            );
+        }
+        self.days = self.count("scenario.days", header.days, 1, MAX_DAYS);
+
+        let hub_ids = self.ids("hub", raw.hub.iter().map(|h| h.id.as_str()));
+        let market_ids = self.ids("market", raw.market.iter().map(|m| m.id.as_str()));
+        let pool_ids = self.ids("sellers", raw.sellers.iter().map(|s| s.id.as_str()));
+        if raw.market.is_empty() {
+            self.err("market", "the scenario needs at least one [[market]]");
+        }
+        if raw.sellers.is_empty() {
+            self.err(
+                "sellers",
+                "the scenario needs at least one [[sellers]] pool",
+            );
+        }
+        let categories: Vec<String> = raw
+            .market
+            .iter()
+            .flat_map(|m| m.categories.keys().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if categories.len() > MAX_ENTITIES {
+            self.err(
+                "market",
+                format!("at most {MAX_ENTITIES} categories are supported"),
+            );
+        }
+
+        let hubs: Vec<Hub> = raw.hub.iter().map(|h| self.hub(h)).collect();
+        let pools: Vec<SellerPool> = raw
+            .sellers
+            .iter()
+            .map(|s| self.pool(s, &categories))
+            .collect();
+        let markets: Vec<Market> = raw
+            .market
+            .iter()
+            .map(|m| self.market(m, &categories, &pool_ids))
+            .collect();
+
+        let find = |ids: &[String], id: &str| ids.iter().position(|x| x == id);
+        let mut routes = Vec::new();
+        let mut route_of = vec![vec![None; pools.len()]; markets.len()];
+        for (i, r) in raw.route.iter().enumerate() {
+            let id = format!("{}:{}", r.sellers, r.market);
+            let path = format!("route.{id}");
+            let pool = find(&pool_ids, &r.sellers);
+            if pool.is_none() {
+                self.err(
+                    &format!("{path}.sellers"),
+                    format!(
+                        "unknown seller pool \"{}\"; known: {}",
+                        r.sellers,
+                        pool_ids.join(", ")
+                    ),
+                );
+            }
+            let market = find(&market_ids, &r.market);
+            if market.is_none() {
+                self.err(
+                    &format!("{path}.market"),
+                    format!(
+                        "unknown market \"{}\"; known: {}",
+                        r.market,
+                        market_ids.join(", ")
+                    ),
+                );
+            }
+            let hub = match r.via.as_deref() {
+                None | Some("") => None,
+                Some(via) => {
+                    let h = find(&hub_ids, via);
+                    if h.is_none() {
+                        self.err(
+                            &format!("{path}.via"),
+                            format!("unknown hub \"{via}\"; known: {}", list(&hub_ids)),
+                        );
+                    }
+                    h
+                }
+            };
+            let via_hub = r.via.as_deref().is_some_and(|v| !v.is_empty());
+            let to_hub = if via_hub {
+                Some(self.optional_dist(
+                    &format!("{path}.to_hub"),
+                    r.to_hub.as_ref(),
+                    Quantity::Duration,
+                    Some("the route goes via a hub"),
+                ))
+            } else {
+                None
+            };
+            let transit = self.dist(&format!("{path}.transit"), &r.transit, Quantity::Duration);
+            let cost_usd = self.non_negative(&format!("{path}.cost_usd"), r.cost_usd);
+            if let (Some(p), Some(m)) = (pool, market) {
+                if route_of[m][p].is_some() {
+                    self.err(&path, format!("a second route for {id} (route[{i}]); one route per seller pool and market"));
+                }
+                route_of[m][p] = Some(RouteId(routes.len() as u8));
+                routes.push(Route {
+                    id,
+                    pool: PoolId(p as u8),
+                    market: MarketId(m as u8),
+                    hub: hub.map(|h| HubId(h as u8)),
+                    to_hub,
+                    transit,
+                    cost_usd,
+                });
+            }
+        }
+        if routes.len() > MAX_ENTITIES {
+            self.err(
+                "route",
+                format!("at most {MAX_ENTITIES} routes are supported"),
+            );
+        }
+        for (m, market) in markets.iter().enumerate() {
+            for (p, share) in market.sources.iter().enumerate() {
+                if *share > 0.0 && route_of[m][p].is_none() {
+                    self.err(
+                        &format!("market.{}.sources.{}", market.id, pool_ids[p]),
+                        format!(
+                            "the market buys from \"{}\" but no [[route]] connects them",
+                            pool_ids[p]
+                        ),
+                    );
+                }
+                if *share > 0.0 {
+                    for (c, weight) in market.category_weights.iter().enumerate() {
+                        if *weight > 0.0 && pools[p].order_value[c].is_none() {
+                            self.err(
+                                &format!("sellers.{}.order_value", pool_ids[p]),
+                                format!("no value distribution for category \"{}\", which market {} buys from this pool", categories[c], market.id),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        let peaks = raw
+            .peak
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let path = format!("peak[{i}]");
+                let day = self.day(&format!("{path}.date"), &p.date);
+                let multiplier = self.positive(&format!("{path}.multiplier"), p.multiplier);
+                let mut ms = Vec::new();
+                for (j, id) in p.markets.iter().enumerate() {
+                    match find(&market_ids, id) {
+                        Some(m) => ms.push(MarketId(m as u8)),
+                        None => self.err(
+                            &format!("{path}.markets[{j}]"),
+                            format!("unknown market \"{id}\"; known: {}", market_ids.join(", ")),
+                        ),
+                    }
+                }
+                Some(Peak {
+                    name: p.name.clone(),
+                    day: day?,
+                    markets: ms,
+                    multiplier,
+                })
+            })
+            .collect();
+
+        let mut variant_names = BTreeSet::new();
+        let variants = raw
+            .variant
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if v.name.is_empty() || !variant_names.insert(v.name.clone()) {
+                    self.err(
+                        &format!("variant[{i}].name"),
+                        format!("\"{}\" is empty or a duplicate", v.name),
+                    );
+                }
+                if v.set.is_empty() {
+                    self.err(
+                        &format!("variant.{}.set", v.name),
+                        "a variant must set at least one path",
+                    );
+                }
+                VariantInfo {
+                    name: v.name.clone(),
+                    description: v.description.clone(),
+                }
+            })
+            .collect();
+
+        let targets = raw
+            .target
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let path = format!("target[{i}]");
+                let day = self.day(&format!("{path}.date"), &t.date);
+                let market = find(&market_ids, &t.market);
+                if market.is_none() {
+                    self.err(
+                        &format!("{path}.market"),
+                        format!(
+                            "unknown market \"{}\"; known: {}",
+                            t.market,
+                            market_ids.join(", ")
+                        ),
+                    );
+                }
+                if !TARGET_METRICS.contains(&t.metric.as_str()) {
+                    self.err(
+                        &format!("{path}.metric"),
+                        format!(
+                            "unknown metric \"{}\"; expected one of {}",
+                            t.metric,
+                            TARGET_METRICS.join(", ")
+                        ),
+                    );
+                }
+                self.non_negative(&format!("{path}.value"), t.value);
+                self.positive(&format!("{path}.tolerance"), t.tolerance);
+                Some(Target {
+                    date: self.start?.add_days(i64::from(day?)),
+                    market: MarketId(market? as u8),
+                    metric: t.metric.clone(),
+                    value: t.value,
+                    tolerance: t.tolerance,
+                    source: t.source.clone(),
+                })
+            })
+            .collect();
+
+        Some(Scenario {
+            name: header.name.clone(),
+            description: header.description.clone(),
+            seed: header.seed,
+            start: self.start?,
+            days: self.days,
+            categories,
+            hubs,
+            markets,
+            pools,
+            routes,
+            peaks,
+            variants,
+            targets,
+            route_of,
+            demand: Vec::new(),
+        })
+    }
+
+    fn hub(&mut self, h: &RawHub) -> Hub {
+        let path = format!("hub.{}", h.id);
+        let lines = self.count(&format!("{path}.lines"), h.lines, 1, 1_000_000);
+        let service_time = self.dist(
+            &format!("{path}.service_time"),
+            &h.service_time,
+            Quantity::Duration,
+        );
+        let fee_usd = self.non_negative(&format!("{path}.fee_usd"), h.fee_usd);
+        let mut changes: Vec<(u32, u32)> = Vec::new();
+        for (i, c) in h.capacity_changes.iter().enumerate() {
+            let cpath = format!("{path}.capacity_changes[{i}]");
+            let day = self.day(&format!("{cpath}.date"), &c.date);
+            let lines = self.count(&format!("{cpath}.lines"), c.lines, 0, 1_000_000);
+            if let Some(day) = day {
+                if changes.last().is_some_and(|(d, _)| *d >= day) {
+                    self.err(
+                        &format!("{cpath}.date"),
+                        "capacity changes must be in increasing date order",
+                    );
+                }
+                changes.push((day, lines));
+            }
+        }
+        Hub {
+            id: h.id.clone(),
+            name: h.name.clone(),
+            lines,
+            service_time,
+            capacity_changes: changes,
+            fee_usd,
+        }
+    }
+
+    fn pool(&mut self, s: &RawSellers, categories: &[String]) -> SellerPool {
+        let path = format!("sellers.{}", s.id);
+        let count = self.count(&format!("{path}.count"), s.count, 1, i64::from(u32::MAX));
+        let popularity_zipf =
+            self.non_negative(&format!("{path}.popularity_zipf"), s.popularity_zipf);
+        let mut order_value = vec![None; categories.len()];
+        for (name, value) in &s.order_value {
+            let d = self.dist(
+                &format!("{path}.order_value.{name}"),
+                value,
+                Quantity::Money,
+            );
+            match categories.iter().position(|c| c == name) {
+                Some(c) => order_value[c] = Some(d),
+                // A category no market buys is harmless but probably a typo.
+                None => self.err(
+                    &format!("{path}.order_value.{name}"),
+                    format!(
+                        "no market buys category \"{name}\"; markets' categories: {}",
+                        list(categories)
+                    ),
+                ),
+            }
+        }
+        let handling_time = self.dist(
+            &format!("{path}.handling_time"),
+            &s.handling_time,
+            Quantity::Duration,
+        );
+        let mut tiers = Vec::new();
+        for (i, t) in s.size_tiers.iter().enumerate() {
+            let share = self.probability(&format!("{path}.size_tiers[{i}].share"), t.share);
+            tiers.push((t.name.clone(), share));
+        }
+        if tiers.is_empty() {
+            tiers.push(("all".to_string(), 1.0));
+        } else {
+            self.shares_sum_to_one(&format!("{path}.size_tiers"), tiers.iter().map(|t| t.1));
+        }
+        SellerPool {
+            id: s.id.clone(),
+            country: s.country.clone(),
+            count,
+            popularity_zipf,
+            order_value,
+            handling_time,
+            size_tiers: tiers,
+        }
+    }
+
+    fn market(&mut self, m: &RawMarket, categories: &[String], pool_ids: &[String]) -> Market {
+        let path = format!("market.{}", m.id);
+        let p = |key: &str| format!("{path}.{key}");
+        let usd_rate = self.positive(&p("usd_rate"), m.usd_rate);
+        let active_buyers = self.positive(&p("active_buyers"), m.active_buyers);
+        let orders_per_buyer_day =
+            self.positive(&p("orders_per_buyer_day"), m.orders_per_buyer_day);
+        let weekly: [f64; 7] = self.pattern(&p("weekly"), m.weekly.as_deref(), false);
+        let intraday: [f64; 24] = self.pattern(&p("intraday"), m.intraday.as_deref(), true);
+
+        let mut category_weights = vec![0.0; categories.len()];
+        for (name, share) in &m.categories {
+            let share = self.probability(&format!("{path}.categories.{name}"), *share);
+            if let Some(c) = categories.iter().position(|c| c == name) {
+                category_weights[c] = share;
+            }
+        }
+        if m.categories.is_empty() {
+            self.err(&p("categories"), "must list at least one category");
+        } else {
+            self.shares_sum_to_one(&p("categories"), m.categories.values().copied());
+        }
+
+        let mut methods = BTreeSet::new();
+        let payment: Vec<PaymentMethod> = m
+            .payment
+            .iter()
+            .enumerate()
+            .map(|(i, pm)| {
+                let mpath = format!("{path}.payment[{i}]");
+                if !methods.insert(pm.method.as_str()) {
+                    self.err(
+                        &format!("{mpath}.method"),
+                        format!("duplicate payment method \"{}\"", pm.method),
+                    );
+                }
+                PaymentMethod {
+                    method: pm.method.clone(),
+                    share: self.probability(&format!("{mpath}.share"), pm.share),
+                    success: self.probability(&format!("{mpath}.success"), pm.success),
+                }
+            })
+            .collect();
+        if payment.is_empty() {
+            self.err(&p("payment"), "must list at least one payment method");
+        } else {
+            self.shares_sum_to_one(&p("payment"), payment.iter().map(|x| x.share));
+        }
+        if payment.len() > MAX_ENTITIES {
+            self.err(
+                &p("payment"),
+                format!("at most {MAX_ENTITIES} methods are supported"),
+            );
+        }
+        let max_payment_attempts = self.count(
+            &p("max_payment_attempts"),
+            m.max_payment_attempts,
+            1,
+            MAX_PAYMENT_ATTEMPTS,
+        ) as u8;
+        let payment_retry = self.optional_dist(
+            &p("payment_retry"),
+            m.payment_retry.as_ref(),
+            Quantity::Duration,
+            (max_payment_attempts > 1).then_some("max_payment_attempts > 1"),
+        );
+
+        let c = &m.customs;
+        let cp = |key: &str| format!("{path}.customs.{key}");
+        let duty_base = match c.duty_base.as_deref() {
+            None | Some("full") => DutyBase::Full,
+            Some("excess") => DutyBase::Excess,
+            Some(other) => {
+                self.err(
+                    &cp("duty_base"),
+                    format!("expected \"full\" or \"excess\", found \"{other}\""),
+                );
+                DutyBase::Full
+            }
+        };
+        let inspection_rate = self.probability(&cp("inspection_rate"), c.inspection_rate);
+        let customs = Customs {
+            de_minimis_usd: self.non_negative(&cp("de_minimis_usd"), c.de_minimis_usd),
+            duty_rate: self.non_negative(&cp("duty_rate"), c.duty_rate),
+            vat_rate: self.non_negative(&cp("vat_rate"), c.vat_rate),
+            duty_base,
+            inspection_rate,
+            inspection_delay: self.optional_dist(
+                &cp("inspection_delay"),
+                c.inspection_delay.as_ref(),
+                Quantity::Duration,
+                (inspection_rate > 0.0).then_some("inspection_rate > 0"),
+            ),
+            clearance_time: self.optional_dist(
+                &cp("clearance_time"),
+                c.clearance_time.as_ref(),
+                Quantity::Duration,
+                None,
+            ),
+        };
+
+        let last_mile = self.dist(&p("last_mile"), &m.last_mile, Quantity::Duration);
+        let return_rate = self.probability(&p("return_rate"), m.return_rate);
+        let return_time = self.optional_dist(
+            &p("return_time"),
+            m.return_time.as_ref(),
+            Quantity::Duration,
+            (return_rate > 0.0).then_some("return_rate > 0"),
+        );
+        let elasticities = Elasticities {
+            landed_cost: m.elasticities.landed_cost,
+            delivery_time: m.elasticities.delivery_time,
+        };
+        for (key, e) in [
+            ("landed_cost", elasticities.landed_cost),
+            ("delivery_time", elasticities.delivery_time),
+        ] {
+            if !e.is_finite() || e.abs() > 20.0 {
+                self.err(
+                    &format!("{path}.elasticities.{key}"),
+                    format!("expected a number between -20 and 20, found {e}"),
+                );
+            }
+        }
+
+        let mut sources = vec![0.0; pool_ids.len()];
+        for (id, share) in &m.sources {
+            let spath = format!("{path}.sources.{id}");
+            let share = self.probability(&spath, *share);
+            match pool_ids.iter().position(|x| x == id) {
+                Some(i) => sources[i] = share,
+                None => self.err(
+                    &spath,
+                    format!("unknown seller pool \"{id}\"; known: {}", list(pool_ids)),
+                ),
+            }
+        }
+        if m.sources.is_empty() {
+            self.err(&p("sources"), "must name at least one seller pool");
+        } else {
+            self.shares_sum_to_one(&p("sources"), m.sources.values().copied());
+        }
+
+        Market {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            currency: m.currency.clone(),
+            usd_rate,
+            active_buyers,
+            orders_per_buyer_day,
+            weekly,
+            intraday,
+            category_weights,
+            payment,
+            max_payment_attempts,
+            payment_retry,
+            customs,
+            last_mile,
+            return_rate,
+            return_time,
+            elasticities,
+            sources,
+        }
+    }
+
+    /// A fixed-length list of non-negative weights (default all 1); normalised to sum 1 if asked.
+    fn pattern<const N: usize>(
+        &mut self,
+        path: &str,
+        values: Option<&[f64]>,
+        normalise: bool,
+    ) -> [f64; N] {
+        let mut out = [1.0; N];
+        if let Some(values) = values {
+            if values.len() != N {
+                self.err(
+                    path,
+                    format!("expected {N} numbers, found {}", values.len()),
+                );
+            } else if values.iter().any(|v| !v.is_finite() || *v < 0.0)
+                || values.iter().sum::<f64>() <= 0.0
+            {
+                self.err(path, "expected non-negative numbers with a positive sum");
+            } else {
+                out.copy_from_slice(values);
+            }
+        }
+        if normalise {
+            let sum: f64 = out.iter().sum();
+            out.iter_mut().for_each(|v| *v /= sum);
+        }
+        out
+    }
+}
+
+fn list(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "none".to_string()
+    } else {
+        ids.join(", ")
+    }
+}
