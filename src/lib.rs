@@ -3,5 +3,10 @@
 
 pub mod date;
 pub mod dist;
+pub mod engine;
+mod error;
+pub mod event;
 pub mod model;
 pub mod scenario;
+
+pub use error::Error;

@@ -1,0 +1,280 @@
+//! An order in flight: everything drawn for it at placement, and where it is now.
+//!
+//! All of an order's randomness is drawn when it is placed, in a fixed sequence from
+//! its own stream block, whatever the outcomes (a draw that turns out unused is still
+//! made), so the same order in two variants sees the same numbers. Only the hub queue,
+//! which depends on other parcels, is decided later.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::Plan;
+use crate::event::{Event, EventKind};
+use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    Placed,
+    Attempt,
+    Cancel,
+    Dispatch,
+    HubArrive,
+    HubDepart,
+    Customs,
+    Deliver,
+    Return,
+}
+
+const PAID: u8 = 1;
+const INSPECTED: u8 = 2;
+const RETURNS: u8 = 4;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Parcel {
+    pub order_id: u64,
+    /// Time of the pending event (`stage`).
+    pub next: u32,
+    placed: u32,
+    value_cents: u32,
+    seller: u32,
+    retry_gap: u32,
+    handling: u32,
+    to_hub: u32,
+    /// Full-scale line time at the hub; replaced by the sampled time once served.
+    service: u32,
+    wait: u32,
+    transit: u32,
+    customs_delay: u32,
+    last_mile: u32,
+    return_after: u32,
+    pub market: MarketId,
+    pub route: RouteId,
+    category: CategoryId,
+    method: MethodId,
+    pub stage: Stage,
+    attempt: u8,
+    attempts: u8,
+    flags: u8,
+}
+
+/// What a parcel needs after emitting its events up to a window's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Its next event is at `next`, at or after the window's end.
+    Later,
+    /// It has arrived at a hub and waits for the queue to decide its departure.
+    AtHub(HubId),
+    /// Its story is complete.
+    Done,
+}
+
+#[inline]
+fn pick(cdf: &[f64], u: f64) -> usize {
+    cdf.iter().position(|c| u < *c).unwrap_or(cdf.len() - 1)
+}
+
+impl Parcel {
+    /// Draws order `index` of its unit; `rng` is positioned at the order's block.
+    pub fn draw(plan: &Plan, rng: &mut ChaCha8Rng, market: MarketId, order_id: u64, placed: u32) -> Parcel {
+        let s = plan.scenario;
+        let mp = &plan.markets[market.ix()];
+        let m = &s.markets[market.ix()];
+        let pool = mp.pools[pick(&mp.pool_cdf, rng.random::<f64>())];
+        let route_id = s.route_of[market.ix()][pool.ix()].expect("validated: every source has a route");
+        let route = &s.routes[route_id.ix()];
+        let seller = plan.pools[pool.ix()].rank(rng);
+        let category = CategoryId(mp.categories[pick(&mp.category_cdf, rng.random::<f64>())]);
+        let value_cents = s.pools[pool.ix()].order_value[category.ix()]
+            .as_ref()
+            .expect("validated: pools sell every category their markets buy")
+            .sample_cents(rng)
+            .max(1);
+        let method = MethodId(pick(&mp.method_cdf, rng.random::<f64>()) as u8);
+        let success = m.payment[method.ix()].success;
+        let mut attempts = 0;
+        let mut flags = 0;
+        for k in 1..=m.max_payment_attempts {
+            let ok = rng.random::<f64>() < success;
+            if ok && flags & PAID == 0 {
+                flags |= PAID;
+                attempts = k;
+            }
+        }
+        if flags & PAID == 0 {
+            attempts = m.max_payment_attempts;
+        }
+        let retry_gap = m.payment_retry.sample_u32(rng);
+        let handling = s.pools[pool.ix()].handling_time.sample_u32(rng);
+        let to_hub = route.to_hub.as_ref().map_or(0, |d| d.sample_u32(rng));
+        let service = route.hub.map_or(0, |h| s.hubs[h.ix()].service_time.sample_u32(rng));
+        let transit = route.transit.sample_u32(rng);
+        let clearance = m.customs.clearance_time.sample_u32(rng);
+        let inspected = rng.random::<f64>() < m.customs.inspection_rate;
+        let inspection = m.customs.inspection_delay.sample_u32(rng);
+        let last_mile = m.last_mile.sample_u32(rng);
+        let returns = rng.random::<f64>() < m.return_rate;
+        let return_after = m.return_time.sample_u32(rng);
+        if inspected {
+            flags |= INSPECTED;
+        }
+        if returns {
+            flags |= RETURNS;
+        }
+        Parcel {
+            order_id,
+            next: placed,
+            placed,
+            value_cents,
+            seller,
+            retry_gap,
+            handling,
+            to_hub,
+            service,
+            wait: 0,
+            transit,
+            customs_delay: clearance.saturating_add(if inspected { inspection } else { 0 }),
+            last_mile,
+            return_after,
+            market,
+            route: route_id,
+            category,
+            method,
+            stage: Stage::Placed,
+            attempt: 0,
+            attempts,
+            flags,
+        }
+    }
+
+    /// Emits every event due before `window_end`, in lifecycle order.
+    pub fn advance(&mut self, plan: &Plan, window_end: u32, out: &mut Vec<Event>) -> Step {
+        loop {
+            if self.next >= window_end {
+                return Step::Later;
+            }
+            let t = self.next;
+            let kind = match self.stage {
+                Stage::Placed => {
+                    self.stage = Stage::Attempt;
+                    self.attempt = 1;
+                    EventKind::OrderPlaced {
+                        seller: self.seller,
+                        category: self.category,
+                        method: self.method,
+                        value_cents: self.value_cents,
+                    }
+                }
+                Stage::Attempt => {
+                    let attempt = self.attempt;
+                    let last = attempt == self.attempts;
+                    let success = last && self.flags & PAID != 0;
+                    if !last {
+                        self.attempt += 1;
+                        self.next = t.saturating_add(self.retry_gap);
+                    } else if success {
+                        self.stage = Stage::Dispatch;
+                        self.next = t.saturating_add(self.handling);
+                    } else {
+                        self.stage = Stage::Cancel;
+                    }
+                    EventKind::PaymentAttempted {
+                        method: self.method,
+                        attempt,
+                        success,
+                    }
+                }
+                Stage::Cancel => {
+                    out.push(self.event(
+                        t,
+                        EventKind::OrderCancelled {
+                            seller: self.seller,
+                            method: self.method,
+                            value_cents: self.value_cents,
+                        },
+                    ));
+                    return Step::Done;
+                }
+                Stage::Dispatch => {
+                    if plan.scenario.routes[self.route.ix()].hub.is_some() {
+                        self.stage = Stage::HubArrive;
+                        self.next = t.saturating_add(self.to_hub);
+                    } else {
+                        self.stage = Stage::Customs;
+                        self.next = t.saturating_add(self.transit).saturating_add(self.customs_delay);
+                    }
+                    EventKind::Dispatched
+                }
+                Stage::HubArrive => {
+                    let hub = plan.scenario.routes[self.route.ix()].hub.expect("hub route");
+                    out.push(self.event(t, EventKind::HubArrived { hub }));
+                    self.stage = Stage::HubDepart;
+                    return Step::AtHub(hub);
+                }
+                Stage::HubDepart => {
+                    self.stage = Stage::Customs;
+                    self.next = t.saturating_add(self.transit).saturating_add(self.customs_delay);
+                    EventKind::HubDeparted {
+                        hub: plan.scenario.routes[self.route.ix()].hub.expect("hub route"),
+                        wait_s: self.wait,
+                        service_s: self.service,
+                    }
+                }
+                Stage::Customs => {
+                    let customs = &plan.scenario.markets[self.market.ix()].customs;
+                    let (duty_cents, vat_cents) = customs.charges_cents(self.value_cents);
+                    self.stage = Stage::Deliver;
+                    self.next = t.saturating_add(self.last_mile);
+                    EventKind::CustomsCleared {
+                        duty_cents,
+                        vat_cents,
+                        inspected: self.flags & INSPECTED != 0,
+                    }
+                }
+                Stage::Deliver => {
+                    out.push(self.event(t, EventKind::Delivered { lead_s: t - self.placed }));
+                    if self.flags & RETURNS == 0 {
+                        return Step::Done;
+                    }
+                    self.stage = Stage::Return;
+                    self.next = t.saturating_add(self.return_after);
+                    continue;
+                }
+                Stage::Return => {
+                    out.push(self.event(t, EventKind::Returned { value_cents: self.value_cents }));
+                    return Step::Done;
+                }
+            };
+            out.push(self.event(t, kind));
+        }
+    }
+
+    /// Time of hub arrival and full-scale service need, for the queue.
+    pub fn hub_request(&self) -> (u32, u32) {
+        (self.next, self.service)
+    }
+
+    /// Records the queue's decision; the parcel departs at `start + service`.
+    pub fn served(&mut self, start_s: u32, service_s: u32) {
+        self.wait = start_s - self.next;
+        self.service = service_s;
+        self.next = start_s.saturating_add(service_s);
+    }
+
+    /// No line will ever serve it: it stays at the hub past the horizon.
+    pub fn stranded(&mut self) {
+        self.next = u32::MAX;
+    }
+
+    #[inline]
+    fn event(&self, time_s: u32, kind: EventKind) -> Event {
+        Event {
+            time_s,
+            order_id: self.order_id,
+            market: self.market,
+            route: self.route,
+            kind,
+        }
+    }
+}
+
