@@ -1,12 +1,21 @@
 //! tradesim: a seeded, parallel, event-sourced simulator of cross-border e-commerce
 //! trade by small and medium enterprises. See ARCHITECTURE.md for the map of the code.
 
+pub mod calibrate;
+pub mod cli;
+pub mod compare;
+pub mod context;
 pub mod date;
 pub mod dist;
 pub mod engine;
 mod error;
 pub mod event;
+pub mod log;
 pub mod model;
+pub mod projection;
+pub mod replay;
+pub mod report;
+pub mod run;
 pub mod scenario;
 
 pub use error::Error;

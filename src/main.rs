@@ -1,1 +1,26 @@
-fn main() {}
+//! The `tradesim` binary: parse arguments, call the library, map errors to exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tradesim::Error;
+use tradesim::cli::{Cli, STOP, execute};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Ctrl-C asks the run to stop; it then removes its temporary output.
+    let _ = ctrlc::set_handler(|| STOP.store(true, std::sync::atomic::Ordering::Relaxed));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = execute(cli, &mut out).and_then(|()| out.flush().map_err(Error::io("writing to stdout")));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `tradesim ... | head` closing the pipe early is not a failure.
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -180,20 +180,6 @@ pub struct SellerPool {
     pub size_tiers: Vec<(String, f64)>,
 }
 
-impl SellerPool {
-    /// The size tier of the seller at popularity rank `rank` (0 = most popular).
-    pub fn tier_of(&self, rank: u32) -> usize {
-        let mut upper = 0.0;
-        for (i, (_, share)) in self.size_tiers.iter().enumerate() {
-            upper += share * f64::from(self.count);
-            if f64::from(rank) < upper.round() {
-                return i;
-            }
-        }
-        self.size_tiers.len().saturating_sub(1)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Route {
     /// `SELLERS:MARKET`, the name override paths use.

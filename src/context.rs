@@ -1,0 +1,128 @@
+//! The dimensions of a run that its tables need besides the events: names of markets,
+//! methods, categories, pools, routes and hubs, the horizon, and each hub's simulated
+//! lines per day. The log carries it in its header, so a log alone rebuilds every table.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{DAY_S, Plan};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    pub scenario: String,
+    pub start_date: String,
+    pub days: u32,
+    pub seed: u64,
+    pub replication: u32,
+    pub sample: f64,
+    pub markets: Vec<MarketDim>,
+    pub categories: Vec<String>,
+    pub pools: Vec<PoolDim>,
+    pub routes: Vec<RouteDim>,
+    pub hubs: Vec<HubDim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketDim {
+    pub id: String,
+    pub methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolDim {
+    pub id: String,
+    pub count: u32,
+    /// (tier name, share of sellers), most popular first.
+    pub tiers: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDim {
+    pub id: String,
+    pub market: u8,
+    pub pool: u8,
+    pub hub: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubDim {
+    pub id: String,
+    /// Lines simulated on each day of the horizon (after `--sample` scaling).
+    pub lines_by_day: Vec<u32>,
+}
+
+impl Context {
+    pub fn from_plan(plan: &Plan) -> Context {
+        let s = plan.scenario;
+        Context {
+            scenario: s.name.clone(),
+            start_date: s.start.to_string(),
+            days: s.days,
+            seed: plan.params.seed,
+            replication: plan.params.replication,
+            sample: plan.params.sample,
+            markets: s
+                .markets
+                .iter()
+                .map(|m| MarketDim {
+                    id: m.id.clone(),
+                    methods: m.payment.iter().map(|p| p.method.clone()).collect(),
+                })
+                .collect(),
+            categories: s.categories.clone(),
+            pools: s
+                .pools
+                .iter()
+                .map(|p| PoolDim {
+                    id: p.id.clone(),
+                    count: p.count,
+                    tiers: p.size_tiers.clone(),
+                })
+                .collect(),
+            routes: s
+                .routes
+                .iter()
+                .map(|r| RouteDim {
+                    id: r.id.clone(),
+                    market: r.market.0,
+                    pool: r.pool.0,
+                    hub: r.hub.map(|h| h.0),
+                })
+                .collect(),
+            hubs: s
+                .hubs
+                .iter()
+                .zip(&plan.hub_regimes)
+                .map(|(h, regimes)| HubDim {
+                    id: h.id.clone(),
+                    lines_by_day: (0..s.days)
+                        .map(|d| {
+                            regimes
+                                .iter()
+                                .rev()
+                                .find(|r| r.from_s <= d * DAY_S)
+                                .map_or(0, |r| r.lines)
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Index of the size tier of the seller at popularity `rank` in pool `pool`.
+    pub fn tier_of(&self, pool: usize, rank: u32) -> usize {
+        let p = &self.pools[pool];
+        let mut upper = 0.0;
+        for (i, (_, share)) in p.tiers.iter().enumerate() {
+            upper += share * f64::from(p.count);
+            if f64::from(rank) < upper.round() {
+                return i;
+            }
+        }
+        p.tiers.len().saturating_sub(1)
+    }
+}

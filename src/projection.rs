@@ -1,0 +1,569 @@
+//! Tables as pure folds over the event stream. The same `Tables` folds the live stream
+//! during a run and a log file during `replay`, so both write the same bytes.
+//!
+//! Percentiles come from a log-linear histogram: exact below 256 s, and within 1/256
+//! (0.4 %) of the true value above (the bucket's midpoint is reported).
+
+use std::fmt::Write as _;
+
+use crate::context::Context;
+use crate::date::Date;
+use crate::engine::DAY_S;
+use crate::event::{Event, EventKind};
+
+/// The CSV tables a run writes, in this order, each with its header.
+pub const TABLES: [(&str, &str); 6] = [
+    (
+        "daily_markets.csv",
+        "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days",
+    ),
+    (
+        "daily_hubs.csv",
+        "date,hub,lines,arrived,departed,backlog,utilisation,mean_wait_hours,p95_wait_hours",
+    ),
+    (
+        "payments.csv",
+        "market,method,orders,attempts,failures,success_rate,cancelled,cancel_rate",
+    ),
+    (
+        "sellers.csv",
+        "sellers,market,tier,orders,cancelled,revenue_usd,order_share,revenue_share",
+    ),
+    (
+        "lead_times.csv",
+        "market,route,delivered,mean_days,p50_days,p90_days,p95_days,p99_days,max_days",
+    ),
+    ("summary.csv", "metric,value"),
+];
+
+const SUB_BITS: u32 = 8;
+const SUB: u64 = 1 << SUB_BITS;
+
+/// Counts of non-negative integers in log-linear buckets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    n: u64,
+    sum: u64,
+    max: u64,
+}
+
+impl Histogram {
+    #[inline]
+    fn bucket(v: u64) -> usize {
+        if v < SUB {
+            return v as usize;
+        }
+        let bits = 63 - v.leading_zeros();
+        let shift = bits + 1 - SUB_BITS;
+        (SUB + u64::from(shift - 1) * (SUB / 2) + ((v >> shift) - SUB / 2)) as usize
+    }
+
+    /// The midpoint of a bucket, as the value it reports.
+    fn value_of(bucket: usize) -> f64 {
+        let b = bucket as u64;
+        if b < SUB {
+            return b as f64;
+        }
+        let shift = (b - SUB) / (SUB / 2) + 1;
+        let mantissa = (b - SUB) % (SUB / 2) + SUB / 2;
+        let low = mantissa << shift;
+        low as f64 + ((1u64 << shift) as f64 - 1.0) / 2.0
+    }
+
+    #[inline]
+    pub fn add(&mut self, v: u64) {
+        let b = Self::bucket(v);
+        if b >= self.counts.len() {
+            self.counts.resize(b + 1, 0);
+        }
+        self.counts[b] += 1;
+        self.n += 1;
+        self.sum += v;
+        self.max = self.max.max(v);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum as f64 / self.n as f64)
+    }
+
+    pub fn max(&self) -> Option<u64> {
+        (self.n > 0).then_some(self.max)
+    }
+
+    /// Nearest-rank percentile `p` in (0, 1], never above the exact maximum.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((p * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (b, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Self::value_of(b).min(self.max as f64));
+            }
+        }
+        Some(self.max as f64)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct MarketDay {
+    orders: u64,
+    cancelled: u64,
+    gmv_cents: i64,
+    attempts: u64,
+    failures: u64,
+    dispatched: u64,
+    duty_cents: u64,
+    vat_cents: u64,
+    inspected: u64,
+    delivered: u64,
+    returned: u64,
+    lead: Histogram,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HubDay {
+    arrived: u64,
+    departed: u64,
+    busy_s: u64,
+    wait: Histogram,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MethodStats {
+    orders: u64,
+    attempts: u64,
+    failures: u64,
+    cancelled: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TierStats {
+    orders: u64,
+    cancelled: u64,
+    revenue_cents: i64,
+}
+
+/// Every table's running state.
+pub struct Tables {
+    ctx: Context,
+    market_days: Vec<MarketDay>,
+    hub_days: Vec<HubDay>,
+    methods: Vec<Vec<MethodStats>>,
+    /// [pool][market][tier]
+    tiers: Vec<Vec<Vec<TierStats>>>,
+    route_leads: Vec<Histogram>,
+    events: u64,
+}
+
+impl Tables {
+    pub fn new(ctx: &Context) -> Tables {
+        let days = ctx.days as usize;
+        Tables {
+            market_days: vec![MarketDay::default(); days * ctx.markets.len()],
+            hub_days: vec![HubDay::default(); days * ctx.hubs.len()],
+            methods: ctx
+                .markets
+                .iter()
+                .map(|m| vec![MethodStats::default(); m.methods.len()])
+                .collect(),
+            tiers: ctx
+                .pools
+                .iter()
+                .map(|p| vec![vec![TierStats::default(); p.tiers.len()]; ctx.markets.len()])
+                .collect(),
+            route_leads: vec![Histogram::default(); ctx.routes.len()],
+            events: 0,
+            ctx: ctx.clone(),
+        }
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    #[inline]
+    pub fn observe(&mut self, e: &Event) {
+        self.events += 1;
+        let day = (e.time_s / DAY_S) as usize;
+        let m = e.market.ix();
+        let md = &mut self.market_days[day * self.ctx.markets.len() + m];
+        match e.kind {
+            EventKind::OrderPlaced {
+                seller,
+                method,
+                value_cents,
+                ..
+            } => {
+                md.orders += 1;
+                md.gmv_cents += i64::from(value_cents);
+                self.methods[m][method.ix()].orders += 1;
+                let pool = self.ctx.routes[e.route.ix()].pool as usize;
+                let tier = self.ctx.tier_of(pool, seller);
+                let t = &mut self.tiers[pool][m][tier];
+                t.orders += 1;
+                t.revenue_cents += i64::from(value_cents);
+            }
+            EventKind::PaymentAttempted { method, success, .. } => {
+                md.attempts += 1;
+                let ms = &mut self.methods[m][method.ix()];
+                ms.attempts += 1;
+                if !success {
+                    md.failures += 1;
+                    ms.failures += 1;
+                }
+            }
+            EventKind::OrderCancelled {
+                seller,
+                method,
+                value_cents,
+            } => {
+                md.cancelled += 1;
+                md.gmv_cents -= i64::from(value_cents);
+                self.methods[m][method.ix()].cancelled += 1;
+                let pool = self.ctx.routes[e.route.ix()].pool as usize;
+                let tier = self.ctx.tier_of(pool, seller);
+                let t = &mut self.tiers[pool][m][tier];
+                t.cancelled += 1;
+                t.revenue_cents -= i64::from(value_cents);
+            }
+            EventKind::Dispatched => md.dispatched += 1,
+            EventKind::HubArrived { hub } => {
+                self.hub_days[day * self.ctx.hubs.len() + hub.ix()].arrived += 1;
+            }
+            EventKind::HubDeparted { hub, wait_s, service_s } => {
+                let hubs = self.ctx.hubs.len();
+                let hd = &mut self.hub_days[day * hubs + hub.ix()];
+                hd.departed += 1;
+                hd.wait.add(u64::from(wait_s));
+                // Line time counts on the days it was spent.
+                let (mut from, end) = (e.time_s.saturating_sub(service_s), e.time_s);
+                while from < end {
+                    let d = from / DAY_S;
+                    let until = end.min((d + 1) * DAY_S);
+                    self.hub_days[d as usize * hubs + hub.ix()].busy_s += u64::from(until - from);
+                    from = until;
+                }
+            }
+            EventKind::CustomsCleared {
+                duty_cents,
+                vat_cents,
+                inspected,
+            } => {
+                md.duty_cents += u64::from(duty_cents);
+                md.vat_cents += u64::from(vat_cents);
+                md.inspected += u64::from(inspected);
+            }
+            EventKind::Delivered { lead_s } => {
+                md.delivered += 1;
+                md.lead.add(u64::from(lead_s));
+                self.route_leads[e.route.ix()].add(u64::from(lead_s));
+            }
+            EventKind::Returned { .. } => md.returned += 1,
+        }
+    }
+
+    /// Renders every table as CSV text, in `TABLES` order.
+    pub fn render(&self) -> Vec<(&'static str, String)> {
+        let start = Date::parse(&self.ctx.start_date).expect("context start date");
+        let date = |d: usize| start.add_days(d as i64).to_string();
+        let nm = self.ctx.markets.len();
+        let nh = self.ctx.hubs.len();
+        let mut out = Vec::new();
+
+        let mut t = header(0);
+        for d in 0..self.ctx.days as usize {
+            for (m, market) in self.ctx.markets.iter().enumerate() {
+                let x = &self.market_days[d * nm + m];
+                let _ = writeln!(
+                    t,
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    date(d),
+                    market.id,
+                    x.orders,
+                    x.cancelled,
+                    usd(x.gmv_cents),
+                    x.attempts,
+                    x.failures,
+                    x.dispatched,
+                    usd(x.duty_cents as i64),
+                    usd(x.vat_cents as i64),
+                    x.inspected,
+                    x.delivered,
+                    x.returned,
+                    opt(x.lead.mean().map(days)),
+                    opt(x.lead.percentile(0.95).map(days)),
+                );
+            }
+        }
+        out.push((TABLES[0].0, t));
+
+        let mut t = header(1);
+        let mut backlog = vec![0i64; nh];
+        for d in 0..self.ctx.days as usize {
+            for (h, hub) in self.ctx.hubs.iter().enumerate() {
+                let x = &self.hub_days[d * nh + h];
+                backlog[h] += x.arrived as i64 - x.departed as i64;
+                let lines = hub.lines_by_day[d];
+                let util = if lines > 0 {
+                    format!("{:.4}", x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)))
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    t,
+                    "{},{},{},{},{},{},{},{},{}",
+                    date(d),
+                    hub.id,
+                    lines,
+                    x.arrived,
+                    x.departed,
+                    backlog[h],
+                    util,
+                    opt(x.wait.mean().map(hours)),
+                    opt(x.wait.percentile(0.95).map(hours)),
+                );
+            }
+        }
+        out.push((TABLES[1].0, t));
+
+        let mut t = header(2);
+        for (m, market) in self.ctx.markets.iter().enumerate() {
+            for (k, method) in market.methods.iter().enumerate() {
+                let x = &self.methods[m][k];
+                let _ = writeln!(
+                    t,
+                    "{},{},{},{},{},{},{},{}",
+                    market.id,
+                    method,
+                    x.orders,
+                    x.attempts,
+                    x.failures,
+                    opt(ratio(x.attempts - x.failures, x.attempts)),
+                    x.cancelled,
+                    opt(ratio(x.cancelled, x.orders)),
+                );
+            }
+        }
+        out.push((TABLES[2].0, t));
+
+        let mut t = header(3);
+        for (m, market) in self.ctx.markets.iter().enumerate() {
+            let (orders, revenue) = self.tiers.iter().fold((0u64, 0i64), |acc, pool| {
+                pool[m].iter().fold(acc, |(o, r), x| (o + x.orders, r + x.revenue_cents))
+            });
+            for (p, pool) in self.ctx.pools.iter().enumerate() {
+                if !self.ctx.routes.iter().any(|r| r.pool as usize == p && r.market as usize == m) {
+                    continue;
+                }
+                let tiers = &self.tiers[p][m];
+                let all = tiers.iter().fold(TierStats::default(), |a, x| TierStats {
+                    orders: a.orders + x.orders,
+                    cancelled: a.cancelled + x.cancelled,
+                    revenue_cents: a.revenue_cents + x.revenue_cents,
+                });
+                let rows = std::iter::once(("all", &all)).chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tiers));
+                for (name, x) in rows {
+                    let _ = writeln!(
+                        t,
+                        "{},{},{},{},{},{},{},{}",
+                        pool.id,
+                        market.id,
+                        name,
+                        x.orders,
+                        x.cancelled,
+                        usd(x.revenue_cents),
+                        opt(ratio(x.orders, orders)),
+                        opt((revenue > 0).then(|| x.revenue_cents as f64 / revenue as f64)),
+                    );
+                }
+            }
+        }
+        out.push((TABLES[3].0, t));
+
+        let mut t = header(4);
+        for (r, route) in self.ctx.routes.iter().enumerate() {
+            let h = &self.route_leads[r];
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{},{},{},{},{}",
+                self.ctx.markets[route.market as usize].id,
+                route.id,
+                h.count(),
+                opt(h.mean().map(days)),
+                opt(h.percentile(0.5).map(days)),
+                opt(h.percentile(0.9).map(days)),
+                opt(h.percentile(0.95).map(days)),
+                opt(h.percentile(0.99).map(days)),
+                opt(h.max().map(|v| days(v as f64))),
+            );
+        }
+        out.push((TABLES[4].0, t));
+
+        let mut t = header(5);
+        for (name, value) in self.summary() {
+            let _ = writeln!(t, "{name},{value}");
+        }
+        out.push((TABLES[5].0, t));
+        out
+    }
+
+    /// Headline metrics, the rows `compare` works on: (name, formatted value).
+    pub fn summary(&self) -> Vec<(String, String)> {
+        let nm = self.ctx.markets.len();
+        let nh = self.ctx.hubs.len();
+        let days = self.ctx.days as usize;
+        let mut rows = Vec::new();
+        let mut all = MarketDay::default();
+        for (m, market) in self.ctx.markets.iter().enumerate() {
+            let mut x = MarketDay::default();
+            for d in 0..days {
+                let y = &self.market_days[d * nm + m];
+                add_market_day(&mut x, y);
+            }
+            add_market_day(&mut all, &x);
+            push_market(&mut rows, &market.id, &x);
+        }
+        push_market(&mut rows, "all", &all);
+        for (h, hub) in self.ctx.hubs.iter().enumerate() {
+            let mut arrived = 0;
+            let mut backlog = 0i64;
+            let mut max_backlog = 0i64;
+            let mut wait = Histogram::default();
+            let mut peak_util: f64 = 0.0;
+            for d in 0..days {
+                let x = &self.hub_days[d * nh + h];
+                arrived += x.arrived;
+                backlog += x.arrived as i64 - x.departed as i64;
+                max_backlog = max_backlog.max(backlog);
+                merge(&mut wait, &x.wait);
+                let lines = hub.lines_by_day[d];
+                if lines > 0 {
+                    peak_util = peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
+                }
+            }
+            let id = &hub.id;
+            rows.push((format!("{id}.arrived"), arrived.to_string()));
+            rows.push((format!("{id}.max_backlog"), max_backlog.to_string()));
+            rows.push((format!("{id}.peak_utilisation"), format!("{peak_util:.4}")));
+            rows.push((format!("{id}.mean_wait_hours"), opt(wait.mean().map(hours))));
+            rows.push((format!("{id}.p95_wait_hours"), opt(wait.percentile(0.95).map(hours))));
+        }
+        rows.push(("all.events".to_string(), self.events.to_string()));
+        rows
+    }
+}
+
+fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
+    x.orders += y.orders;
+    x.cancelled += y.cancelled;
+    x.gmv_cents += y.gmv_cents;
+    x.attempts += y.attempts;
+    x.failures += y.failures;
+    x.dispatched += y.dispatched;
+    x.duty_cents += y.duty_cents;
+    x.vat_cents += y.vat_cents;
+    x.inspected += y.inspected;
+    x.delivered += y.delivered;
+    x.returned += y.returned;
+    merge(&mut x.lead, &y.lead);
+}
+
+fn push_market(rows: &mut Vec<(String, String)>, id: &str, x: &MarketDay) {
+    let in_flight = x.orders - x.cancelled - x.delivered;
+    let r = |name: &str, v: String| (format!("{id}.{name}"), v);
+    rows.extend([
+        r("orders", x.orders.to_string()),
+        r("cancelled", x.cancelled.to_string()),
+        r("gmv_usd", usd(x.gmv_cents)),
+        r("payment_attempts", x.attempts.to_string()),
+        r("payment_failures", x.failures.to_string()),
+        r("duty_usd", usd(x.duty_cents as i64)),
+        r("vat_usd", usd(x.vat_cents as i64)),
+        r("inspected", x.inspected.to_string()),
+        r("delivered", x.delivered.to_string()),
+        r("returned", x.returned.to_string()),
+        r("in_flight", in_flight.to_string()),
+        r("mean_lead_time_days", opt(x.lead.mean().map(days))),
+        r("p95_lead_time_days", opt(x.lead.percentile(0.95).map(days))),
+    ]);
+}
+
+fn merge(into: &mut Histogram, from: &Histogram) {
+    if from.counts.len() > into.counts.len() {
+        into.counts.resize(from.counts.len(), 0);
+    }
+    for (a, b) in into.counts.iter_mut().zip(&from.counts) {
+        *a += b;
+    }
+    into.n += from.n;
+    into.sum += from.sum;
+    into.max = into.max.max(from.max);
+}
+
+fn header(i: usize) -> String {
+    format!("{}\n", TABLES[i].1)
+}
+
+/// Exact dollars from cents.
+pub fn usd(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let c = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", c / 100, c % 100)
+}
+
+fn days(seconds: f64) -> f64 {
+    seconds / f64::from(DAY_S)
+}
+
+fn hours(seconds: f64) -> f64 {
+    seconds / 3600.0
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// Four decimals, or empty when there is nothing to measure.
+fn opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_percentiles_are_within_the_documented_error() {
+        let mut h = Histogram::default();
+        let mut values: Vec<u64> = (0..100_000u64).map(|i| (i * 7919) % 3_000_000).collect();
+        for v in &values {
+            h.add(*v);
+        }
+        values.sort_unstable();
+        for p in [0.5, 0.9, 0.95, 0.99, 1.0] {
+            let exact = values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1] as f64;
+            let got = h.percentile(p).unwrap();
+            assert!((got - exact).abs() <= exact / 256.0 + 0.5, "p{p}: {got} vs {exact}");
+        }
+        for v in [0u64, 1, 255, 256, 257, 1000, 65_535, u32::MAX as u64] {
+            let b = Histogram::bucket(v);
+            let mid = Histogram::value_of(b);
+            assert!((mid - v as f64).abs() <= v as f64 / 256.0 + 0.5, "{v} -> {mid}");
+        }
+    }
+
+    #[test]
+    fn dollars_are_exact() {
+        assert_eq!(usd(0), "0.00");
+        assert_eq!(usd(123_456), "1234.56");
+        assert_eq!(usd(-5), "-0.05");
+    }
+}

@@ -1,0 +1,273 @@
+//! What the commands print for people: `validate`'s expectations, `scenarios`' list and
+//! the run summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::engine::DAY_S;
+use crate::model::{MarketId, Scenario};
+use crate::scenario::{self, Override};
+
+fn w(e: std::io::Error) -> Error {
+    Error::io("writing to stdout")(e)
+}
+
+/// `1234567.8` -> `1,234,568`.
+pub fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// Share of a market's orders that end up paid.
+fn paid_share(s: &Scenario, m: MarketId) -> f64 {
+    let market = &s.markets[m.ix()];
+    market
+        .payment
+        .iter()
+        .map(|p| p.share * (1.0 - (1.0 - p.success).powi(i32::from(market.max_payment_attempts))))
+        .sum()
+}
+
+/// Expected parcels arriving at each hub on `day`, at full scale.
+pub fn expected_hub_arrivals(s: &Scenario, hub: usize, day: u32) -> f64 {
+    let mut total = 0.0;
+    for route in s.routes.iter().filter(|r| r.hub.is_some_and(|h| h.ix() == hub)) {
+        let lag_s = s.pools[route.pool.ix()].handling_time.mean() + route.to_hub.as_ref().map_or(0.0, |d| d.mean());
+        let lag = (lag_s / f64::from(DAY_S)).round() as i64;
+        let placed = i64::from(day) - lag;
+        if placed < 0 || placed >= i64::from(s.days) {
+            continue;
+        }
+        let share = s.demand[route.market.ix()].shares[route.pool.ix()];
+        total += s.expected_orders(route.market, placed as u32) * share * paid_share(s, route.market);
+    }
+    total
+}
+
+pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut dyn Write) -> Result<(), Error> {
+    let loaded = scenario::load(file, variant, sets)?;
+    let s = &loaded.scenario;
+    writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(w)?;
+    if !s.description.is_empty() {
+        writeln!(out, "  {}", s.description).map_err(w)?;
+    }
+    let last = s.date_of(s.days - 1);
+    writeln!(out, "  horizon {} to {last} ({} days), seed {}", s.start, s.days, s.seed).map_err(w)?;
+    if let Some(v) = variant {
+        writeln!(out, "  variant {v}").map_err(w)?;
+    }
+    for o in sets {
+        writeln!(out, "  override {} = {}", o.path, o.value).map_err(w)?;
+    }
+
+    writeln!(out, "\nmarkets (expected orders at full scale)").map_err(w)?;
+    for (mi, m) in s.markets.iter().enumerate() {
+        let mid = MarketId(mi as u8);
+        let normal = (0..s.days).find(|d| s.peak_multiplier(mid, *d) == 1.0).unwrap_or(0);
+        let date = s.date_of(normal);
+        writeln!(
+            out,
+            "  {} {}: {} orders on a normal day ({date} {})",
+            m.id,
+            m.name,
+            thousands(s.expected_orders(mid, normal)),
+            WEEKDAYS[date.weekday()]
+        )
+        .map_err(w)?;
+        for p in s.peaks.iter().filter(|p| p.markets.contains(&mid)) {
+            writeln!(
+                out,
+                "      {} {} (x{}): {} orders",
+                s.date_of(p.day),
+                p.name,
+                p.multiplier,
+                thousands(s.expected_orders(mid, p.day))
+            )
+            .map_err(w)?;
+        }
+        let d = &s.demand[mi];
+        let sources: Vec<String> = (0..s.pools.len())
+            .filter(|p| d.shares[*p] > 0.0)
+            .map(|p| {
+                format!(
+                    "{} {:.1} % (landed ${:.2}, {:.1} days)",
+                    s.pools[p].id,
+                    d.shares[p] * 100.0,
+                    d.landed_usd[p],
+                    d.lead_s[p] / f64::from(DAY_S)
+                )
+            })
+            .collect();
+        writeln!(out, "      demand x{:.4} after policy; sources {}", d.multiplier, sources.join(", ")).map_err(w)?;
+        writeln!(
+            out,
+            "      {:.1} % of orders get paid within {} attempt(s)",
+            paid_share(s, mid) * 100.0,
+            m.max_payment_attempts
+        )
+        .map_err(w)?;
+    }
+
+    if !s.hubs.is_empty() {
+        writeln!(out, "\nhubs (expected load at full scale)").map_err(w)?;
+    }
+    for (hi, h) in s.hubs.iter().enumerate() {
+        let busiest = (0..s.days)
+            .map(|d| (d, expected_hub_arrivals(s, hi, d)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .unwrap_or((0, 0.0));
+        let lines = h.lines_on(busiest.0);
+        let capacity = f64::from(lines) * f64::from(DAY_S) / h.service_time.mean();
+        let util = if capacity > 0.0 { busiest.1 / capacity } else { f64::INFINITY };
+        writeln!(
+            out,
+            "  {} {}: {} lines, {} parcels/day; busiest day {}: {} arrivals, utilisation {:.2}",
+            h.id,
+            h.name,
+            lines,
+            thousands(capacity),
+            s.date_of(busiest.0),
+            thousands(busiest.1),
+            util
+        )
+        .map_err(w)?;
+        if util >= 1.0 {
+            writeln!(out, "      warning: utilisation >= 1: the backlog grows for as long as this lasts").map_err(w)?;
+        }
+    }
+
+    if !s.targets.is_empty() {
+        writeln!(out, "\ntargets").map_err(w)?;
+    }
+    for t in &s.targets {
+        let expected = (t.metric == "orders").then(|| {
+            let day = t.date.days_since(s.start) as u32;
+            s.expected_orders(t.market, day)
+        });
+        let note = expected.map_or(String::new(), |e| {
+            format!(" (expected {}, {:+.2} %)", thousands(e), (e / t.value - 1.0) * 100.0)
+        });
+        writeln!(
+            out,
+            "  {} {} {} = {} ± {} %{note}",
+            t.date,
+            s.markets[t.market.ix()].id,
+            t.metric,
+            thousands(t.value),
+            t.tolerance * 100.0
+        )
+        .map_err(w)?;
+    }
+
+    if variant.is_none() && !s.variants.is_empty() {
+        writeln!(out, "\nvariants").map_err(w)?;
+        let mut failed = Vec::new();
+        for v in &s.variants {
+            match scenario::load(file, Some(&v.name), sets) {
+                Ok(_) => writeln!(out, "  {} ok: {}", v.name, v.description).map_err(w)?,
+                Err(e) => {
+                    writeln!(out, "  {} INVALID", v.name).map_err(w)?;
+                    failed.push(format!("variant `{}`:\n{e}", v.name));
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(Error::Usage(failed.join("\n")));
+        }
+    }
+    Ok(())
+}
+
+/// The shipped scenarios directory: `./scenarios`, else the source tree's.
+pub fn scenarios_dir(dir: Option<&Path>) -> PathBuf {
+    if let Some(d) = dir {
+        return d.to_path_buf();
+    }
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Error> {
+    let dir = scenarios_dir(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::Usage(format!("cannot list {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        writeln!(out, "no scenario files (*.toml) in {}", dir.display()).map_err(w)?;
+    }
+    for f in files {
+        match scenario::load(&f, None, &[]) {
+            Ok(l) => {
+                let s = &l.scenario;
+                writeln!(out, "{}\n  {} ({} days from {})", f.display(), s.name, s.days, s.start).map_err(w)?;
+                if !s.description.is_empty() {
+                    writeln!(out, "  {}", s.description).map_err(w)?;
+                }
+                for v in &s.variants {
+                    writeln!(out, "    --variant {}: {}", v.name, v.description).map_err(w)?;
+                }
+            }
+            Err(e) => {
+                let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                writeln!(out, "{}\n  INVALID: {first}", f.display()).map_err(w)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A few headline lines per market and hub from a run's summary rows.
+pub fn print_summary(s: &Scenario, summary: &[(String, String)], sample: f64, out: &mut dyn Write) -> Result<(), Error> {
+    let get = |key: String| -> String {
+        summary.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    let num = |key: String| get(key).parse::<f64>().unwrap_or(0.0);
+    if sample < 1.0 {
+        writeln!(out, "(counts and money are for the {sample} sample; divide by {sample} for full scale)").map_err(w)?;
+    }
+    for m in &s.markets {
+        let id = &m.id;
+        let lead = get(format!("{id}.mean_lead_time_days"));
+        writeln!(
+            out,
+            "  {id}: {} orders, {} cancelled, GMV ${}, duty+VAT ${}, {} delivered, mean lead time {} days",
+            thousands(num(format!("{id}.orders"))),
+            thousands(num(format!("{id}.cancelled"))),
+            thousands(num(format!("{id}.gmv_usd"))),
+            thousands(num(format!("{id}.duty_usd")) + num(format!("{id}.vat_usd"))),
+            thousands(num(format!("{id}.delivered"))),
+            if lead.is_empty() { "-".to_string() } else { format!("{:.1}", num(format!("{id}.mean_lead_time_days"))) },
+        )
+        .map_err(w)?;
+    }
+    for h in &s.hubs {
+        let id = &h.id;
+        writeln!(
+            out,
+            "  {id}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
+            thousands(num(format!("{id}.arrived"))),
+            get(format!("{id}.peak_utilisation")),
+            thousands(num(format!("{id}.max_backlog"))),
+            get(format!("{id}.mean_wait_hours")),
+        )
+        .map_err(w)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! A run on disk: replications simulated into a temporary directory, tables and
+//! manifest written, then renamed into place, so an interrupted or failed run leaves
+//! nothing half-written and an earlier run is replaced only when asked.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::context::Context;
+use crate::engine::{self, Plan, RunParams, RunStats, Sink};
+use crate::event::Event;
+use crate::log::LogWriter;
+use crate::model::Scenario;
+use crate::projection::Tables;
+use crate::scenario::{Loaded, sha256_hex};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const EVENTS: &str = "events.csv";
+/// Buffer for the event log: large writes keep the writer off the critical path.
+const LOG_BUFFER: usize = 1 << 22;
+
+/// What the user asked to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub loaded: Loaded,
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    pub replications: u32,
+    pub sample: f64,
+    pub out: PathBuf,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    pub event_log: bool,
+    pub force: bool,
+}
+
+/// Everything recorded about one replication, written as `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub tradesim_version: String,
+    pub scenario: String,
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub variant: Option<String>,
+    /// `--set` overrides as `PATH=VALUE`, VALUE in TOML syntax, in the order applied.
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub replication: u32,
+    pub sample: f64,
+    pub threads: usize,
+    pub event_log: bool,
+    pub events: u64,
+    pub orders: u64,
+    /// SHA-256 of every other file in the directory.
+    pub files: BTreeMap<String, String>,
+}
+
+/// One finished replication.
+#[derive(Debug, Clone)]
+pub struct Replication {
+    /// Where it ended up, after the rename.
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub summary: Vec<(String, String)>,
+    pub stats: RunStats,
+}
+
+/// Called after each simulated day with (replication, day, events so far in it).
+pub type Progress<'a> = &'a (dyn Fn(u32, u32, u64) + Sync);
+
+pub fn check_sample(sample: f64) -> Result<(), Error> {
+    if !(sample > 0.0 && sample <= 1.0) {
+        return Err(Error::Usage(format!("--sample must be in (0, 1], found {sample}")));
+    }
+    Ok(())
+}
+
+/// Runs every replication and moves the result to `req.out`.
+pub fn run(req: &RunRequest, progress: Progress, stop: &AtomicBool) -> Result<Vec<Replication>, Error> {
+    check_sample(req.sample)?;
+    if req.replications == 0 {
+        return Err(Error::Usage("--replications must be at least 1".to_string()));
+    }
+    let staging = Staging::new(&req.out, req.force)?;
+    let pool = thread_pool(req.threads)?;
+    let threads = pool.current_num_threads();
+    let mut reps = Vec::new();
+    for r in 0..req.replications {
+        let sub = if req.replications == 1 { String::new() } else { format!("rep-{r:03}") };
+        let dir = staging.tmp.join(&sub);
+        fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let params = RunParams {
+            seed: req.seed.unwrap_or(req.loaded.scenario.seed),
+            replication: r,
+            sample: req.sample,
+        };
+        let (stats, summary, files) = pool.install(|| {
+            simulate_into(&req.loaded.scenario, params, &dir, req.event_log, &|d, e| progress(r, d, e), stop)
+        })?;
+        let manifest = Manifest {
+            tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: req.loaded.scenario.name.clone(),
+            scenario_file: req.loaded.file.display().to_string(),
+            scenario_sha256: req.loaded.sha256.clone(),
+            variant: req.loaded.variant.clone(),
+            overrides: req.loaded.overrides.iter().map(|o| format!("{}={}", o.path, o.value)).collect(),
+            seed: params.seed,
+            replication: r,
+            sample: req.sample,
+            threads,
+            event_log: req.event_log,
+            events: stats.events,
+            orders: stats.orders,
+            files,
+        };
+        write_manifest(&dir, &manifest)?;
+        reps.push(Replication {
+            dir: req.out.join(&sub),
+            manifest,
+            summary,
+            stats,
+        });
+    }
+    staging.commit()?;
+    Ok(reps)
+}
+
+pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
+}
+
+/// The live-run sink: folds every table and, if asked, writes the log.
+struct RunSink<'a> {
+    tables: Tables,
+    log: Option<LogWriter<BufWriter<File>>>,
+    progress: &'a (dyn Fn(u32, u64) + Sync),
+}
+
+impl Sink for RunSink<'_> {
+    fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+        match &mut self.log {
+            // Format the log and fold the tables at the same time.
+            Some(log) => {
+                let tables = &mut self.tables;
+                let (written, ()) = rayon::join(
+                    || log.write(events),
+                    || events.iter().for_each(|e| tables.observe(e)),
+                );
+                written
+            }
+            None => {
+                events.iter().for_each(|e| self.tables.observe(e));
+                Ok(())
+            }
+        }
+    }
+
+    fn day_finished(&mut self, day: u32, events: u64) {
+        (self.progress)(day, events);
+    }
+}
+
+type Simulated = (RunStats, Vec<(String, String)>, BTreeMap<String, String>);
+
+/// Simulates one replication into `dir` (which exists and is empty): the log if asked,
+/// every table; returns the stats, the summary rows and each file's SHA-256.
+pub fn simulate_into(
+    scenario: &Scenario,
+    params: RunParams,
+    dir: &Path,
+    event_log: bool,
+    progress: &(dyn Fn(u32, u64) + Sync),
+    stop: &AtomicBool,
+) -> Result<Simulated, Error> {
+    let plan = Plan::new(scenario, params);
+    let context = Context::from_plan(&plan);
+    let log = if event_log {
+        let path = dir.join(EVENTS);
+        let file = File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
+        Some(LogWriter::new(BufWriter::with_capacity(LOG_BUFFER, file), &context)?)
+    } else {
+        None
+    };
+    let mut sink = RunSink {
+        tables: Tables::new(&context),
+        log,
+        progress,
+    };
+    let stats = engine::simulate(scenario, params, &mut sink, stop)?;
+    let mut files = BTreeMap::new();
+    if let Some(log) = sink.log.take() {
+        log.finish()?;
+        files.insert(EVENTS.to_string(), hash_file(&dir.join(EVENTS))?);
+    }
+    files.extend(write_tables(&sink.tables, dir)?);
+    Ok((stats, sink.tables.summary(), files))
+}
+
+/// Writes every table into `dir`; returns each file's SHA-256.
+pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let mut hashes = BTreeMap::new();
+    for (name, text) in tables.render() {
+        let path = dir.join(name);
+        fs::write(&path, text.as_bytes()).map_err(Error::io(format!("writing {}", path.display())))?;
+        hashes.insert(name.to_string(), sha256_hex(text.as_bytes()));
+    }
+    Ok(hashes)
+}
+
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
+    let path = dir.join(MANIFEST);
+    let mut text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
+    text.push('\n');
+    fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))
+}
+
+pub fn read_manifest(path: &Path) -> Result<Manifest, Error> {
+    let text = fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::BadInput(format!("{}: not a tradesim manifest: {e}", path.display())))
+}
+
+pub fn hash_file(path: &Path) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut file, &mut h).map_err(Error::io(format!("reading {}", path.display())))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A temporary directory beside the destination, renamed into place on success and
+/// removed on failure (including a panic or an early return).
+pub struct Staging {
+    pub tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn new(dest: &Path, force: bool) -> Result<Staging, Error> {
+        if dest.exists() && !force {
+            return Err(Error::Usage(format!(
+                "{} already exists; choose another --out or pass --force to replace it",
+                dest.display()
+            )));
+        }
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
+        let name = dest
+            .file_name()
+            .ok_or_else(|| Error::Usage(format!("{} is not a usable output directory", dest.display())))?
+            .to_string_lossy()
+            .to_string();
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(Error::io(format!("removing {}", tmp.display())))?;
+        }
+        fs::create_dir_all(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
+        Ok(Staging {
+            tmp,
+            dest: dest.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Moves the staged directory to its destination, replacing an old one.
+    pub fn commit(mut self) -> Result<(), Error> {
+        if self.dest.exists() {
+            let old = self.tmp.with_extension("old");
+            fs::rename(&self.dest, &old).map_err(Error::io(format!("moving {} aside", self.dest.display())))?;
+            fs::rename(&self.tmp, &self.dest).map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+            fs::remove_dir_all(&old).map_err(Error::io(format!("removing {}", old.display())))?;
+        } else {
+            fs::rename(&self.tmp, &self.dest).map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
