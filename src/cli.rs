@@ -86,7 +86,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no summary.
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
 }
 
@@ -112,7 +112,7 @@ pub struct CompareArgs {
     pub threads: usize,
     #[arg(long)]
     pub force: bool,
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
 }
 
@@ -136,7 +136,7 @@ pub struct ReproduceArgs {
     pub manifest: PathBuf,
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
 }
 
@@ -157,7 +157,7 @@ pub struct CalibrateArgs {
     pub seed: Option<u64>,
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
 }
 

@@ -369,7 +369,9 @@ impl Tables {
                     cancelled: a.cancelled + x.cancelled,
                     revenue_cents: a.revenue_cents + x.revenue_cents,
                 });
-                let rows = std::iter::once(("all", &all)).chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tiers));
+                // A pool without size tiers has one implicit tier: its `all` row says it.
+                let tier_rows = if pool.tiers.len() > 1 { tiers.as_slice() } else { &[] };
+                let rows = std::iter::once(("all", &all)).chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tier_rows));
                 for (name, x) in rows {
                     let _ = writeln!(
                         t,

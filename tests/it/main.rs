@@ -1,0 +1,9 @@
+//! The integration tests: one binary, one module per area, each test running the real
+//! command line in its own temporary directory.
+
+mod support;
+
+mod compare;
+mod engine;
+mod replay;
+mod scenario;
