@@ -270,6 +270,32 @@ impl Tables {
         }
     }
 
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// One day's value of a `daily_markets.csv` column for a market, as a number
+    /// (money in USD); `None` for an unknown column or an empty mean.
+    pub fn daily_metric(&self, day: usize, market: usize, metric: &str) -> Option<f64> {
+        let x = &self.market_days[day * self.ctx.markets.len() + market];
+        Some(match metric {
+            "orders" => x.orders as f64,
+            "cancelled" => x.cancelled as f64,
+            "gmv_usd" => x.gmv_cents as f64 / 100.0,
+            "payment_attempts" => x.attempts as f64,
+            "payment_failures" => x.failures as f64,
+            "dispatched" => x.dispatched as f64,
+            "duty_usd" => x.duty_cents as f64 / 100.0,
+            "vat_usd" => x.vat_cents as f64 / 100.0,
+            "inspected" => x.inspected as f64,
+            "delivered" => x.delivered as f64,
+            "returned" => x.returned as f64,
+            "mean_lead_time_days" => days(x.lead.mean()?),
+            "p95_lead_time_days" => days(x.lead.percentile(0.95)?),
+            _ => return None,
+        })
+    }
+
     /// Renders every table as CSV text, in `TABLES` order.
     pub fn render(&self) -> Vec<(&'static str, String)> {
         let start = Date::parse(&self.ctx.start_date).expect("context start date");

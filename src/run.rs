@@ -100,9 +100,10 @@ pub fn run(req: &RunRequest, progress: Progress, stop: &AtomicBool) -> Result<Ve
             replication: r,
             sample: req.sample,
         };
-        let (stats, summary, files) = pool.install(|| {
+        let Simulated { stats, tables, files } = pool.install(|| {
             simulate_into(&req.loaded.scenario, params, &dir, req.event_log, &|d, e| progress(r, d, e), stop)
         })?;
+        let summary = tables.summary();
         let manifest = Manifest {
             tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: req.loaded.scenario.name.clone(),
@@ -169,10 +170,17 @@ impl Sink for RunSink<'_> {
     }
 }
 
-type Simulated = (RunStats, Vec<(String, String)>, BTreeMap<String, String>);
+/// One replication simulated into a directory.
+pub struct Simulated {
+    pub stats: RunStats,
+    /// The folded tables (already written to the directory).
+    pub tables: Tables,
+    /// SHA-256 of each file written, by file name.
+    pub files: BTreeMap<String, String>,
+}
 
 /// Simulates one replication into `dir` (which exists and is empty): the log if asked,
-/// every table; returns the stats, the summary rows and each file's SHA-256.
+/// and every table.
 pub fn simulate_into(
     scenario: &Scenario,
     params: RunParams,
@@ -202,7 +210,11 @@ pub fn simulate_into(
         files.insert(EVENTS.to_string(), hash_file(&dir.join(EVENTS))?);
     }
     files.extend(write_tables(&sink.tables, dir)?);
-    Ok((stats, sink.tables.summary(), files))
+    Ok(Simulated {
+        stats,
+        tables: sink.tables,
+        files,
+    })
 }
 
 /// Writes every table into `dir`; returns each file's SHA-256.
