@@ -51,8 +51,11 @@ pub struct RouteDim {
 #[serde(deny_unknown_fields)]
 pub struct HubDim {
     pub id: String,
-    /// Lines simulated on each day of the horizon (after `--sample` scaling).
+    /// Lines on each day of the horizon at full scale, as the scenario says.
     pub lines_by_day: Vec<u32>,
+    /// Lines simulated on each day (after `--sample` scaling; service times are scaled
+    /// so that capacity stays proportional).
+    pub simulated_lines_by_day: Vec<u32>,
 }
 
 impl Context {
@@ -99,7 +102,8 @@ impl Context {
                 .zip(&plan.hub_regimes)
                 .map(|(h, regimes)| HubDim {
                     id: h.id.clone(),
-                    lines_by_day: (0..s.days)
+                    lines_by_day: (0..s.days).map(|d| h.lines_on(d)).collect(),
+                    simulated_lines_by_day: (0..s.days)
                         .map(|d| {
                             regimes
                                 .iter()

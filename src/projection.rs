@@ -19,7 +19,7 @@ pub const TABLES: [(&str, &str); 6] = [
     ),
     (
         "daily_hubs.csv",
-        "date,hub,lines,arrived,departed,backlog,utilisation,mean_wait_hours,p95_wait_hours",
+        "date,hub,lines,simulated_lines,arrived,departed,backlog,utilisation,mean_wait_hours,p95_wait_hours",
     ),
     (
         "payments.csv",
@@ -337,7 +337,7 @@ impl Tables {
             for (h, hub) in self.ctx.hubs.iter().enumerate() {
                 let x = &self.hub_days[d * nh + h];
                 backlog[h] += x.arrived as i64 - x.departed as i64;
-                let lines = hub.lines_by_day[d];
+                let lines = hub.simulated_lines_by_day[d];
                 let util = if lines > 0 {
                     format!("{:.4}", x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)))
                 } else {
@@ -345,9 +345,10 @@ impl Tables {
                 };
                 let _ = writeln!(
                     t,
-                    "{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{}",
                     date(d),
                     hub.id,
+                    hub.lines_by_day[d],
                     lines,
                     x.arrived,
                     x.departed,
@@ -472,7 +473,7 @@ impl Tables {
                 backlog += x.arrived as i64 - x.departed as i64;
                 max_backlog = max_backlog.max(backlog);
                 merge(&mut wait, &x.wait);
-                let lines = hub.lines_by_day[d];
+                let lines = hub.simulated_lines_by_day[d];
                 if lines > 0 {
                     peak_util = peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
                 }
