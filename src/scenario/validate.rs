@@ -119,7 +119,9 @@ impl Validator {
     fn shares_sum_to_one(&mut self, path: &str, shares: impl Iterator<Item = f64>) {
         let sum: f64 = shares.sum();
         if (sum - 1.0).abs() > SHARE_EPSILON {
-            self.err(path, format!("shares must sum to 1, found {sum}"));
+            // Rounded so that 0.1 + 0.8 reads as 0.9, not 0.8999999999999999.
+            let shown = (sum * 1e9).round() / 1e9;
+            self.err(path, format!("shares must sum to 1, found {shown}"));
         }
     }
 
