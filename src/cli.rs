@@ -17,7 +17,11 @@ use crate::scenario::{self, Loaded, Override};
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Parser)]
-#[command(name = "tradesim", version, about = "Seeded, parallel, event-sourced simulator of cross-border e-commerce by SMEs")]
+#[command(
+    name = "tradesim",
+    version,
+    about = "Seeded, parallel, event-sourced simulator of cross-border e-commerce by SMEs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -100,20 +104,31 @@ pub struct CompareArgs {
     /// Override applied to the baseline and every variant alike (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub sets: Vec<Override>,
+    /// Paired replications of the baseline and of each variant.
     #[arg(long, default_value_t = 10)]
     pub replications: u32,
+    /// Simulate this fraction of buyers (and hub capacity), 0 < F <= 1.
     #[arg(long, default_value_t = 1.0)]
     pub sample: f64,
+    /// Master seed (default: the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Output directory (default: runs/<scenario>-compare, or the next free name).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Replace the output directory if it exists.
     #[arg(long)]
     pub force: bool,
+    /// No progress bar and no table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run each variant with its own seed instead of common random numbers (to measure
+    /// what common random numbers gain).
+    #[arg(long, hide = true)]
+    pub independent: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,12 +166,16 @@ pub struct ExplainArgs {
 pub struct CalibrateArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    /// Simulate this fraction of buyers, 0 < F <= 1; counts and money are scaled by 1/F.
     #[arg(long, default_value_t = 1.0)]
     pub sample: f64,
+    /// Master seed (default: the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Worker threads (default: one per core). The result does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// No progress bar and no table: the exit code (and the error) say whether targets pass.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -177,7 +196,12 @@ pub struct ScenariosArgs {
 pub fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
     match cli.command {
         Command::Run(a) => cmd_run(a, out),
-        Command::Validate(a) => crate::report::validate(&a.scenario.scenario, a.scenario.variant.as_deref(), &a.scenario.sets, out),
+        Command::Validate(a) => crate::report::validate(
+            &a.scenario.scenario,
+            a.scenario.variant.as_deref(),
+            &a.scenario.sets,
+            out,
+        ),
         Command::Scenarios(a) => crate::report::list_scenarios(a.dir.as_deref(), out),
         Command::Compare(a) => crate::compare::command(a, out),
         Command::Replay(a) => crate::replay::replay_command(a, out),
@@ -188,7 +212,11 @@ pub fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
 }
 
 pub fn load(args: &ScenarioArgs) -> Result<Loaded, Error> {
-    Ok(scenario::load(&args.scenario, args.variant.as_deref(), &args.sets)?)
+    Ok(scenario::load(
+        &args.scenario,
+        args.variant.as_deref(),
+        &args.sets,
+    )?)
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.
@@ -202,7 +230,10 @@ pub fn default_out(scenario: &Scenario, variant: Option<&str>) -> PathBuf {
     if !first.exists() {
         return first;
     }
-    (2..).map(|i| runs.join(format!("{base}-{i}"))).find(|p| !p.exists()).expect("a free name")
+    (2..)
+        .map(|i| runs.join(format!("{base}-{i}")))
+        .find(|p| !p.exists())
+        .expect("a free name")
 }
 
 /// A progress bar on a terminal, nothing otherwise.
@@ -217,8 +248,10 @@ impl Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(u64::from(days) * u64::from(replications));
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} day {pos}/{len} {msg} (eta {eta})")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} day {pos}/{len} {msg} (eta {eta})",
+                )
+                .expect("valid template"),
             );
             bar
         });
@@ -233,8 +266,15 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(u64::from(replication) * u64::from(self.days) + u64::from(day) + 1);
             let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-            let note = if replication > 0 { format!(" rep {replication}") } else { String::new() };
-            bar.set_message(format!("{:.1} M events/s{note}", events as f64 / secs / 1e6));
+            let note = if replication > 0 {
+                format!(" rep {replication}")
+            } else {
+                String::new()
+            };
+            bar.set_message(format!(
+                "{:.1} M events/s{note}",
+                events as f64 / secs / 1e6
+            ));
         }
     }
 

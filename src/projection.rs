@@ -211,7 +211,9 @@ impl Tables {
                 t.orders += 1;
                 t.revenue_cents += i64::from(value_cents);
             }
-            EventKind::PaymentAttempted { method, success, .. } => {
+            EventKind::PaymentAttempted {
+                method, success, ..
+            } => {
                 md.attempts += 1;
                 let ms = &mut self.methods[m][method.ix()];
                 ms.attempts += 1;
@@ -238,7 +240,11 @@ impl Tables {
             EventKind::HubArrived { hub } => {
                 self.hub_days[day * self.ctx.hubs.len() + hub.ix()].arrived += 1;
             }
-            EventKind::HubDeparted { hub, wait_s, service_s } => {
+            EventKind::HubDeparted {
+                hub,
+                wait_s,
+                service_s,
+            } => {
                 let hubs = self.ctx.hubs.len();
                 let hd = &mut self.hub_days[day * hubs + hub.ix()];
                 hd.departed += 1;
@@ -339,7 +345,10 @@ impl Tables {
                 backlog[h] += x.arrived as i64 - x.departed as i64;
                 let lines = hub.simulated_lines_by_day[d];
                 let util = if lines > 0 {
-                    format!("{:.4}", x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)))
+                    format!(
+                        "{:.4}",
+                        x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S))
+                    )
                 } else {
                     String::new()
                 };
@@ -384,10 +393,17 @@ impl Tables {
         let mut t = header(3);
         for (m, market) in self.ctx.markets.iter().enumerate() {
             let (orders, revenue) = self.tiers.iter().fold((0u64, 0i64), |acc, pool| {
-                pool[m].iter().fold(acc, |(o, r), x| (o + x.orders, r + x.revenue_cents))
+                pool[m]
+                    .iter()
+                    .fold(acc, |(o, r), x| (o + x.orders, r + x.revenue_cents))
             });
             for (p, pool) in self.ctx.pools.iter().enumerate() {
-                if !self.ctx.routes.iter().any(|r| r.pool as usize == p && r.market as usize == m) {
+                if !self
+                    .ctx
+                    .routes
+                    .iter()
+                    .any(|r| r.pool as usize == p && r.market as usize == m)
+                {
                     continue;
                 }
                 let tiers = &self.tiers[p][m];
@@ -397,8 +413,13 @@ impl Tables {
                     revenue_cents: a.revenue_cents + x.revenue_cents,
                 });
                 // A pool without size tiers has one implicit tier: its `all` row says it.
-                let tier_rows = if pool.tiers.len() > 1 { tiers.as_slice() } else { &[] };
-                let rows = std::iter::once(("all", &all)).chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tier_rows));
+                let tier_rows = if pool.tiers.len() > 1 {
+                    tiers.as_slice()
+                } else {
+                    &[]
+                };
+                let rows = std::iter::once(("all", &all))
+                    .chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tier_rows));
                 for (name, x) in rows {
                     let _ = writeln!(
                         t,
@@ -475,7 +496,8 @@ impl Tables {
                 merge(&mut wait, &x.wait);
                 let lines = hub.simulated_lines_by_day[d];
                 if lines > 0 {
-                    peak_util = peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
+                    peak_util =
+                        peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
                 }
             }
             let id = &hub.id;
@@ -483,7 +505,10 @@ impl Tables {
             rows.push((format!("{id}.max_backlog"), max_backlog.to_string()));
             rows.push((format!("{id}.peak_utilisation"), format!("{peak_util:.4}")));
             rows.push((format!("{id}.mean_wait_hours"), opt(wait.mean().map(hours))));
-            rows.push((format!("{id}.p95_wait_hours"), opt(wait.percentile(0.95).map(hours))));
+            rows.push((
+                format!("{id}.p95_wait_hours"),
+                opt(wait.percentile(0.95).map(hours)),
+            ));
         }
         rows.push(("all.events".to_string(), self.events.to_string()));
         rows
@@ -578,14 +603,22 @@ mod tests {
         }
         values.sort_unstable();
         for p in [0.5, 0.9, 0.95, 0.99, 1.0] {
-            let exact = values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1] as f64;
+            let exact = values
+                [((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1]
+                as f64;
             let got = h.percentile(p).unwrap();
-            assert!((got - exact).abs() <= exact / 256.0 + 0.5, "p{p}: {got} vs {exact}");
+            assert!(
+                (got - exact).abs() <= exact / 256.0 + 0.5,
+                "p{p}: {got} vs {exact}"
+            );
         }
         for v in [0u64, 1, 255, 256, 257, 1000, 65_535, u32::MAX as u64] {
             let b = Histogram::bucket(v);
             let mid = Histogram::value_of(b);
-            assert!((mid - v as f64).abs() <= v as f64 / 256.0 + 0.5, "{v} -> {mid}");
+            assert!(
+                (mid - v as f64).abs() <= v as f64 / 256.0 + 0.5,
+                "{v} -> {mid}"
+            );
         }
     }
 

@@ -42,20 +42,31 @@ fn paid_share(s: &Scenario, m: MarketId) -> f64 {
 /// Expected parcels arriving at each hub on `day`, at full scale.
 pub fn expected_hub_arrivals(s: &Scenario, hub: usize, day: u32) -> f64 {
     let mut total = 0.0;
-    for route in s.routes.iter().filter(|r| r.hub.is_some_and(|h| h.ix() == hub)) {
-        let lag_s = s.pools[route.pool.ix()].handling_time.mean() + route.to_hub.as_ref().map_or(0.0, |d| d.mean());
+    for route in s
+        .routes
+        .iter()
+        .filter(|r| r.hub.is_some_and(|h| h.ix() == hub))
+    {
+        let lag_s = s.pools[route.pool.ix()].handling_time.mean()
+            + route.to_hub.as_ref().map_or(0.0, |d| d.mean());
         let lag = (lag_s / f64::from(DAY_S)).round() as i64;
         let placed = i64::from(day) - lag;
         if placed < 0 || placed >= i64::from(s.days) {
             continue;
         }
         let share = s.demand[route.market.ix()].shares[route.pool.ix()];
-        total += s.expected_orders(route.market, placed as u32) * share * paid_share(s, route.market);
+        total +=
+            s.expected_orders(route.market, placed as u32) * share * paid_share(s, route.market);
     }
     total
 }
 
-pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut dyn Write) -> Result<(), Error> {
+pub fn validate(
+    file: &Path,
+    variant: Option<&str>,
+    sets: &[Override],
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let loaded = scenario::load(file, variant, sets)?;
     let s = &loaded.scenario;
     writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(w)?;
@@ -63,7 +74,12 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
         writeln!(out, "  {}", s.description).map_err(w)?;
     }
     let last = s.date_of(s.days - 1);
-    writeln!(out, "  horizon {} to {last} ({} days), seed {}", s.start, s.days, s.seed).map_err(w)?;
+    writeln!(
+        out,
+        "  horizon {} to {last} ({} days), seed {}",
+        s.start, s.days, s.seed
+    )
+    .map_err(w)?;
     if let Some(v) = variant {
         writeln!(out, "  variant {v}").map_err(w)?;
     }
@@ -74,7 +90,9 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
     writeln!(out, "\nmarkets (expected orders at full scale)").map_err(w)?;
     for (mi, m) in s.markets.iter().enumerate() {
         let mid = MarketId(mi as u8);
-        let normal = (0..s.days).find(|d| s.peak_multiplier(mid, *d) == 1.0).unwrap_or(0);
+        let normal = (0..s.days)
+            .find(|d| s.peak_multiplier(mid, *d) == 1.0)
+            .unwrap_or(0);
         let date = s.date_of(normal);
         writeln!(
             out,
@@ -109,7 +127,13 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
                 )
             })
             .collect();
-        writeln!(out, "      demand x{:.4} after policy; sources {}", d.multiplier, sources.join(", ")).map_err(w)?;
+        writeln!(
+            out,
+            "      demand x{:.4} after policy; sources {}",
+            d.multiplier,
+            sources.join(", ")
+        )
+        .map_err(w)?;
         writeln!(
             out,
             "      {:.1} % of orders get paid within {} attempt(s)",
@@ -129,7 +153,11 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
             .unwrap_or((0, 0.0));
         let lines = h.lines_on(busiest.0);
         let capacity = f64::from(lines) * f64::from(DAY_S) / h.service_time.mean();
-        let util = if capacity > 0.0 { busiest.1 / capacity } else { f64::INFINITY };
+        let util = if capacity > 0.0 {
+            busiest.1 / capacity
+        } else {
+            f64::INFINITY
+        };
         writeln!(
             out,
             "  {} {}: {} lines, {} parcels/day; busiest day {}: {} arrivals, utilisation {:.2}",
@@ -143,7 +171,11 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
         )
         .map_err(w)?;
         if util >= 1.0 {
-            writeln!(out, "      warning: utilisation >= 1: the backlog grows for as long as this lasts").map_err(w)?;
+            writeln!(
+                out,
+                "      warning: utilisation >= 1: the backlog grows for as long as this lasts"
+            )
+            .map_err(w)?;
         }
     }
 
@@ -156,7 +188,11 @@ pub fn validate(file: &Path, variant: Option<&str>, sets: &[Override], out: &mut
             s.expected_orders(t.market, day)
         });
         let note = expected.map_or(String::new(), |e| {
-            format!(" (expected {}, {:+.2} %)", thousands(e), (e / t.value - 1.0) * 100.0)
+            format!(
+                " (expected {}, {:+.2} %)",
+                thousands(e),
+                (e / t.value - 1.0) * 100.0
+            )
         });
         writeln!(
             out,
@@ -216,7 +252,15 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
         match scenario::load(&f, None, &[]) {
             Ok(l) => {
                 let s = &l.scenario;
-                writeln!(out, "{}\n  {} ({} days from {})", f.display(), s.name, s.days, s.start).map_err(w)?;
+                writeln!(
+                    out,
+                    "{}\n  {} ({} days from {})",
+                    f.display(),
+                    s.name,
+                    s.days,
+                    s.start
+                )
+                .map_err(w)?;
                 if !s.description.is_empty() {
                     writeln!(out, "  {}", s.description).map_err(w)?;
                 }
@@ -234,13 +278,26 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
 }
 
 /// A few headline lines per market and hub from a run's summary rows.
-pub fn print_summary(s: &Scenario, summary: &[(String, String)], sample: f64, out: &mut dyn Write) -> Result<(), Error> {
+pub fn print_summary(
+    s: &Scenario,
+    summary: &[(String, String)],
+    sample: f64,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let get = |key: String| -> String {
-        summary.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+        summary
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
     let num = |key: String| get(key).parse::<f64>().unwrap_or(0.0);
     if sample < 1.0 {
-        writeln!(out, "(counts and money are for the {sample} sample; divide by {sample} for full scale)").map_err(w)?;
+        writeln!(
+            out,
+            "(counts and money are for the {sample} sample; divide by {sample} for full scale)"
+        )
+        .map_err(w)?;
     }
     for m in &s.markets {
         let id = &m.id;

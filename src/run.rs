@@ -76,23 +76,35 @@ pub type Progress<'a> = &'a (dyn Fn(u32, u32, u64) + Sync);
 
 pub fn check_sample(sample: f64) -> Result<(), Error> {
     if !(sample > 0.0 && sample <= 1.0) {
-        return Err(Error::Usage(format!("--sample must be in (0, 1], found {sample}")));
+        return Err(Error::Usage(format!(
+            "--sample must be in (0, 1], found {sample}"
+        )));
     }
     Ok(())
 }
 
 /// Runs every replication and moves the result to `req.out`.
-pub fn run(req: &RunRequest, progress: Progress, stop: &AtomicBool) -> Result<Vec<Replication>, Error> {
+pub fn run(
+    req: &RunRequest,
+    progress: Progress,
+    stop: &AtomicBool,
+) -> Result<Vec<Replication>, Error> {
     check_sample(req.sample)?;
     if req.replications == 0 {
-        return Err(Error::Usage("--replications must be at least 1".to_string()));
+        return Err(Error::Usage(
+            "--replications must be at least 1".to_string(),
+        ));
     }
     let staging = Staging::new(&req.out, req.force)?;
     let pool = thread_pool(req.threads)?;
     let threads = pool.current_num_threads();
     let mut reps = Vec::new();
     for r in 0..req.replications {
-        let sub = if req.replications == 1 { String::new() } else { format!("rep-{r:03}") };
+        let sub = if req.replications == 1 {
+            String::new()
+        } else {
+            format!("rep-{r:03}")
+        };
         let dir = staging.tmp.join(&sub);
         fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let params = RunParams {
@@ -100,8 +112,19 @@ pub fn run(req: &RunRequest, progress: Progress, stop: &AtomicBool) -> Result<Ve
             replication: r,
             sample: req.sample,
         };
-        let Simulated { stats, tables, files } = pool.install(|| {
-            simulate_into(&req.loaded.scenario, params, &dir, req.event_log, &|d, e| progress(r, d, e), stop)
+        let Simulated {
+            stats,
+            tables,
+            files,
+        } = pool.install(|| {
+            simulate_into(
+                &req.loaded.scenario,
+                params,
+                &dir,
+                req.event_log,
+                &|d, e| progress(r, d, e),
+                stop,
+            )
         })?;
         let summary = tables.summary();
         let manifest = Manifest {
@@ -110,7 +133,12 @@ pub fn run(req: &RunRequest, progress: Progress, stop: &AtomicBool) -> Result<Ve
             scenario_file: req.loaded.file.display().to_string(),
             scenario_sha256: req.loaded.sha256.clone(),
             variant: req.loaded.variant.clone(),
-            overrides: req.loaded.overrides.iter().map(|o| format!("{}={}", o.path, o.value)).collect(),
+            overrides: req
+                .loaded
+                .overrides
+                .iter()
+                .map(|o| format!("{}={}", o.path, o.value))
+                .collect(),
             seed: params.seed,
             replication: r,
             sample: req.sample,
@@ -193,8 +221,12 @@ pub fn simulate_into(
     let context = Context::from_plan(&plan);
     let log = if event_log {
         let path = dir.join(EVENTS);
-        let file = File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
-        Some(LogWriter::new(BufWriter::with_capacity(LOG_BUFFER, file), &context)?)
+        let file =
+            File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
+        Some(LogWriter::new(
+            BufWriter::with_capacity(LOG_BUFFER, file),
+            &context,
+        )?)
     } else {
         None
     };
@@ -222,7 +254,8 @@ pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, Stri
     let mut hashes = BTreeMap::new();
     for (name, text) in tables.render() {
         let path = dir.join(name);
-        fs::write(&path, text.as_bytes()).map_err(Error::io(format!("writing {}", path.display())))?;
+        fs::write(&path, text.as_bytes())
+            .map_err(Error::io(format!("writing {}", path.display())))?;
         hashes.insert(name.to_string(), sha256_hex(text.as_bytes()));
     }
     Ok(hashes)
@@ -236,8 +269,10 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
 }
 
 pub fn read_manifest(path: &Path) -> Result<Manifest, Error> {
-    let text = fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| Error::BadInput(format!("{}: not a tradesim manifest: {e}", path.display())))
+    let text =
+        fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::BadInput(format!("{}: not a tradesim manifest: {e}", path.display())))
 }
 
 pub fn hash_file(path: &Path) -> Result<String, Error> {
@@ -271,7 +306,12 @@ impl Staging {
         fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
         let name = dest
             .file_name()
-            .ok_or_else(|| Error::Usage(format!("{} is not a usable output directory", dest.display())))?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{} is not a usable output directory",
+                    dest.display()
+                ))
+            })?
             .to_string_lossy()
             .to_string();
         let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -290,11 +330,14 @@ impl Staging {
     pub fn commit(mut self) -> Result<(), Error> {
         if self.dest.exists() {
             let old = self.tmp.with_extension("old");
-            fs::rename(&self.dest, &old).map_err(Error::io(format!("moving {} aside", self.dest.display())))?;
-            fs::rename(&self.tmp, &self.dest).map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+            fs::rename(&self.dest, &old)
+                .map_err(Error::io(format!("moving {} aside", self.dest.display())))?;
+            fs::rename(&self.tmp, &self.dest)
+                .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
             fs::remove_dir_all(&old).map_err(Error::io(format!("removing {}", old.display())))?;
         } else {
-            fs::rename(&self.tmp, &self.dest).map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+            fs::rename(&self.tmp, &self.dest)
+                .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
         }
         self.committed = true;
         Ok(())
@@ -308,4 +351,3 @@ impl Drop for Staging {
         }
     }
 }
-

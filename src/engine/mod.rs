@@ -133,7 +133,10 @@ impl<'a> Plan<'a> {
                     .filter(|c| m.category_weights[*c] > 0.0)
                     .map(|c| c as u8)
                     .collect();
-                let cat_w: Vec<f64> = categories.iter().map(|c| m.category_weights[*c as usize]).collect();
+                let cat_w: Vec<f64> = categories
+                    .iter()
+                    .map(|c| m.category_weights[*c as usize])
+                    .collect();
                 let method_w: Vec<f64> = m.payment.iter().map(|p| p.share).collect();
                 MarketPlan {
                     pool_cdf: cdf(&pool_w),
@@ -148,8 +151,9 @@ impl<'a> Plan<'a> {
             .pools
             .iter()
             .map(|p| PoolPlan {
-                zipf: (p.popularity_zipf > 0.0 && p.count > 1)
-                    .then(|| Zipf::new(f64::from(p.count), p.popularity_zipf).expect("validated zipf")),
+                zipf: (p.popularity_zipf > 0.0 && p.count > 1).then(|| {
+                    Zipf::new(f64::from(p.count), p.popularity_zipf).expect("validated zipf")
+                }),
                 count: p.count,
             })
             .collect();
@@ -198,12 +202,21 @@ struct OrderChunk {
 }
 
 /// Runs the whole horizon, handing every event to `sink` in order.
-pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, stop: &AtomicBool) -> Result<RunStats, Error> {
+pub fn simulate<S: Sink>(
+    scenario: &Scenario,
+    params: RunParams,
+    sink: &mut S,
+    stop: &AtomicBool,
+) -> Result<RunStats, Error> {
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
     let mut buckets: Vec<Vec<Parcel>> = (0..windows).map(|_| Vec::new()).collect();
-    let mut hubs: Vec<HubQueue> = plan.hub_regimes.iter().map(|r| HubQueue::new(r.clone())).collect();
+    let mut hubs: Vec<HubQueue> = plan
+        .hub_regimes
+        .iter()
+        .map(|r| HubQueue::new(r.clone()))
+        .collect();
     let mut stats = RunStats {
         in_flight: vec![0; scenario.markets.len()],
         ..RunStats::default()
@@ -226,9 +239,14 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
             let market = MarketId(mi as u8);
             let lambda = plan.hourly_rate(market, day, hour);
             let mut rng = base.clone();
-            streams::seek_unit(&mut rng, streams::stream_id(Purpose::OrderCount, market.0, day, hour));
+            streams::seek_unit(
+                &mut rng,
+                streams::stream_id(Purpose::OrderCount, market.0, day, hour),
+            );
             let count = if lambda > 0.0 {
-                Poisson::new(lambda).expect("finite positive rate").sample(&mut rng) as u64
+                Poisson::new(lambda)
+                    .expect("finite positive rate")
+                    .sample(&mut rng) as u64
             } else {
                 0
             };
@@ -275,7 +293,14 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
                 served.push(p);
             }
             let mut no_hub = Vec::new();
-            advance_all(&plan, served, window_end, &mut events, &mut no_hub, &mut later);
+            advance_all(
+                &plan,
+                served,
+                window_end,
+                &mut events,
+                &mut no_hub,
+                &mut later,
+            );
             debug_assert!(no_hub.is_empty(), "a route has at most one hub");
         }
 
@@ -302,9 +327,19 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
     Ok(stats)
 }
 
-fn draw_orders(plan: &Plan, base: &ChaCha8Rng, c: &OrderChunk, day: u32, hour: u32, window_start: u32) -> Vec<Parcel> {
+fn draw_orders(
+    plan: &Plan,
+    base: &ChaCha8Rng,
+    c: &OrderChunk,
+    day: u32,
+    hour: u32,
+    window_start: u32,
+) -> Vec<Parcel> {
     let mut rng = base.clone();
-    streams::seek_unit(&mut rng, streams::stream_id(Purpose::Orders, c.market.0, day, hour));
+    streams::seek_unit(
+        &mut rng,
+        streams::stream_id(Purpose::Orders, c.market.0, day, hour),
+    );
     (c.first..c.last)
         .map(|i| {
             streams::seek_order(&mut rng, i);

@@ -76,12 +76,19 @@ fn pick(cdf: &[f64], u: f64) -> usize {
 
 impl Parcel {
     /// Draws order `index` of its unit; `rng` is positioned at the order's block.
-    pub fn draw(plan: &Plan, rng: &mut ChaCha8Rng, market: MarketId, order_id: u64, placed: u32) -> Parcel {
+    pub fn draw(
+        plan: &Plan,
+        rng: &mut ChaCha8Rng,
+        market: MarketId,
+        order_id: u64,
+        placed: u32,
+    ) -> Parcel {
         let s = plan.scenario;
         let mp = &plan.markets[market.ix()];
         let m = &s.markets[market.ix()];
         let pool = mp.pools[pick(&mp.pool_cdf, rng.random::<f64>())];
-        let route_id = s.route_of[market.ix()][pool.ix()].expect("validated: every source has a route");
+        let route_id =
+            s.route_of[market.ix()][pool.ix()].expect("validated: every source has a route");
         let route = &s.routes[route_id.ix()];
         let seller = plan.pools[pool.ix()].rank(rng);
         let category = CategoryId(mp.categories[pick(&mp.category_cdf, rng.random::<f64>())]);
@@ -107,7 +114,9 @@ impl Parcel {
         let retry_gap = m.payment_retry.sample_u32(rng);
         let handling = s.pools[pool.ix()].handling_time.sample_u32(rng);
         let to_hub = route.to_hub.as_ref().map_or(0, |d| d.sample_u32(rng));
-        let service = route.hub.map_or(0, |h| s.hubs[h.ix()].service_time.sample_u32(rng));
+        let service = route
+            .hub
+            .map_or(0, |h| s.hubs[h.ix()].service_time.sample_u32(rng));
         let transit = route.transit.sample_u32(rng);
         let clearance = m.customs.clearance_time.sample_u32(rng);
         let inspected = rng.random::<f64>() < m.customs.inspection_rate;
@@ -201,21 +210,29 @@ impl Parcel {
                         self.next = t.saturating_add(self.to_hub);
                     } else {
                         self.stage = Stage::Customs;
-                        self.next = t.saturating_add(self.transit).saturating_add(self.customs_delay);
+                        self.next = t
+                            .saturating_add(self.transit)
+                            .saturating_add(self.customs_delay);
                     }
                     EventKind::Dispatched
                 }
                 Stage::HubArrive => {
-                    let hub = plan.scenario.routes[self.route.ix()].hub.expect("hub route");
+                    let hub = plan.scenario.routes[self.route.ix()]
+                        .hub
+                        .expect("hub route");
                     out.push(self.event(t, EventKind::HubArrived { hub }));
                     self.stage = Stage::HubDepart;
                     return Step::AtHub(hub);
                 }
                 Stage::HubDepart => {
                     self.stage = Stage::Customs;
-                    self.next = t.saturating_add(self.transit).saturating_add(self.customs_delay);
+                    self.next = t
+                        .saturating_add(self.transit)
+                        .saturating_add(self.customs_delay);
                     EventKind::HubDeparted {
-                        hub: plan.scenario.routes[self.route.ix()].hub.expect("hub route"),
+                        hub: plan.scenario.routes[self.route.ix()]
+                            .hub
+                            .expect("hub route"),
                         wait_s: self.wait,
                         service_s: self.service,
                     }
@@ -232,7 +249,12 @@ impl Parcel {
                     }
                 }
                 Stage::Deliver => {
-                    out.push(self.event(t, EventKind::Delivered { lead_s: t - self.placed }));
+                    out.push(self.event(
+                        t,
+                        EventKind::Delivered {
+                            lead_s: t - self.placed,
+                        },
+                    ));
                     if self.flags & RETURNS == 0 {
                         return Step::Done;
                     }
@@ -241,7 +263,12 @@ impl Parcel {
                     continue;
                 }
                 Stage::Return => {
-                    out.push(self.event(t, EventKind::Returned { value_cents: self.value_cents }));
+                    out.push(self.event(
+                        t,
+                        EventKind::Returned {
+                            value_cents: self.value_cents,
+                        },
+                    ));
                     return Step::Done;
                 }
             };
@@ -277,4 +304,3 @@ impl Parcel {
         }
     }
 }
-

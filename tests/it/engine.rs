@@ -1,0 +1,544 @@
+//! `tradesim run`: determinism, the log's contract, tables against the log, conservation,
+//! hub invariants, and the direction of policy effects.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::support::*;
+
+/// One row of events.csv, read naively (the test does not trust the library's reader).
+#[derive(Debug, Clone)]
+struct Row {
+    seq: u64,
+    time: u64,
+    kind: String,
+    order: u64,
+    market: String,
+    route: String,
+    hub: String,
+    fields: Vec<String>,
+}
+
+impl Row {
+    fn num(&self, column: &str) -> u64 {
+        let i = COLUMNS.iter().position(|c| *c == column).unwrap();
+        self.fields[i]
+            .parse()
+            .unwrap_or_else(|_| panic!("{column} of {self:?}"))
+    }
+}
+
+const COLUMNS: [&str; 19] = [
+    "seq",
+    "time_s",
+    "kind",
+    "order_id",
+    "market",
+    "route",
+    "hub",
+    "seller",
+    "category",
+    "method",
+    "attempt",
+    "success",
+    "value_cents",
+    "duty_cents",
+    "vat_cents",
+    "inspected",
+    "wait_s",
+    "service_s",
+    "lead_s",
+];
+
+fn read_log(dir: &Path) -> Vec<Row> {
+    let text = read(&dir.join("events.csv"));
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("#tradesim-events schema=1"),
+        "the log starts with its schema version"
+    );
+    assert!(lines.next().unwrap().starts_with("#context {"));
+    assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
+    let mut rows = Vec::new();
+    let mut end = None;
+    for line in lines {
+        if let Some(n) = line.strip_prefix("#end events=") {
+            end = Some(n.parse::<usize>().unwrap());
+            continue;
+        }
+        let f: Vec<String> = line.split(',').map(str::to_string).collect();
+        assert_eq!(f.len(), COLUMNS.len(), "{line}");
+        rows.push(Row {
+            seq: f[0].parse().unwrap(),
+            time: f[1].parse().unwrap(),
+            kind: f[2].clone(),
+            order: f[3].parse().unwrap(),
+            market: f[4].clone(),
+            route: f[5].clone(),
+            hub: f[6].clone(),
+            fields: f,
+        });
+    }
+    assert_eq!(end, Some(rows.len()), "the end marker counts the rows");
+    rows
+}
+
+#[test]
+fn thread_count_changes_nothing_but_speed() {
+    let dir = tmp();
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    let four = dir.path().join("four");
+    run_small(&one, &["--threads", "1"]);
+    run_small(&two, &["--threads", "2"]);
+    run_small(&four, &["--threads", "4"]);
+    let a = outputs(&one);
+    assert_eq!(a.len(), 7, "events.csv and six tables: {:?}", a.keys());
+    assert_eq!(a, outputs(&two));
+    assert_eq!(a, outputs(&four));
+    // The manifests differ only in the thread count.
+    let m1 = read(&one.join("manifest.json")).replace("\"threads\": 1", "\"threads\": N");
+    let m2 = read(&two.join("manifest.json")).replace("\"threads\": 2", "\"threads\": N");
+    assert_eq!(m1, m2);
+}
+
+#[test]
+fn shipped_scenario_is_identical_across_threads_at_a_sample() {
+    let dir = tmp();
+    let mut outs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(threads);
+        ok(&[
+            "run",
+            &shipped("dftz_baseline.toml").display().to_string(),
+            "--sample",
+            "0.002",
+            "--threads",
+            threads,
+            "--quiet",
+            "--out",
+            &out.display().to_string(),
+        ]);
+        outs.push(outputs(&out));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn same_seed_same_bytes_different_seed_different_bytes() {
+    let dir = tmp();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    run_small(&a, &[]);
+    run_small(&b, &[]);
+    run_small(&c, &["--seed", "43"]);
+    assert_eq!(outputs(&a), outputs(&b));
+    assert_ne!(outputs(&a)["events.csv"], outputs(&c)["events.csv"]);
+    assert_ne!(outputs(&a)["summary.csv"], outputs(&c)["summary.csv"]);
+    assert!(read(&c.join("manifest.json")).contains("\"seed\": 43"));
+}
+
+#[test]
+fn the_log_obeys_its_contract_and_every_lifecycle_is_valid() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    run_small(&out, &[]);
+    let rows = read_log(&out);
+    assert!(rows.len() > 50_000, "{} events", rows.len());
+    for (i, w) in rows.windows(2).enumerate() {
+        assert_eq!(w[1].seq, w[0].seq + 1, "seq strictly increasing at row {i}");
+        assert!(w[1].time >= w[0].time, "time non-decreasing at row {i}");
+        if w[1].time == w[0].time {
+            assert!(
+                w[1].order >= w[0].order,
+                "ties resolved by order id at row {i}"
+            );
+        }
+    }
+    assert_eq!(rows[0].seq, 1);
+
+    // Replay each order's story through the lifecycle state machine.
+    let mut stories: BTreeMap<u64, Vec<&Row>> = BTreeMap::new();
+    for r in &rows {
+        stories.entry(r.order).or_default().push(r);
+    }
+    let mut ended = 0;
+    for (id, story) in &stories {
+        let kinds: Vec<&str> = story.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds[0], "order_placed", "order {id}: {kinds:?}");
+        let attempts = kinds[1..]
+            .iter()
+            .take_while(|k| **k == "payment_attempted")
+            .count();
+        let rest: Vec<&str> = kinds[1 + attempts..].to_vec();
+        for (k, row) in story[1..=attempts].iter().enumerate() {
+            assert_eq!(
+                row.num("attempt"),
+                k as u64 + 1,
+                "order {id}: attempts numbered"
+            );
+            if k + 1 < attempts {
+                assert_eq!(
+                    row.fields[11], "0",
+                    "order {id}: only the last attempt can succeed"
+                );
+            }
+        }
+        let paid = attempts > 0 && story[attempts].fields[11] == "1";
+        // In this scenario the MY pool ships via the hub, CN direct.
+        let via_hub = story[0].route.starts_with("MY:");
+        let lifecycle: &[&str] = if via_hub {
+            &[
+                "dispatched",
+                "hub_arrived",
+                "hub_departed",
+                "customs_cleared",
+                "delivered",
+                "returned",
+            ]
+        } else {
+            &["dispatched", "customs_cleared", "delivered", "returned"]
+        };
+        let valid = if attempts == 0 {
+            rest.is_empty()
+        } else if !paid {
+            rest.is_empty() || rest == ["order_cancelled"]
+        } else {
+            rest.len() <= lifecycle.len() && rest == lifecycle[..rest.len()]
+        };
+        assert!(valid, "order {id} on {}: {kinds:?}", story[0].route);
+        for r in story {
+            assert_eq!(r.market, story[0].market);
+            assert_eq!(r.route, story[0].route);
+        }
+        if let Some(d) = story.iter().find(|r| r.kind == "delivered") {
+            assert_eq!(
+                d.num("lead_s"),
+                d.time - story[0].time,
+                "order {id}: lead time"
+            );
+        }
+        if matches!(
+            kinds.last(),
+            Some(&"order_cancelled" | &"delivered" | &"returned")
+        ) {
+            ended += 1;
+        }
+    }
+    assert!(
+        ended > stories.len() / 2,
+        "most orders end inside the horizon"
+    );
+}
+
+#[test]
+fn tables_count_what_the_log_holds_and_orders_are_conserved() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    run_small(&out, &[]);
+    let rows = read_log(&out);
+    let start = 1478476800u64; // 2016-11-07T00:00:00Z, the scenario's start
+    let date_of = |t: u64| {
+        let days = (start + t) / 86_400;
+        // Civil date from days since the epoch (the test's own arithmetic).
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let mut counted: HashMap<(String, String, String), u64> = HashMap::new();
+    let mut duty: HashMap<(String, String), u64> = HashMap::new();
+    for r in &rows {
+        *counted
+            .entry((date_of(r.time), r.market.clone(), r.kind.clone()))
+            .or_default() += 1;
+        if r.kind == "customs_cleared" {
+            *duty.entry((date_of(r.time), r.market.clone())).or_default() += r.num("duty_cents");
+        }
+    }
+    let (header, table) = csv(&out.join("daily_markets.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for row in &table {
+        let key = |kind: &str| {
+            counted
+                .get(&(row[0].clone(), row[1].clone(), kind.to_string()))
+                .copied()
+                .unwrap_or(0)
+        };
+        assert_eq!(
+            row[col("orders")].parse::<u64>().unwrap(),
+            key("order_placed"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row[col("cancelled")].parse::<u64>().unwrap(),
+            key("order_cancelled"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row[col("payment_attempts")].parse::<u64>().unwrap(),
+            key("payment_attempted"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row[col("dispatched")].parse::<u64>().unwrap(),
+            key("dispatched"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row[col("delivered")].parse::<u64>().unwrap(),
+            key("delivered"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row[col("returned")].parse::<u64>().unwrap(),
+            key("returned"),
+            "{row:?}"
+        );
+        let cents = duty
+            .get(&(row[0].clone(), row[1].clone()))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            row[col("duty_usd")],
+            format!("{}.{:02}", cents / 100, cents % 100),
+            "{row:?}"
+        );
+    }
+
+    // Conservation: placed = cancelled + delivered + in flight, per market, and in
+    // flight is exactly the orders whose story has not ended.
+    let s = summary(&out);
+    for market in ["RU", "IN"] {
+        let n = |m: &str| s[&format!("{market}.{m}")].parse::<u64>().unwrap();
+        assert_eq!(
+            n("orders"),
+            n("cancelled") + n("delivered") + n("in_flight"),
+            "{market}"
+        );
+        let mut last: BTreeMap<u64, &str> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.market == market) {
+            last.insert(r.order, r.kind.as_str());
+        }
+        let open = last
+            .values()
+            .filter(|k| !matches!(**k, "order_cancelled" | "delivered" | "returned"))
+            .count();
+        assert_eq!(n("in_flight"), open as u64, "{market}");
+        assert!(n("returned") > 0 || market == "IN");
+    }
+    assert_eq!(s["all.events"].parse::<usize>().unwrap(), rows.len());
+}
+
+#[test]
+fn hubs_are_fifo_never_exceed_their_lines_and_depart_after_arrival() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    run_small(&out, &[]);
+    let rows = read_log(&out);
+    // arrival time, order id -> (start of service, departure)
+    let mut arrivals: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut served: Vec<(u64, u64, u64, u64)> = Vec::new(); // (arrival, order, start, departure)
+    for r in rows.iter().filter(|r| r.hub == "HUB") {
+        match r.kind.as_str() {
+            "hub_arrived" => {
+                arrivals.insert(r.order, r.time);
+            }
+            "hub_departed" => {
+                let arrival = arrivals[&r.order];
+                let (wait, service) = (r.num("wait_s"), r.num("service_s"));
+                assert_eq!(arrival + wait + service, r.time, "order {}", r.order);
+                served.push((arrival, r.order, arrival + wait, r.time));
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert!(served.len() > 5_000);
+    // FIFO: in (arrival, order id) order, service starts never go backwards.
+    served.sort();
+    for w in served.windows(2) {
+        assert!(w[1].2 >= w[0].2, "FIFO broken: {:?} then {:?}", w[0], w[1]);
+    }
+    // Never more parcels in service than the 4 lines.
+    let mut edges: Vec<(u64, i64)> = Vec::new();
+    for (_, _, start, end) in &served {
+        if end > start {
+            edges.push((*start, 1));
+            edges.push((*end, -1));
+        }
+    }
+    edges.sort();
+    let mut busy = 0i64;
+    for (t, delta) in edges {
+        busy += delta;
+        assert!(busy <= 4, "more than 4 parcels in service at {t}");
+    }
+    // During the outage, parcels that start service do so one at a time.
+    let outage: Vec<&(u64, u64, u64, u64)> = served
+        .iter()
+        .filter(|s| s.2 >= 3 * 86_400 + 3600 && s.3 <= 5 * 86_400)
+        .collect();
+    for w in outage.windows(2) {
+        assert!(
+            w[1].2 >= w[0].3,
+            "one line during the outage: {:?} overlaps {:?}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+#[test]
+fn policy_moves_metrics_the_right_way() {
+    let dir = tmp();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        run_small(&out, &[&["--no-event-log"], extra].concat());
+        out
+    };
+    let base = run("base", &[]);
+    let low = run("low", &["--variant", "low-threshold"]);
+    let lines = run("lines", &["--variant", "more-lines"]);
+    let duty = run("duty", &["--variant", "high-duty"]);
+    assert!(
+        summary_f64(&low, "RU.duty_usd") > 2.0 * summary_f64(&base, "RU.duty_usd"),
+        "a lower threshold collects more duty"
+    );
+    assert!(
+        summary_f64(&low, "RU.orders") < summary_f64(&base, "RU.orders"),
+        "and dearer imports sell less"
+    );
+    assert!(
+        summary_f64(&lines, "HUB.mean_wait_hours")
+            < summary_f64(&base, "HUB.mean_wait_hours") / 2.0,
+        "more lines, shorter waits"
+    );
+    assert!(
+        summary_f64(&duty, "RU.orders") < 0.95 * summary_f64(&base, "RU.orders"),
+        "a higher duty lowers orders"
+    );
+    assert_eq!(
+        summary(&base)["IN.orders"],
+        summary(&duty)["IN.orders"],
+        "India is untouched by Russia's duty"
+    );
+}
+
+#[test]
+fn no_event_log_writes_the_very_same_tables() {
+    let dir = tmp();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run_small(&a, &[]);
+    run_small(&b, &["--no-event-log"]);
+    let mut with_log = outputs(&a);
+    with_log.remove("events.csv");
+    assert_eq!(with_log, outputs(&b));
+    assert!(!b.join("events.csv").exists());
+}
+
+#[test]
+fn replications_sample_and_output_directory_rules() {
+    let dir = tmp();
+    let out = dir.path().join("reps");
+    run_small(
+        &out,
+        &["--replications", "3", "--sample", "0.5", "--no-event-log"],
+    );
+    for r in 0..3 {
+        let rep = out.join(format!("rep-{r:03}"));
+        let manifest = read(&rep.join("manifest.json"));
+        assert!(
+            manifest.contains(&format!("\"replication\": {r}")),
+            "{manifest}"
+        );
+        assert!(manifest.contains("\"sample\": 0.5"), "{manifest}");
+    }
+    assert_ne!(
+        outputs(&out.join("rep-000")),
+        outputs(&out.join("rep-001")),
+        "replications differ"
+    );
+    // Half the buyers, about half the orders (Poisson noise is small at this volume).
+    let full = dir.path().join("full");
+    run_small(&full, &["--no-event-log"]);
+    let ratio = summary_f64(&out.join("rep-000"), "all.orders") / summary_f64(&full, "all.orders");
+    assert!((ratio - 0.5).abs() < 0.02, "{ratio}");
+
+    // An existing directory is never overwritten without --force, and is with it.
+    let before = read(&full.join("summary.csv"));
+    let err = fails(
+        2,
+        &[
+            "run",
+            &data("small.toml").display().to_string(),
+            "--out",
+            &full.display().to_string(),
+            "--quiet",
+            "--seed",
+            "1",
+        ],
+    );
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(read(&full.join("summary.csv")), before);
+    run_small(&full, &["--no-event-log", "--seed", "1", "--force"]);
+    assert_ne!(read(&full.join("summary.csv")), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        leftovers.iter().all(|n| !n.contains("tmp")),
+        "no staging directories left: {leftovers:?}"
+    );
+
+    let err = fails(
+        2,
+        &[
+            "run",
+            &data("small.toml").display().to_string(),
+            "--sample",
+            "0",
+            "--out",
+            &dir.path().join("z").display().to_string(),
+        ],
+    );
+    assert!(err.contains("--sample must be in (0, 1]"), "{err}");
+}
+
+#[test]
+fn the_manifest_records_the_run_and_hashes_every_file() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    run_small(
+        &out,
+        &["--variant", "low-threshold", "--set", "hub.HUB.fee_usd=0.5"],
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    assert_eq!(manifest["variant"], "low-threshold");
+    assert_eq!(manifest["overrides"][0], "hub.HUB.fee_usd=0.5");
+    assert_eq!(manifest["seed"], 42);
+    let files = manifest["files"].as_object().unwrap();
+    assert_eq!(files.len(), 7);
+    for (name, hash) in files {
+        use sha2::Digest;
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        let digest: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hash.as_str().unwrap(), digest, "{name}");
+    }
+    let rows = read_log(&out);
+    assert_eq!(manifest["events"].as_u64().unwrap(), rows.len() as u64);
+}

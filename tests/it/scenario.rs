@@ -29,14 +29,23 @@ fn syntax_errors_name_line_and_column() {
     let dir = tmp();
     let path = small_with(dir.path(), &[("days = 10", "days = 10x")]);
     let err = invalid(&path, &[]);
-    assert!(err.starts_with(&format!("error: {}:9:8: string values must be quoted", path.display())), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:9:8: string values must be quoted",
+            path.display()
+        )),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
 fn unknown_keys_are_errors_with_their_location() {
     let dir = tmp();
-    let path = small_with(dir.path(), &[("fee_usd = 0.3", "fee_usd = 0.3\nfee_eur = 0.3")]);
+    let path = small_with(
+        dir.path(),
+        &[("fee_usd = 0.3", "fee_usd = 0.3\nfee_eur = 0.3")],
+    );
     let err = invalid(&path, &[]);
     assert_eq!(
         err.trim_end(),
@@ -66,18 +75,30 @@ fn every_problem_is_reported_at_once_with_its_path_and_line() {
     let f = path.display();
     let expected = [
         format!("{f}:14:1: hub.HUB.lines: must be a whole number from 1 to 1000000, found -4"),
-        format!("{f}:30:35: market.RU.payment[0].success: 1.3 is not a probability (expected a number in [0, 1])"),
-        format!("{f}:36:1: market.RU.last_mile: missing key `median_<unit>` (unit one of seconds|minutes|hours|days)"),
-        format!("{f}:36:35: market.RU.last_mile.median_dayz: unknown key `median_dayz` for a lognormal distribution; expected median_<seconds|minutes|hours|days>, sigma"),
+        format!(
+            "{f}:30:35: market.RU.payment[0].success: 1.3 is not a probability (expected a number in [0, 1])"
+        ),
+        format!(
+            "{f}:36:1: market.RU.last_mile: missing key `median_<unit>` (unit one of seconds|minutes|hours|days)"
+        ),
+        format!(
+            "{f}:36:35: market.RU.last_mile.median_dayz: unknown key `median_dayz` for a lognormal distribution; expected median_<seconds|minutes|hours|days>, sigma"
+        ),
         format!("{f}:40:1: market.RU.sources: shares must sum to 1, found 0.9"),
         format!("{f}:48:1: market.IN.orders_per_buyer_day: must be a positive number, found 0"),
         format!("{f}:86:1: route.MY:RU.via: unknown hub \"HUBB\"; known: HUB"),
-        format!("{f}:107:1: peak[0].date: 2016-12-11 is outside the horizon 2016-11-07 to 2016-11-16"),
+        format!(
+            "{f}:107:1: peak[0].date: 2016-12-11 is outside the horizon 2016-11-07 to 2016-11-16"
+        ),
     ];
     for line in &expected {
         assert!(err.contains(line.as_str()), "missing\n  {line}\nin\n{err}");
     }
-    assert_eq!(err.lines().count(), expected.len(), "one line per problem:\n{err}");
+    assert_eq!(
+        err.lines().count(),
+        expected.len(),
+        "one line per problem:\n{err}"
+    );
 }
 
 #[test]
@@ -88,7 +109,10 @@ fn cross_references_are_checked() {
     let path = small_with(
         dir.path(),
         &[
-            ("[[route]]\nsellers = \"CN\"\nmarket = \"IN\"", "[[route]]\nsellers = \"CN\"\nmarket = \"RU\""),
+            (
+                "[[route]]\nsellers = \"CN\"\nmarket = \"IN\"",
+                "[[route]]\nsellers = \"CN\"\nmarket = \"RU\"",
+            ),
             ("markets = [\"RU\", \"IN\"]", "markets = [\"RU\", \"BR\"]"),
             ("id = \"MY\"", "id = \"CN\""),
         ],
@@ -113,13 +137,19 @@ fn overrides_name_what_is_missing_and_what_exists() {
     );
     let err = invalid(&data("small.toml"), &["--set", "hub.HUB.lanes=3"]);
     assert!(err.contains("unknown field `lanes`"), "{err}");
-    let err = invalid(&data("small.toml"), &["--set", "market.RU.customs.duty_rate=-1"]);
+    let err = invalid(
+        &data("small.toml"),
+        &["--set", "market.RU.customs.duty_rate=-1"],
+    );
     assert!(
         err.contains("(override market.RU.customs.duty_rate): market.RU.customs.duty_rate: must not be negative, found -1"),
         "{err}"
     );
     let err = invalid(&data("small.toml"), &["--variant", "nope"]);
-    assert!(err.contains("unknown variant `nope`; the scenario's variants: noop, low-threshold"), "{err}");
+    assert!(
+        err.contains("unknown variant `nope`; the scenario's variants: noop, low-threshold"),
+        "{err}"
+    );
     let err = invalid(&data("small.toml"), &["--set", "no-equals-sign"]);
     assert!(err.contains("expected PATH=VALUE"), "{err}");
 }
@@ -128,7 +158,12 @@ fn overrides_name_what_is_missing_and_what_exists() {
 fn set_applies_after_the_variant() {
     // The variant sets the threshold to 5; --set then moves it to 7, and validate shows
     // the landed cost that results. Applying them the other way round would show 5.
-    let with_variant = ok(&["validate", &data("small.toml").display().to_string(), "--variant", "low-threshold"]);
+    let with_variant = ok(&[
+        "validate",
+        &data("small.toml").display().to_string(),
+        "--variant",
+        "low-threshold",
+    ]);
     let both = ok(&[
         "validate",
         &data("small.toml").display().to_string(),
@@ -139,18 +174,38 @@ fn set_applies_after_the_variant() {
     ]);
     let base = ok(&["validate", &data("small.toml").display().to_string()]);
     let landed = |out: &str| -> String {
-        out.lines().find(|l| l.contains("demand x")).expect("RU's demand line").to_string()
+        out.lines()
+            .find(|l| l.contains("demand x"))
+            .expect("RU's demand line")
+            .to_string()
     };
-    assert_ne!(landed(&with_variant), landed(&base), "the variant changes RU's landed cost");
-    assert_eq!(landed(&both), landed(&base), "--set on top restores the file's threshold");
+    assert_ne!(
+        landed(&with_variant),
+        landed(&base),
+        "the variant changes RU's landed cost"
+    );
+    assert_eq!(
+        landed(&both),
+        landed(&base),
+        "--set on top restores the file's threshold"
+    );
 }
 
 #[test]
 fn validate_prints_expected_volumes_and_hub_load() {
     let out = ok(&["validate", &data("small.toml").display().to_string()]);
-    assert!(out.contains("RU Russia: 2,000 orders on a normal day (2016-11-07 Mon)"), "{out}");
-    assert!(out.contains("2016-11-11 Singles' Day (x3): 6,600 orders"), "{out}");
-    assert!(out.contains("HUB Test hub: 4 lines, 1,728 parcels/day"), "{out}");
+    assert!(
+        out.contains("RU Russia: 2,000 orders on a normal day (2016-11-07 Mon)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2016-11-11 Singles' Day (x3): 6,600 orders"),
+        "{out}"
+    );
+    assert!(
+        out.contains("HUB Test hub: 4 lines, 1,728 parcels/day"),
+        "{out}"
+    );
     assert!(out.contains("warning: utilisation >= 1"), "{out}");
     assert!(out.contains("noop ok"), "{out}");
 }
@@ -167,17 +222,30 @@ fn every_shipped_scenario_and_variant_validates() {
         seen += 1;
         let out = ok(&["validate", &path.display().to_string()]);
         let text = read(&path);
-        for name in text.lines().filter_map(|l| l.trim().strip_prefix("name = \"")) {
+        for name in text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("name = \""))
+        {
             let name = name.trim_end_matches('"');
             if text.contains(&format!("[[variant]]\nname = \"{name}\"")) {
-                assert!(out.contains(&format!("{name} ok")), "{name} in {}:\n{out}", path.display());
+                assert!(
+                    out.contains(&format!("{name} ok")),
+                    "{name} in {}:\n{out}",
+                    path.display()
+                );
                 ok(&["validate", &path.display().to_string(), "--variant", name]);
             }
         }
     }
     assert!(seen >= 3, "the three shipped scenarios");
     let listing = ok(&["scenarios"]);
-    for needle in ["dftz_baseline", "aliexpress_russia_2016", "aliexpress_russia_2015", "--variant ru-de-minimis-200", "--variant in-wallet-shift"] {
+    for needle in [
+        "dftz_baseline",
+        "aliexpress_russia_2016",
+        "aliexpress_russia_2015",
+        "--variant ru-de-minimis-200",
+        "--variant in-wallet-shift",
+    ] {
         assert!(listing.contains(needle), "`{needle}` in\n{listing}");
     }
 }
@@ -187,9 +255,20 @@ fn nothing_is_written_for_an_invalid_scenario() {
     let dir = tmp();
     let path = small_with(dir.path(), &[("success = 0.9 }", "success = 1.3 }")]);
     let out = dir.path().join("out");
-    let err = fails(2, &["run", &path.display().to_string(), "--out", &out.display().to_string()]);
+    let err = fails(
+        2,
+        &[
+            "run",
+            &path.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ],
+    );
     assert!(err.contains("is not a probability"), "{err}");
     assert!(!out.exists());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "only the scenario file: {leftovers:?}");
 }

@@ -44,14 +44,25 @@ pub fn stderr(o: &Output) -> String {
 /// Runs and asserts success, returning stdout.
 pub fn ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     let o = tradesim(args);
-    assert!(o.status.success(), "tradesim failed ({:?}):\n{}", o.status, stderr(&o));
+    assert!(
+        o.status.success(),
+        "tradesim failed ({:?}):\n{}",
+        o.status,
+        stderr(&o)
+    );
     stdout(&o)
 }
 
 /// Runs and asserts the exit code, returning stderr.
 pub fn fails<S: AsRef<std::ffi::OsStr>>(code: i32, args: &[S]) -> String {
     let o = tradesim(args);
-    assert_eq!(o.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
     stderr(&o)
 }
 
@@ -76,25 +87,40 @@ pub fn read(path: &Path) -> String {
 pub fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = read(path);
     let mut lines = text.lines();
-    let header = lines.next().expect("header").split(',').map(str::to_string).collect();
-    let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let header = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
     (header, rows)
 }
 
 /// `summary.csv` as a map.
 pub fn summary(dir: &Path) -> BTreeMap<String, String> {
     let (_, rows) = csv(&dir.join("summary.csv"));
-    rows.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect()
+    rows.into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
 }
 
 pub fn summary_f64(dir: &Path, metric: &str) -> f64 {
-    summary(dir)[metric].parse().unwrap_or_else(|_| panic!("{metric} is a number"))
+    summary(dir)[metric]
+        .parse()
+        .unwrap_or_else(|_| panic!("{metric} is a number"))
 }
 
 /// Runs the small test scenario into `out` with extra arguments.
 pub fn run_small(out: &Path, extra: &[&str]) {
     let mut args = vec!["run".to_string(), data("small.toml").display().to_string()];
-    args.extend(["--out".to_string(), out.display().to_string(), "--quiet".to_string()]);
+    args.extend([
+        "--out".to_string(),
+        out.display().to_string(),
+        "--quiet".to_string(),
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     ok(&args);
 }
