@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Poisson, Zipf};
 use rayon::prelude::*;
 
@@ -28,7 +29,7 @@ use streams::Purpose;
 
 use crate::Error;
 use crate::event::Event;
-use crate::model::{MarketId, PoolId, Scenario};
+use crate::model::{HubId, MarketId, PoolId, Scenario};
 
 pub const WINDOW_S: u32 = 3600;
 pub const DAY_S: u32 = 86_400;
@@ -81,21 +82,37 @@ struct MarketPlan {
     method_cdf: Vec<f64>,
 }
 
-struct PoolPlan {
-    zipf: Option<Zipf<f64>>,
-    count: u32,
+/// Draws a seller's popularity rank: Zipf-like weights 1/k^s over ranks k = 1..count.
+enum PoolPlan {
+    Uniform(u32),
+    /// An alias table: one draw per sample, no `powf` (pools up to `ALIAS_MAX` sellers).
+    Alias(WeightedAliasIndex<f64>),
+    /// Rejection-inversion for larger pools.
+    Zipf(Zipf<f64>, u32),
 }
 
+/// Largest pool sampled through an alias table (16 MiB of table at most).
+const ALIAS_MAX: u32 = 1 << 20;
+
 impl PoolPlan {
+    fn new(count: u32, exponent: f64) -> PoolPlan {
+        if exponent == 0.0 || count == 1 {
+            PoolPlan::Uniform(count)
+        } else if count <= ALIAS_MAX {
+            let weights = (1..=count).map(|k| f64::from(k).powf(-exponent)).collect();
+            PoolPlan::Alias(WeightedAliasIndex::new(weights).expect("positive weights"))
+        } else {
+            PoolPlan::Zipf(Zipf::new(f64::from(count), exponent).expect("validated zipf"), count)
+        }
+    }
+
     /// A seller's popularity rank (0 = most popular).
     #[inline]
     fn rank<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
-        match &self.zipf {
-            Some(z) => (z.sample(rng) as u32).clamp(1, self.count) - 1,
-            None => {
-                use rand::RngExt;
-                rng.random_range(0..self.count)
-            }
+        match self {
+            PoolPlan::Uniform(count) => rand::RngExt::random_range(rng, 0..*count),
+            PoolPlan::Alias(table) => table.sample(rng) as u32,
+            PoolPlan::Zipf(z, count) => (z.sample(rng) as u32).clamp(1, *count) - 1,
         }
     }
 }
@@ -150,12 +167,7 @@ impl<'a> Plan<'a> {
         let pools = scenario
             .pools
             .iter()
-            .map(|p| PoolPlan {
-                zipf: (p.popularity_zipf > 0.0 && p.count > 1).then(|| {
-                    Zipf::new(f64::from(p.count), p.popularity_zipf).expect("validated zipf")
-                }),
-                count: p.count,
-            })
+            .map(|p| PoolPlan::new(p.count, p.popularity_zipf))
             .collect();
         let hub_regimes = scenario
             .hubs
@@ -201,27 +213,89 @@ struct OrderChunk {
     first_id: u64,
 }
 
+/// A unit of parallel work within a window.
+enum Task<'p> {
+    /// Draw new orders and advance them.
+    Draw(OrderChunk),
+    /// Advance parcels already in flight.
+    Advance(&'p [Parcel]),
+}
+
+/// What one task produced; kept between windows so its buffers are reused.
+#[derive(Default)]
+struct TaskOut {
+    events: Vec<Event>,
+    at_hub: Vec<(HubId, Parcel)>,
+    later: Vec<Parcel>,
+}
+
+impl TaskOut {
+    fn clear(&mut self) {
+        self.events.clear();
+        self.at_hub.clear();
+        self.later.clear();
+    }
+
+    fn take(&mut self, plan: &Plan, mut p: Parcel, window_end: u32) {
+        match p.advance(plan, window_end, &mut self.events) {
+            Step::Later => self.later.push(p),
+            Step::AtHub(h) => self.at_hub.push((h, p)),
+            Step::Done => {}
+        }
+    }
+}
+
+/// Runs tasks in parallel into reused output buffers, in task order.
+fn run_tasks(plan: &Plan, base: &ChaCha8Rng, tasks: &[Task], outs: &mut Vec<TaskOut>, day: u32, hour: u32) {
+    if outs.len() < tasks.len() {
+        outs.resize_with(tasks.len(), TaskOut::default);
+    }
+    let window_start = day * DAY_S + hour * WINDOW_S;
+    let window_end = window_start + WINDOW_S;
+    tasks.par_iter().zip(outs.par_iter_mut()).for_each(|(task, out)| {
+        out.clear();
+        match task {
+            Task::Draw(c) => {
+                let mut rng = base.clone();
+                streams::seek_unit(&mut rng, streams::stream_id(Purpose::Orders, c.market.0, day, hour));
+                for i in c.first..c.last {
+                    streams::seek_order(&mut rng, i);
+                    // Stratified arrival: order i of N falls uniformly in the i-th of N
+                    // equal slices of the hour, so times come out sorted without a sort.
+                    let u: f64 = rand::RngExt::random(&mut rng);
+                    let offset = ((i as f64 + u) * f64::from(WINDOW_S) / c.count as f64) as u32;
+                    let placed = window_start + offset.min(WINDOW_S - 1);
+                    let p = Parcel::draw(plan, &mut rng, c.market, c.first_id + (i - c.first), placed);
+                    out.take(plan, p, window_end);
+                }
+            }
+            Task::Advance(parcels) => {
+                for p in parcels.iter() {
+                    out.take(plan, *p, window_end);
+                }
+            }
+        }
+    });
+}
+
 /// Runs the whole horizon, handing every event to `sink` in order.
-pub fn simulate<S: Sink>(
-    scenario: &Scenario,
-    params: RunParams,
-    sink: &mut S,
-    stop: &AtomicBool,
-) -> Result<RunStats, Error> {
+pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, stop: &AtomicBool) -> Result<RunStats, Error> {
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
     let mut buckets: Vec<Vec<Parcel>> = (0..windows).map(|_| Vec::new()).collect();
-    let mut hubs: Vec<HubQueue> = plan
-        .hub_regimes
-        .iter()
-        .map(|r| HubQueue::new(r.clone()))
-        .collect();
+    // Emptied buckets, kept to hold later ones without fresh allocations.
+    let mut spare: Vec<Vec<Parcel>> = Vec::new();
+    let mut hubs: Vec<HubQueue> = plan.hub_regimes.iter().map(|r| HubQueue::new(r.clone())).collect();
     let mut stats = RunStats {
         in_flight: vec![0; scenario.markets.len()],
         ..RunStats::default()
     };
     let mut next_order_id: u64 = 0;
+    let mut outs: Vec<TaskOut> = Vec::new();
+    let mut hub_outs: Vec<TaskOut> = Vec::new();
+    let mut at_hub: Vec<(HubId, Parcel)> = Vec::new();
+    let mut served: Vec<Parcel> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
 
     for w in 0..windows {
@@ -230,61 +304,51 @@ pub fn simulate<S: Sink>(
         }
         let day = (w as u32 * WINDOW_S) / DAY_S;
         let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
-        let window_start = w as u32 * WINDOW_S;
-        let window_end = window_start + WINDOW_S;
 
-        // (1) This hour's orders.
-        let mut chunks = Vec::new();
+        // (1) This hour's new orders and (2) every parcel due in it, in parallel tasks.
+        let due = std::mem::take(&mut buckets[w]);
+        let mut tasks: Vec<Task> = Vec::new();
         for mi in 0..scenario.markets.len() {
             let market = MarketId(mi as u8);
             let lambda = plan.hourly_rate(market, day, hour);
             let mut rng = base.clone();
-            streams::seek_unit(
-                &mut rng,
-                streams::stream_id(Purpose::OrderCount, market.0, day, hour),
-            );
+            streams::seek_unit(&mut rng, streams::stream_id(Purpose::OrderCount, market.0, day, hour));
             let count = if lambda > 0.0 {
-                Poisson::new(lambda)
-                    .expect("finite positive rate")
-                    .sample(&mut rng) as u64
+                Poisson::new(lambda).expect("finite positive rate").sample(&mut rng) as u64
             } else {
                 0
             };
             let mut first = 0;
             while first < count {
                 let last = (first + ORDER_CHUNK as u64).min(count);
-                chunks.push(OrderChunk {
+                tasks.push(Task::Draw(OrderChunk {
                     market,
                     count,
                     first,
                     last,
                     first_id: next_order_id + first,
-                });
+                }));
                 first = last;
             }
             next_order_id += count;
             stats.orders += count;
         }
-        let new_parcels: Vec<Vec<Parcel>> = chunks
-            .par_iter()
-            .map(|c| draw_orders(&plan, &base, c, day, hour, window_start))
-            .collect();
-        let mut due = std::mem::take(&mut buckets[w]);
-        for batch in new_parcels {
-            due.extend(batch);
-        }
-
-        // (2) Advance everything due in this window.
-        events.clear();
-        let mut at_hub = Vec::new();
-        let mut later = Vec::new();
-        advance_all(&plan, due, window_end, &mut events, &mut at_hub, &mut later);
+        tasks.extend(due.chunks(PARCEL_CHUNK).map(Task::Advance));
+        run_tasks(&plan, &base, &tasks, &mut outs, day, hour);
+        let used = tasks.len();
+        drop(tasks);
 
         // (3) Hub queues, in (arrival, order id) order, then onwards.
+        at_hub.clear();
+        for out in &outs[..used] {
+            at_hub.extend_from_slice(&out.at_hub);
+        }
+        let mut hub_used = 0;
         if !at_hub.is_empty() {
             at_hub.sort_unstable_by_key(|(_, p)| (p.next, p.order_id));
-            let mut served = Vec::with_capacity(at_hub.len());
-            for (hub, mut p) in at_hub {
+            served.clear();
+            for (hub, p) in &at_hub {
+                let mut p = *p;
                 let (arrival, need) = p.hub_request();
                 match hubs[hub.ix()].serve(arrival, need) {
                     Some(s) => p.served(s.start_s, s.service_s),
@@ -292,29 +356,40 @@ pub fn simulate<S: Sink>(
                 }
                 served.push(p);
             }
-            let mut no_hub = Vec::new();
-            advance_all(
-                &plan,
-                served,
-                window_end,
-                &mut events,
-                &mut no_hub,
-                &mut later,
-            );
-            debug_assert!(no_hub.is_empty(), "a route has at most one hub");
+            let tasks: Vec<Task> = served.chunks(PARCEL_CHUNK).map(Task::Advance).collect();
+            run_tasks(&plan, &base, &tasks, &mut hub_outs, day, hour);
+            hub_used = tasks.len();
+            debug_assert!(hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()), "one hub per route");
         }
 
-        for p in later {
-            let slot = (p.next / WINDOW_S) as usize;
-            if slot < windows {
-                buckets[slot].push(p);
-            } else {
-                stats.in_flight[p.market.ix()] += 1;
+        // Parcels with events in later windows wait in that window's bucket.
+        let mut due = due;
+        due.clear();
+        spare.push(due);
+        for out in outs[..used].iter().chain(&hub_outs[..hub_used]) {
+            for p in &out.later {
+                let slot = (p.next / WINDOW_S) as usize;
+                if slot < windows {
+                    let bucket = &mut buckets[slot];
+                    if bucket.capacity() == 0 {
+                        if let Some(v) = spare.pop() {
+                            *bucket = v;
+                        }
+                    }
+                    bucket.push(*p);
+                } else {
+                    stats.in_flight[p.market.ix()] += 1;
+                }
             }
         }
 
         // (4) The window's events in the log's total order.
-        events.par_sort_unstable_by_key(Event::order_key);
+        let parts: Vec<&[Event]> = outs[..used]
+            .iter()
+            .chain(&hub_outs[..hub_used])
+            .map(|o| o.events.as_slice())
+            .collect();
+        sort_window(&parts, &mut events, day * DAY_S + hour * WINDOW_S);
         stats.events += events.len() as u64;
         sink.events(&events)?;
         if hour == 23 {
@@ -327,62 +402,46 @@ pub fn simulate<S: Sink>(
     Ok(stats)
 }
 
-fn draw_orders(
-    plan: &Plan,
-    base: &ChaCha8Rng,
-    c: &OrderChunk,
-    day: u32,
-    hour: u32,
-    window_start: u32,
-) -> Vec<Parcel> {
-    let mut rng = base.clone();
-    streams::seek_unit(
-        &mut rng,
-        streams::stream_id(Purpose::Orders, c.market.0, day, hour),
-    );
-    (c.first..c.last)
-        .map(|i| {
-            streams::seek_order(&mut rng, i);
-            // Stratified arrival: order i of N falls uniformly in the i-th of N equal
-            // slices of the hour, so times come out sorted without a sort.
-            let u: f64 = rand::RngExt::random(&mut rng);
-            let offset = ((i as f64 + u) * f64::from(WINDOW_S) / c.count as f64) as u32;
-            let placed = window_start + offset.min(WINDOW_S - 1);
-            Parcel::draw(plan, &mut rng, c.market, c.first_id + (i - c.first), placed)
-        })
-        .collect()
-}
-
-/// Advances parcels in parallel chunks; merges results in chunk order.
-fn advance_all(
-    plan: &Plan,
-    parcels: Vec<Parcel>,
-    window_end: u32,
-    events: &mut Vec<Event>,
-    at_hub: &mut Vec<(crate::model::HubId, Parcel)>,
-    later: &mut Vec<Parcel>,
-) {
-    type ChunkOut = (Vec<Event>, Vec<(crate::model::HubId, Parcel)>, Vec<Parcel>);
-    let results: Vec<ChunkOut> = parcels
-        .par_chunks(PARCEL_CHUNK)
-        .map(|chunk| {
-            let mut ev = Vec::with_capacity(chunk.len() * 3);
-            let mut hub = Vec::new();
-            let mut rest = Vec::new();
-            for p in chunk {
-                let mut p = *p;
-                match p.advance(plan, window_end, &mut ev) {
-                    Step::Later => rest.push(p),
-                    Step::AtHub(h) => hub.push((h, p)),
-                    Step::Done => {}
-                }
-            }
-            (ev, hub, rest)
-        })
-        .collect();
-    for (ev, hub, rest) in results {
-        events.extend(ev);
-        at_hub.extend(hub);
-        later.extend(rest);
+/// Sorts a window's events by (time, order id, stage) into `sorted`: a counting sort on
+/// the second within the window straight from the tasks' buffers, then each second's few
+/// events sorted in parallel. Much cheaper than one comparison sort over the window.
+fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
+    let mut starts = vec![0usize; WINDOW_S as usize + 1];
+    let mut total = 0;
+    for part in parts {
+        total += part.len();
+        for e in part.iter() {
+            debug_assert!(e.time_s >= window_start && e.time_s < window_start + WINDOW_S);
+            starts[(e.time_s - window_start) as usize + 1] += 1;
+        }
     }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    sorted.clear();
+    if total == 0 {
+        return;
+    }
+    sorted.resize(total, parts.iter().find_map(|p| p.first()).copied().expect("an event"));
+    let mut next = starts.clone();
+    for part in parts {
+        for e in part.iter() {
+            let slot = &mut next[(e.time_s - window_start) as usize];
+            sorted[*slot] = *e;
+            *slot += 1;
+        }
+    }
+    let mut groups: Vec<&mut [Event]> = Vec::with_capacity(WINDOW_S as usize);
+    let mut rest: &mut [Event] = sorted;
+    for w in starts.windows(2) {
+        let (group, tail) = rest.split_at_mut(w[1] - w[0]);
+        if group.len() > 1 {
+            groups.push(group);
+        }
+        rest = tail;
+    }
+    groups
+        .into_par_iter()
+        .with_min_len(64)
+        .for_each(|g| g.sort_unstable_by_key(|e| (e.order_id, e.kind.stage())));
 }
