@@ -35,8 +35,9 @@ pub const WINDOW_S: u32 = 3600;
 pub const DAY_S: u32 = 86_400;
 /// Orders drawn per parallel task.
 const ORDER_CHUNK: usize = 4096;
-/// Parcels advanced per parallel task.
-const PARCEL_CHUNK: usize = 8192;
+/// Parcels per block of a window's bucket, and per parallel task. Fixed-size blocks keep
+/// memory close to what the parcels need (a growing `Vec` reserves up to twice that).
+const BLOCK: usize = 2048;
 
 /// Receives the events of each window, already in the log's total order.
 pub trait Sink {
@@ -283,8 +284,9 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
-    let mut buckets: Vec<Vec<Parcel>> = (0..windows).map(|_| Vec::new()).collect();
-    // Emptied buckets, kept to hold later ones without fresh allocations.
+    // Per window, the parcels whose next event falls in it, in blocks of `BLOCK`.
+    let mut buckets: Vec<Vec<Vec<Parcel>>> = (0..windows).map(|_| Vec::new()).collect();
+    // Emptied blocks, reused before allocating new ones.
     let mut spare: Vec<Vec<Parcel>> = Vec::new();
     let mut hubs: Vec<HubQueue> = plan.hub_regimes.iter().map(|r| HubQueue::new(r.clone())).collect();
     let mut stats = RunStats {
@@ -333,7 +335,7 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
             next_order_id += count;
             stats.orders += count;
         }
-        tasks.extend(due.chunks(PARCEL_CHUNK).map(Task::Advance));
+        tasks.extend(due.iter().map(|block| Task::Advance(block)));
         run_tasks(&plan, &base, &tasks, &mut outs, day, hour);
         let used = tasks.len();
         drop(tasks);
@@ -356,27 +358,26 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
                 }
                 served.push(p);
             }
-            let tasks: Vec<Task> = served.chunks(PARCEL_CHUNK).map(Task::Advance).collect();
+            let tasks: Vec<Task> = served.chunks(BLOCK).map(Task::Advance).collect();
             run_tasks(&plan, &base, &tasks, &mut hub_outs, day, hour);
             hub_used = tasks.len();
             debug_assert!(hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()), "one hub per route");
         }
 
         // Parcels with events in later windows wait in that window's bucket.
-        let mut due = due;
-        due.clear();
-        spare.push(due);
+        for mut block in due {
+            block.clear();
+            spare.push(block);
+        }
         for out in outs[..used].iter().chain(&hub_outs[..hub_used]) {
             for p in &out.later {
                 let slot = (p.next / WINDOW_S) as usize;
                 if slot < windows {
                     let bucket = &mut buckets[slot];
-                    if bucket.capacity() == 0 {
-                        if let Some(v) = spare.pop() {
-                            *bucket = v;
-                        }
+                    if bucket.last().is_none_or(|b| b.len() == BLOCK) {
+                        bucket.push(spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK)));
                     }
-                    bucket.push(*p);
+                    bucket.last_mut().expect("a block").push(*p);
                 } else {
                     stats.in_flight[p.market.ix()] += 1;
                 }

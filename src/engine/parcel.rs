@@ -30,6 +30,8 @@ const PAID: u8 = 1;
 const INSPECTED: u8 = 2;
 const RETURNS: u8 = 4;
 
+/// 64 bytes: the whole state of an order in flight (parcels in flight are what memory
+/// grows with, so every field earns its place).
 #[derive(Debug, Clone, Copy)]
 pub struct Parcel {
     pub order_id: u64,
@@ -40,12 +42,12 @@ pub struct Parcel {
     seller: u32,
     retry_gap: u32,
     handling: u32,
-    to_hub: u32,
+    /// Dispatch to hub arrival; once arrived, the arrival time.
+    leg: u32,
     /// Full-scale line time at the hub; replaced by the sampled time once served.
     service: u32,
-    wait: u32,
-    transit: u32,
-    customs_delay: u32,
+    /// Hub departure (or dispatch) to customs clearance: transit, clearance, inspection.
+    to_customs: u32,
     last_mile: u32,
     return_after: u32,
     pub market: MarketId,
@@ -57,6 +59,8 @@ pub struct Parcel {
     attempts: u8,
     flags: u8,
 }
+
+const _: () = assert!(std::mem::size_of::<Parcel>() == 64);
 
 /// What a parcel needs after emitting its events up to a window's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,11 +142,11 @@ impl Parcel {
             seller,
             retry_gap,
             handling,
-            to_hub,
+            leg: to_hub,
             service,
-            wait: 0,
-            transit,
-            customs_delay: clearance.saturating_add(if inspected { inspection } else { 0 }),
+            to_customs: transit
+                .saturating_add(clearance)
+                .saturating_add(if inspected { inspection } else { 0 }),
             last_mile,
             return_after,
             market,
@@ -207,12 +211,10 @@ impl Parcel {
                 Stage::Dispatch => {
                     if plan.scenario.routes[self.route.ix()].hub.is_some() {
                         self.stage = Stage::HubArrive;
-                        self.next = t.saturating_add(self.to_hub);
+                        self.next = t.saturating_add(self.leg);
                     } else {
                         self.stage = Stage::Customs;
-                        self.next = t
-                            .saturating_add(self.transit)
-                            .saturating_add(self.customs_delay);
+                        self.next = t.saturating_add(self.to_customs);
                     }
                     EventKind::Dispatched
                 }
@@ -221,19 +223,18 @@ impl Parcel {
                         .hub
                         .expect("hub route");
                     out.push(self.event(t, EventKind::HubArrived { hub }));
+                    self.leg = t;
                     self.stage = Stage::HubDepart;
                     return Step::AtHub(hub);
                 }
                 Stage::HubDepart => {
                     self.stage = Stage::Customs;
-                    self.next = t
-                        .saturating_add(self.transit)
-                        .saturating_add(self.customs_delay);
+                    self.next = t.saturating_add(self.to_customs);
                     EventKind::HubDeparted {
                         hub: plan.scenario.routes[self.route.ix()]
                             .hub
                             .expect("hub route"),
-                        wait_s: self.wait,
+                        wait_s: t - self.service - self.leg,
                         service_s: self.service,
                     }
                 }
@@ -283,7 +284,6 @@ impl Parcel {
 
     /// Records the queue's decision; the parcel departs at `start + service`.
     pub fn served(&mut self, start_s: u32, service_s: u32) {
-        self.wait = start_s - self.next;
         self.service = service_s;
         self.next = start_s.saturating_add(service_s);
     }
