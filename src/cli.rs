@@ -135,30 +135,34 @@ pub struct CompareArgs {
 pub struct ReplayArgs {
     /// A run directory or an events.csv file.
     pub input: PathBuf,
-    /// Where to write the rebuilt tables (default: <run dir>/replay).
+    /// Where to write the rebuilt tables (default: <run dir>/replay; with --check, nowhere).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Compare the rebuilt tables with the run's own and name each that differs.
+    /// Compare the rebuilt tables with the run's own beside the log and name each that differs.
     #[arg(long)]
     pub check: bool,
+    /// Replace the output directory if it exists.
     #[arg(long)]
     pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// A run's manifest.json.
+    /// A run's manifest.json (or the run directory holding it).
     pub manifest: PathBuf,
+    /// Worker threads (default: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// No progress bar; print only the files that differ.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// A run directory (with events.csv).
+    /// A run directory (with events.csv), or an events.csv file.
     pub run_dir: PathBuf,
+    /// The order's id (the `order_id` column of events.csv).
     pub order_id: u64,
 }
 

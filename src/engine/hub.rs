@@ -115,7 +115,7 @@ mod tests {
         let mut lines: Vec<u32> = Vec::new();
         let mut next = 0;
         let mut scale = 1.0;
-        let mut apply = |lines: &mut Vec<u32>, next: &mut usize, scale: &mut f64| {
+        let apply = |lines: &mut Vec<u32>, next: &mut usize, scale: &mut f64| {
             let r = regimes[*next];
             *next += 1;
             while (lines.len() as u32) < r.lines {

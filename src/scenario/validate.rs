@@ -125,19 +125,27 @@ impl Validator {
         }
     }
 
+    /// Names that appear in override paths and CSV cells: non-empty, no spaces, dots,
+    /// `=`, brackets, commas or quotes.
+    fn usable_name(&mut self, path: &str, name: &str) -> bool {
+        let bad = |c: char| matches!(c, '.' | '=' | '[' | ']' | ',' | '"' | '\'') || c.is_whitespace();
+        if name.is_empty() || name.contains(bad) {
+            self.err(
+                path,
+                format!("\"{name}\" is not a usable name (non-empty; no spaces, dots, `=`, brackets, commas or quotes)"),
+            );
+            return false;
+        }
+        true
+    }
+
     /// Checks ids are usable in override paths and unique; returns them in order.
     fn ids<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for (i, id) in ids.enumerate() {
             let path = format!("{kind}[{i}].id");
-            if id.is_empty()
-                || id.contains(|c: char| c == '.' || c == '=' || c == '[' || c.is_whitespace())
-            {
-                self.err(
-                    &path,
-                    format!("\"{id}\" is not a usable id (non-empty, no spaces, dots, `=` or `[`)"),
-                );
+            if !self.usable_name(&path, id) {
             } else if !seen.insert(id) {
                 self.err(&path, format!("duplicate id \"{id}\""));
             }
@@ -487,6 +495,7 @@ impl Validator {
         );
         let mut tiers = Vec::new();
         for (i, t) in s.size_tiers.iter().enumerate() {
+            self.usable_name(&format!("{path}.size_tiers[{i}].name"), &t.name);
             let share = self.probability(&format!("{path}.size_tiers[{i}].share"), t.share);
             tiers.push((t.name.clone(), share));
         }
@@ -518,6 +527,7 @@ impl Validator {
 
         let mut category_weights = vec![0.0; categories.len()];
         for (name, share) in &m.categories {
+            self.usable_name(&format!("{path}.categories.{name}"), name);
             let share = self.probability(&format!("{path}.categories.{name}"), *share);
             if let Some(c) = categories.iter().position(|c| c == name) {
                 category_weights[c] = share;
@@ -536,6 +546,7 @@ impl Validator {
             .enumerate()
             .map(|(i, pm)| {
                 let mpath = format!("{path}.payment[{i}]");
+                self.usable_name(&format!("{mpath}.method"), &pm.method);
                 if !methods.insert(pm.method.as_str()) {
                     self.err(
                         &format!("{mpath}.method"),
