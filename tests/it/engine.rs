@@ -542,3 +542,23 @@ fn the_manifest_records_the_run_and_hashes_every_file() {
     let rows = read_log(&out);
     assert_eq!(manifest["events"].as_u64().unwrap(), rows.len() as u64);
 }
+
+/// A regression guard: the hashes of a small run's files are checked in, so any change to
+/// the model, the random streams or the formats shows up. After an intended change, run
+/// with `UPDATE_SNAPSHOTS=1` and commit `tests/data/small.sha256`.
+#[test]
+fn small_run_matches_its_checked_in_hashes() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    run_small(&out, &["--threads", "2"]);
+    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    let mut actual = String::new();
+    for (name, hash) in manifest["files"].as_object().unwrap() {
+        actual.push_str(&format!("{}  {name}\n", hash.as_str().unwrap()));
+    }
+    let path = data("small.sha256");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    assert_eq!(read(&path), actual, "outputs changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1");
+}
