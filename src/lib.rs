@@ -10,6 +10,7 @@ pub mod dist;
 pub mod engine;
 mod error;
 pub mod event;
+pub mod explain;
 pub mod log;
 pub mod model;
 pub mod projection;

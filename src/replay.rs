@@ -1,17 +1,420 @@
-//! `tradesim replay`, `reproduce` and `explain` (being written).
-use std::io::Write;
+//! `tradesim replay` and `tradesim reproduce`: proving a run from its log and from its
+//! manifest. (`tradesim explain` is in `explain`.)
+//!
+//! `replay` streams `events.csv` through the same `Tables` folds that `run` uses, one
+//! event at a time, so the tables it writes are the run's own, byte for byte, whatever
+//! the size of the log. `reproduce` re-runs what a manifest records beside the run and
+//! compares every file's SHA-256 three ways: the re-run's, the manifest's and the file's
+//! on disk, so it tells a run that does not reproduce from a file changed after the run.
+
+use std::fs::{self, File};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use crate::Error;
-use crate::cli::{ExplainArgs, ReplayArgs, ReproduceArgs};
+use crate::cli::{self, ExplainArgs, Progress, ReplayArgs, ReproduceArgs, STOP};
+use crate::engine::RunParams;
+use crate::log::LogReader;
+use crate::projection::{TABLES, Tables};
+use crate::run::{self, EVENTS, MANIFEST, Staging};
+use crate::scenario::{self, sha256_hex};
 
-pub fn replay_command(_args: ReplayArgs, _out: &mut dyn Write) -> Result<(), Error> {
-    Err(Error::Usage("replay is not available yet".to_string()))
+/// Read buffer for the log.
+const READ_BUFFER: usize = 1 << 20;
+/// Events between two looks at the Ctrl-C flag.
+const STOP_EVERY: u64 = 1 << 16;
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io("writing to stdout")(e)
 }
 
-pub fn reproduce_command(_args: ReproduceArgs, _out: &mut dyn Write) -> Result<(), Error> {
-    Err(Error::Usage("reproduce is not available yet".to_string()))
+/// The log a command was pointed at: a run directory or an `events.csv` file.
+pub struct LogLocation {
+    pub log: PathBuf,
+    /// The directory holding the log (and the run's own tables).
+    pub dir: PathBuf,
 }
 
-pub fn explain_command(_args: ExplainArgs, _out: &mut dyn Write) -> Result<(), Error> {
-    Err(Error::Usage("explain is not available yet".to_string()))
+/// Finds the event log of `input`, explaining what is there when it is not.
+pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
+    if input.is_file() {
+        let dir = match input.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        return Ok(LogLocation {
+            log: input.to_path_buf(),
+            dir,
+        });
+    }
+    if !input.is_dir() {
+        return Err(Error::BadInput(format!(
+            "{}: no such run directory or event log",
+            input.display()
+        )));
+    }
+    let log = input.join(EVENTS);
+    if log.is_file() {
+        return Ok(LogLocation {
+            log,
+            dir: input.to_path_buf(),
+        });
+    }
+    let manifest = input.join(MANIFEST);
+    if manifest.is_file()
+        && let Ok(m) = run::read_manifest(&manifest)
+        && !m.event_log
+    {
+        return Err(Error::BadInput(format!(
+            "{} has no {EVENTS}: the run was made with --no-event-log, so there is no log to read; \
+             run it again without --no-event-log",
+            input.display()
+        )));
+    }
+    let mut reps: Vec<String> = fs::read_dir(input)
+        .map_err(Error::io(format!("reading {}", input.display())))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(EVENTS).is_file())
+        .map(|e| e.path().display().to_string())
+        .collect();
+    reps.sort();
+    if !reps.is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} has no {EVENTS} of its own; it holds replications, name one of: {}",
+            input.display(),
+            reps.join(", ")
+        )));
+    }
+    Err(Error::BadInput(format!(
+        "{} has no {EVENTS}: not a run directory with an event log",
+        input.display()
+    )))
+}
+
+/// Opens a log for streaming.
+pub fn open_log(path: &Path) -> Result<LogReader<BufReader<File>>, Error> {
+    let file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    LogReader::open(
+        BufReader::with_capacity(READ_BUFFER, file),
+        &path.display().to_string(),
+    )
+}
+
+/// Folds a whole log into tables, one event at a time.
+pub fn replay_log(path: &Path) -> Result<Tables, Error> {
+    let mut reader = open_log(path)?;
+    let mut tables = Tables::new(&reader.context);
+    while let Some(event) = reader.next_event()? {
+        tables.observe(&event);
+        if tables.events() % STOP_EVERY == 0 && STOP.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+    }
+    Ok(tables)
+}
+
+pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let loc = locate_log(&args.input)?;
+    // `--check` alone verifies and writes nothing; with `--out` it does both.
+    let dest = match (&args.out, args.check) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, false) => Some(loc.dir.join("replay")),
+        (None, true) => None,
+    };
+    if let Some(dest) = &dest {
+        let log = loc
+            .log
+            .canonicalize()
+            .map_err(Error::io(format!("reading {}", loc.log.display())))?;
+        if dest.canonicalize().is_ok_and(|d| log.starts_with(d)) {
+            return Err(Error::Usage(format!(
+                "--out {} holds the log being replayed; choose another directory",
+                dest.display()
+            )));
+        }
+    }
+    // Staged before reading, so that a taken destination fails at once and a damaged
+    // log leaves nothing behind.
+    let staging = dest
+        .as_deref()
+        .map(|d| Staging::new(d, args.force))
+        .transpose()?;
+    let tables = replay_log(&loc.log)?;
+    if let (Some(staging), Some(dest)) = (staging, &dest) {
+        run::write_tables(&tables, &staging.tmp)?;
+        staging.commit()?;
+        writeln!(
+            out,
+            "replayed {} events from {} -> {}",
+            tables.events(),
+            loc.log.display(),
+            dest.display()
+        )
+        .map_err(stdout_err)?;
+    } else {
+        writeln!(
+            out,
+            "replayed {} events from {}",
+            tables.events(),
+            loc.log.display()
+        )
+        .map_err(stdout_err)?;
+    }
+    if args.check {
+        check_tables(&tables, &loc.dir, out)?;
+    }
+    Ok(())
+}
+
+/// Compares each rebuilt table with the file of the same name in `dir`.
+fn check_tables(tables: &Tables, dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
+    let mut differ = Vec::new();
+    for (name, text) in tables.render() {
+        let path = dir.join(name);
+        let verdict = match fs::read(&path) {
+            Ok(theirs) if theirs == text.as_bytes() => "same".to_string(),
+            Ok(theirs) => {
+                differ.push(name);
+                format!(
+                    "differs (from line {})",
+                    first_difference(&theirs, text.as_bytes())
+                )
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                differ.push(name);
+                format!("differs (the run has no {name})")
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
+        };
+        writeln!(out, "{name:<20} {verdict}").map_err(stdout_err)?;
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckFailed(format!(
+        "{} of {} tables rebuilt from the log differ from those in {}: {}",
+        differ.len(),
+        TABLES.len(),
+        dir.display(),
+        differ.join(", ")
+    )))
+}
+
+/// 1-based number of the first line where `a` and `b` differ.
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    1 + a[..same].iter().filter(|&&c| c == b'\n').count()
+}
+
+pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let manifest_path = if args.manifest.is_dir() {
+        args.manifest.join(MANIFEST)
+    } else {
+        args.manifest.clone()
+    };
+    if !manifest_path.is_file() {
+        return Err(Error::BadInput(format!(
+            "{}: no such manifest",
+            manifest_path.display()
+        )));
+    }
+    let manifest = run::read_manifest(&manifest_path)?;
+    let run_dir = match manifest_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let named = |m: String| format!("{}: {m}", manifest_path.display());
+
+    // The scenario first: a changed file is reported, never silently used.
+    let scenario_path = PathBuf::from(&manifest.scenario_file);
+    let bytes = fs::read(&scenario_path).map_err(|e| {
+        let cwd =
+            std::env::current_dir().map_or_else(|_| "?".to_string(), |d| d.display().to_string());
+        Error::BadInput(named(format!(
+            "cannot read the scenario file `{}` it records ({e}); a relative path is read from the \
+             directory the run was started in, and this is {cwd}",
+            scenario_path.display()
+        )))
+    })?;
+    let changed = |now: &str| {
+        Error::CheckFailed(named(format!(
+            "the scenario file `{}` has changed since the run: the manifest records sha256 {}, the \
+             file now has {now}; nothing was re-run",
+            scenario_path.display(),
+            manifest.scenario_sha256
+        )))
+    };
+    let sha = sha256_hex(&bytes);
+    if sha != manifest.scenario_sha256 {
+        return Err(changed(&sha));
+    }
+    let sets = manifest
+        .overrides
+        .iter()
+        .map(|s| scenario::parse_set(s).map_err(|e| Error::BadInput(named(e))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = scenario::load(&scenario_path, manifest.variant.as_deref(), &sets)?;
+    if loaded.sha256 != manifest.scenario_sha256 {
+        return Err(changed(&loaded.sha256));
+    }
+    if loaded.scenario.name != manifest.scenario {
+        return Err(Error::BadInput(named(format!(
+            "the manifest names scenario `{}` but `{}` is scenario `{}`",
+            manifest.scenario,
+            scenario_path.display(),
+            loaded.scenario.name
+        ))));
+    }
+    run::check_sample(manifest.sample)?;
+    let version = env!("CARGO_PKG_VERSION");
+    if manifest.tradesim_version != version && !args.quiet {
+        writeln!(
+            out,
+            "note: the run was made by tradesim {}, this is {version}; outputs are only promised \
+             to match within one version",
+            manifest.tradesim_version
+        )
+        .map_err(stdout_err)?;
+    }
+
+    // Re-run inside the run directory (its file system has room for the log); the
+    // staging directory is never committed, so it is removed however this returns.
+    let staging = Staging::new(&run_dir.join("reproduce"), true)?;
+    let params = RunParams {
+        seed: manifest.seed,
+        replication: manifest.replication,
+        sample: manifest.sample,
+    };
+    let progress = Progress::new(args.quiet, loaded.scenario.days, 1);
+    let simulated = run::thread_pool(args.threads)?.install(|| {
+        run::simulate_into(
+            &loaded.scenario,
+            params,
+            &staging.tmp,
+            manifest.event_log,
+            &|d, e| progress.update(0, d, e),
+            &cli::STOP,
+        )
+    });
+    progress.finish();
+    let simulated = simulated?;
+    drop(staging);
+
+    let mut names: Vec<&String> = manifest
+        .files
+        .keys()
+        .chain(simulated.files.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut differ = Vec::new();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    for name in &names {
+        let recorded = manifest.files.get(*name);
+        let rerun = simulated.files.get(*name);
+        let path = run_dir.join(name);
+        let on_disk = if path.is_file() {
+            Some(run::hash_file(&path)?)
+        } else {
+            None
+        };
+        let problem = match (recorded, rerun) {
+            (None, _) => {
+                Some("the re-run writes it but the manifest does not record it".to_string())
+            }
+            (_, None) => {
+                Some("the manifest records it but the re-run does not write it".to_string())
+            }
+            (Some(m), Some(r)) if m != r => Some(format!(
+                "not reproduced: the re-run gives sha256 {}, the manifest records {}",
+                short(r),
+                short(m)
+            )),
+            (Some(m), Some(_)) => match &on_disk {
+                None => Some(format!("missing from {}", run_dir.display())),
+                Some(d) if d != m => Some(format!(
+                    "the file in the run directory has changed since the run: sha256 {}, the \
+                     manifest and the re-run give {}",
+                    short(d),
+                    short(m)
+                )),
+                Some(_) => None,
+            },
+        };
+        match problem {
+            None if !args.quiet => writeln!(out, "ok       {name}").map_err(stdout_err)?,
+            None => {}
+            Some(p) => {
+                differ.push(name.as_str());
+                writeln!(out, "DIFFERS  {name:<width$}  {p}").map_err(stdout_err)?;
+            }
+        }
+    }
+    let mut counts = Vec::new();
+    if simulated.stats.events != manifest.events {
+        counts.push(format!(
+            "the re-run made {} events, the manifest records {}",
+            simulated.stats.events, manifest.events
+        ));
+    }
+    if simulated.stats.orders != manifest.orders {
+        counts.push(format!(
+            "the re-run placed {} orders, the manifest records {}",
+            simulated.stats.orders, manifest.orders
+        ));
+    }
+    for c in &counts {
+        writeln!(out, "DIFFERS  {c}").map_err(stdout_err)?;
+    }
+    if differ.is_empty() && counts.is_empty() {
+        if !args.quiet {
+            writeln!(
+                out,
+                "reproduced: all {} files match (scenario {}, seed {}, replication {}, sample {})",
+                names.len(),
+                manifest.scenario,
+                manifest.seed,
+                manifest.replication,
+                manifest.sample
+            )
+            .map_err(stdout_err)?;
+        }
+        return Ok(());
+    }
+    let mut what = Vec::new();
+    if !differ.is_empty() {
+        what.push(format!(
+            "{} of {} files differ: {}",
+            differ.len(),
+            names.len(),
+            differ.join(", ")
+        ));
+    }
+    what.extend(counts);
+    Err(Error::CheckFailed(format!(
+        "{} is not reproduced: {}",
+        run_dir.display(),
+        what.join("; ")
+    )))
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(16)]
+}
+
+pub fn explain_command(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
+    crate::explain::command(args, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_counts_lines() {
+        assert_eq!(first_difference(b"a\nb\nc\n", b"a\nb\nx\n"), 3);
+        assert_eq!(first_difference(b"a\n", b"b\n"), 1);
+        assert_eq!(first_difference(b"a\nb\n", b"a\nb\nc\n"), 3);
+    }
 }
