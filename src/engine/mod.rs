@@ -378,7 +378,8 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
                         bucket.push(spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK)));
                     }
                     bucket.last_mut().expect("a block").push(*p);
-                } else {
+                } else if p.stage != parcel::Stage::Return {
+                    // Delivered parcels that may still come back are not in flight.
                     stats.in_flight[p.market.ix()] += 1;
                 }
             }
@@ -445,4 +446,39 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
         .into_par_iter()
         .with_min_len(64)
         .for_each(|g| g.sort_unstable_by_key(|e| (e.order_id, e.kind.stage())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::projection::Tables;
+
+    struct Fold(Tables);
+
+    impl Sink for Fold {
+        fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+            events.iter().for_each(|e| self.0.observe(e));
+            Ok(())
+        }
+    }
+
+    /// The parcels the engine still holds at the horizon are exactly the orders the
+    /// folded log counts as in flight.
+    #[test]
+    fn engine_state_and_folded_log_agree_on_parcels_in_flight() {
+        let text = include_str!("../../tests/data/small.toml");
+        let scenario = crate::scenario::load_str(text, "small.toml", None, &[]).unwrap();
+        let params = RunParams { seed: 5, replication: 0, sample: 1.0 };
+        let ctx = Context::from_plan(&Plan::new(&scenario, params));
+        let mut sink = Fold(Tables::new(&ctx));
+        let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
+        let summary = sink.0.summary();
+        for (m, market) in scenario.markets.iter().enumerate() {
+            let folded = summary.iter().find(|(k, _)| *k == format!("{}.in_flight", market.id)).unwrap();
+            assert_eq!(folded.1, stats.in_flight[m].to_string(), "{}", market.id);
+            assert!(stats.in_flight[m] > 0);
+        }
+        assert_eq!(stats.events, sink.0.events());
+    }
 }
