@@ -239,27 +239,8 @@ fn simulate_all(
                     &tick,
                     &cli::STOP,
                 )?;
-                let manifest = Manifest {
-                    tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
-                    scenario: arm.loaded.scenario.name.clone(),
-                    scenario_file: arm.loaded.file.display().to_string(),
-                    scenario_sha256: arm.loaded.sha256.clone(),
-                    variant: arm.loaded.variant.clone(),
-                    overrides: arm
-                        .loaded
-                        .overrides
-                        .iter()
-                        .map(|o| format!("{}={}", o.path, o.value))
-                        .collect(),
-                    seed: params.seed,
-                    replication: r,
-                    sample: args.sample,
-                    threads,
-                    event_log: false,
-                    events: sim.stats.events,
-                    orders: sim.stats.orders,
-                    files: sim.files,
-                };
+                let manifest =
+                    Manifest::new(&arm.loaded, params, threads, false, &sim.stats, sim.files);
                 run::write_manifest(&dir, &manifest)?;
                 Ok(outcome(&sim.tables))
             })

@@ -61,6 +61,39 @@ pub struct Manifest {
     pub files: BTreeMap<String, String>,
 }
 
+impl Manifest {
+    /// The record of replication `params` of `loaded`, simulated with `stats` into `files`.
+    pub fn new(
+        loaded: &Loaded,
+        params: RunParams,
+        threads: usize,
+        event_log: bool,
+        stats: &RunStats,
+        files: BTreeMap<String, String>,
+    ) -> Manifest {
+        Manifest {
+            tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: loaded.scenario.name.clone(),
+            scenario_file: loaded.file.display().to_string(),
+            scenario_sha256: loaded.sha256.clone(),
+            variant: loaded.variant.clone(),
+            overrides: loaded
+                .overrides
+                .iter()
+                .map(|o| format!("{}={}", o.path, o.value))
+                .collect(),
+            seed: params.seed,
+            replication: params.replication,
+            sample: params.sample,
+            threads,
+            event_log,
+            events: stats.events,
+            orders: stats.orders,
+            files,
+        }
+    }
+}
+
 /// One finished replication.
 #[derive(Debug, Clone)]
 pub struct Replication {
@@ -127,27 +160,7 @@ pub fn run(
             )
         })?;
         let summary = tables.summary();
-        let manifest = Manifest {
-            tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
-            scenario: req.loaded.scenario.name.clone(),
-            scenario_file: req.loaded.file.display().to_string(),
-            scenario_sha256: req.loaded.sha256.clone(),
-            variant: req.loaded.variant.clone(),
-            overrides: req
-                .loaded
-                .overrides
-                .iter()
-                .map(|o| format!("{}={}", o.path, o.value))
-                .collect(),
-            seed: params.seed,
-            replication: r,
-            sample: req.sample,
-            threads,
-            event_log: req.event_log,
-            events: stats.events,
-            orders: stats.orders,
-            files,
-        };
+        let manifest = Manifest::new(&req.loaded, params, threads, req.event_log, &stats, files);
         write_manifest(&dir, &manifest)?;
         reps.push(Replication {
             dir: req.out.join(&sub),

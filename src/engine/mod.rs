@@ -103,7 +103,10 @@ impl PoolPlan {
             let weights = (1..=count).map(|k| f64::from(k).powf(-exponent)).collect();
             PoolPlan::Alias(WeightedAliasIndex::new(weights).expect("positive weights"))
         } else {
-            PoolPlan::Zipf(Zipf::new(f64::from(count), exponent).expect("validated zipf"), count)
+            PoolPlan::Zipf(
+                Zipf::new(f64::from(count), exponent).expect("validated zipf"),
+                count,
+            )
         }
     }
 
@@ -247,40 +250,64 @@ impl TaskOut {
 }
 
 /// Runs tasks in parallel into reused output buffers, in task order.
-fn run_tasks(plan: &Plan, base: &ChaCha8Rng, tasks: &[Task], outs: &mut Vec<TaskOut>, day: u32, hour: u32) {
+fn run_tasks(
+    plan: &Plan,
+    base: &ChaCha8Rng,
+    tasks: &[Task],
+    outs: &mut Vec<TaskOut>,
+    day: u32,
+    hour: u32,
+) {
     if outs.len() < tasks.len() {
         outs.resize_with(tasks.len(), TaskOut::default);
     }
     let window_start = day * DAY_S + hour * WINDOW_S;
     let window_end = window_start + WINDOW_S;
-    tasks.par_iter().zip(outs.par_iter_mut()).for_each(|(task, out)| {
-        out.clear();
-        match task {
-            Task::Draw(c) => {
-                let mut rng = base.clone();
-                streams::seek_unit(&mut rng, streams::stream_id(Purpose::Orders, c.market.0, day, hour));
-                for i in c.first..c.last {
-                    streams::seek_order(&mut rng, i);
-                    // Stratified arrival: order i of N falls uniformly in the i-th of N
-                    // equal slices of the hour, so times come out sorted without a sort.
-                    let u: f64 = rand::RngExt::random(&mut rng);
-                    let offset = ((i as f64 + u) * f64::from(WINDOW_S) / c.count as f64) as u32;
-                    let placed = window_start + offset.min(WINDOW_S - 1);
-                    let p = Parcel::draw(plan, &mut rng, c.market, c.first_id + (i - c.first), placed);
-                    out.take(plan, p, window_end);
+    tasks
+        .par_iter()
+        .zip(outs.par_iter_mut())
+        .for_each(|(task, out)| {
+            out.clear();
+            match task {
+                Task::Draw(c) => {
+                    let mut rng = base.clone();
+                    streams::seek_unit(
+                        &mut rng,
+                        streams::stream_id(Purpose::Orders, c.market.0, day, hour),
+                    );
+                    for i in c.first..c.last {
+                        streams::seek_order(&mut rng, i);
+                        // Stratified arrival: order i of N falls uniformly in the i-th of N
+                        // equal slices of the hour, so times come out sorted without a sort.
+                        let u: f64 = rand::RngExt::random(&mut rng);
+                        let offset = ((i as f64 + u) * f64::from(WINDOW_S) / c.count as f64) as u32;
+                        let placed = window_start + offset.min(WINDOW_S - 1);
+                        let p = Parcel::draw(
+                            plan,
+                            &mut rng,
+                            c.market,
+                            c.first_id + (i - c.first),
+                            placed,
+                        );
+                        out.take(plan, p, window_end);
+                    }
+                }
+                Task::Advance(parcels) => {
+                    for p in parcels.iter() {
+                        out.take(plan, *p, window_end);
+                    }
                 }
             }
-            Task::Advance(parcels) => {
-                for p in parcels.iter() {
-                    out.take(plan, *p, window_end);
-                }
-            }
-        }
-    });
+        });
 }
 
 /// Runs the whole horizon, handing every event to `sink` in order.
-pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, stop: &AtomicBool) -> Result<RunStats, Error> {
+pub fn simulate<S: Sink>(
+    scenario: &Scenario,
+    params: RunParams,
+    sink: &mut S,
+    stop: &AtomicBool,
+) -> Result<RunStats, Error> {
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
@@ -288,7 +315,11 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
     let mut buckets: Vec<Vec<Vec<Parcel>>> = (0..windows).map(|_| Vec::new()).collect();
     // Emptied blocks, reused before allocating new ones.
     let mut spare: Vec<Vec<Parcel>> = Vec::new();
-    let mut hubs: Vec<HubQueue> = plan.hub_regimes.iter().map(|r| HubQueue::new(r.clone())).collect();
+    let mut hubs: Vec<HubQueue> = plan
+        .hub_regimes
+        .iter()
+        .map(|r| HubQueue::new(r.clone()))
+        .collect();
     let mut stats = RunStats {
         in_flight: vec![0; scenario.markets.len()],
         ..RunStats::default()
@@ -314,9 +345,14 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
             let market = MarketId(mi as u8);
             let lambda = plan.hourly_rate(market, day, hour);
             let mut rng = base.clone();
-            streams::seek_unit(&mut rng, streams::stream_id(Purpose::OrderCount, market.0, day, hour));
+            streams::seek_unit(
+                &mut rng,
+                streams::stream_id(Purpose::OrderCount, market.0, day, hour),
+            );
             let count = if lambda > 0.0 {
-                Poisson::new(lambda).expect("finite positive rate").sample(&mut rng) as u64
+                Poisson::new(lambda)
+                    .expect("finite positive rate")
+                    .sample(&mut rng) as u64
             } else {
                 0
             };
@@ -361,7 +397,10 @@ pub fn simulate<S: Sink>(scenario: &Scenario, params: RunParams, sink: &mut S, s
             let tasks: Vec<Task> = served.chunks(BLOCK).map(Task::Advance).collect();
             run_tasks(&plan, &base, &tasks, &mut hub_outs, day, hour);
             hub_used = tasks.len();
-            debug_assert!(hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()), "one hub per route");
+            debug_assert!(
+                hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()),
+                "one hub per route"
+            );
         }
 
         // Parcels with events in later windows wait in that window's bucket.
@@ -424,7 +463,14 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
     if total == 0 {
         return;
     }
-    sorted.resize(total, parts.iter().find_map(|p| p.first()).copied().expect("an event"));
+    sorted.resize(
+        total,
+        parts
+            .iter()
+            .find_map(|p| p.first())
+            .copied()
+            .expect("an event"),
+    );
     let mut next = starts.clone();
     for part in parts {
         for e in part.iter() {
@@ -469,13 +515,20 @@ mod tests {
     fn engine_state_and_folded_log_agree_on_parcels_in_flight() {
         let text = include_str!("../../tests/data/small.toml");
         let scenario = crate::scenario::load_str(text, "small.toml", None, &[]).unwrap();
-        let params = RunParams { seed: 5, replication: 0, sample: 1.0 };
+        let params = RunParams {
+            seed: 5,
+            replication: 0,
+            sample: 1.0,
+        };
         let ctx = Context::from_plan(&Plan::new(&scenario, params));
         let mut sink = Fold(Tables::new(&ctx));
         let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
         let summary = sink.0.summary();
         for (m, market) in scenario.markets.iter().enumerate() {
-            let folded = summary.iter().find(|(k, _)| *k == format!("{}.in_flight", market.id)).unwrap();
+            let folded = summary
+                .iter()
+                .find(|(k, _)| *k == format!("{}.in_flight", market.id))
+                .unwrap();
             assert_eq!(folded.1, stats.in_flight[m].to_string(), "{}", market.id);
             assert!(stats.in_flight[m] > 0);
         }
