@@ -3,6 +3,7 @@
 
 mod support;
 
+mod calibrate;
 mod compare;
 mod engine;
 mod replay;
