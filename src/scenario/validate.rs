@@ -128,7 +128,8 @@ impl Validator {
     /// Names that appear in override paths and CSV cells: non-empty, no spaces, dots,
     /// `=`, brackets, commas or quotes.
     fn usable_name(&mut self, path: &str, name: &str) -> bool {
-        let bad = |c: char| matches!(c, '.' | '=' | '[' | ']' | ',' | '"' | '\'') || c.is_whitespace();
+        let bad =
+            |c: char| matches!(c, '.' | '=' | '[' | ']' | ',' | '"' | '\'') || c.is_whitespace();
         if name.is_empty() || name.contains(bad) {
             self.err(
                 path,

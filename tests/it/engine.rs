@@ -551,7 +551,8 @@ fn small_run_matches_its_checked_in_hashes() {
     let dir = tmp();
     let out = dir.path().join("run");
     run_small(&out, &["--threads", "2"]);
-    let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
     let mut actual = String::new();
     for (name, hash) in manifest["files"].as_object().unwrap() {
         actual.push_str(&format!("{}  {name}\n", hash.as_str().unwrap()));
@@ -560,5 +561,9 @@ fn small_run_matches_its_checked_in_hashes() {
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &actual).unwrap();
     }
-    assert_eq!(read(&path), actual, "outputs changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1");
+    assert_eq!(
+        read(&path),
+        actual,
+        "outputs changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1"
+    );
 }
