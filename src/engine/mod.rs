@@ -301,8 +301,25 @@ fn run_tasks(
         });
 }
 
+/// Gives a window's sorted events to the sink, and tells it when a day is complete.
+fn hand_over<S: Sink>(
+    sink: &mut S,
+    events: &[Event],
+    finished_day: Option<u32>,
+    handed: &mut u64,
+) -> Result<(), Error> {
+    if !events.is_empty() {
+        sink.events(events)?;
+        *handed += events.len() as u64;
+    }
+    if let Some(day) = finished_day {
+        sink.day_finished(day, *handed);
+    }
+    Ok(())
+}
+
 /// Runs the whole horizon, handing every event to `sink` in order.
-pub fn simulate<S: Sink>(
+pub fn simulate<S: Sink + Send>(
     scenario: &Scenario,
     params: RunParams,
     sink: &mut S,
@@ -331,10 +348,8 @@ pub fn simulate<S: Sink>(
     let mut served: Vec<Parcel> = Vec::new();
     let mut events: Vec<Event> = Vec::new();
 
-    for w in 0..windows {
-        if stop.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
+    // Computes window `w`'s events, sorted, into `events`.
+    let mut step = |w: usize, events: &mut Vec<Event>| {
         let day = (w as u32 * WINDOW_S) / DAY_S;
         let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
 
@@ -430,13 +445,29 @@ pub fn simulate<S: Sink>(
             .chain(&hub_outs[..hub_used])
             .map(|o| o.events.as_slice())
             .collect();
-        sort_window(&parts, &mut events, day * DAY_S + hour * WINDOW_S);
+        sort_window(&parts, events, day * DAY_S + hour * WINDOW_S);
         stats.events += events.len() as u64;
-        sink.events(&events)?;
-        if hour == 23 {
-            sink.day_finished(day, stats.events);
+    };
+
+    // The sink folds (and logs) window w - 1 while window w is computed, on the same
+    // threads: the fold is off the critical path, and the order it sees is unchanged.
+    let mut pending: Vec<Event> = Vec::new();
+    let mut pending_day: Option<u32> = None;
+    let mut handed: u64 = 0;
+    for w in 0..windows {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
         }
+        let (handed_over, ()) = rayon::join(
+            || hand_over(sink, &pending, pending_day, &mut handed),
+            || step(w, &mut events),
+        );
+        handed_over?;
+        std::mem::swap(&mut pending, &mut events);
+        let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
+        pending_day = (hour == 23).then_some((w as u32 * WINDOW_S) / DAY_S);
     }
+    hand_over(sink, &pending, pending_day, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
     // the time their window ran, so nothing is left behind there.
     debug_assert!(buckets.iter().all(Vec::is_empty));
