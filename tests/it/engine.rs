@@ -567,3 +567,43 @@ fn small_run_matches_its_checked_in_hashes() {
         "outputs changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1"
     );
 }
+
+/// Ctrl-C during a run: exit code 1, a clear message, no output directory and no
+/// staging directory left behind.
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    let dir = tmp();
+    let out = dir.path().join("run");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tradesim"))
+        .args([
+            "run",
+            &shipped("dftz_baseline.toml").display().to_string(),
+            "--sample",
+            "0.5",
+        ])
+        .args(["--out", &out.display().to_string(), "--quiet"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the staging directory exists, so the run is under way.
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+        assert!(started.elapsed().as_secs() < 60, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
