@@ -574,7 +574,7 @@ fn small_run_matches_its_checked_in_hashes() {
 fn an_interrupted_run_leaves_nothing_behind() {
     let dir = tmp();
     let out = dir.path().join("run");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tradesim"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tradesim"))
         .args([
             "run",
             &shipped("dftz_baseline.toml").display().to_string(),
