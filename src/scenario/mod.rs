@@ -145,7 +145,7 @@ pub fn load_str(
         }])
     };
 
-    let raw: RawScenario = toml::from_str(text).map_err(syntax_error)?;
+    let raw = deserialize_reporting_unknown_keys(text, file)?;
     let reference = validate::validate(&raw).map_err(|p| located(p, &[]))?;
 
     let mut all_sets = Vec::new();
@@ -209,6 +209,82 @@ pub fn load_str(
     let mut scenario = validate::validate(&raw).map_err(|p| located(p, &overridden))?;
     scenario.apply_demand_model(&reference);
     Ok(scenario)
+}
+
+/// Most unknown keys reported from one file before giving up.
+const MAX_UNKNOWN_KEYS: usize = 100;
+
+/// Deserializes the raw scenario. serde stops at the first unknown key, so each one is
+/// recorded (with its location and the keys expected there), removed from the parsed
+/// document, and deserialization tried again: a file with several typos gets them all
+/// named at once. Other errors (syntax, a wrong type) are reported as they come.
+fn deserialize_reporting_unknown_keys(
+    text: &str,
+    file: &str,
+) -> Result<RawScenario, ScenarioError> {
+    let problem = |e: &toml::de::Error| {
+        let offset = e.span().map(|span| span.start);
+        let location = match offset {
+            Some(offset) => locate::line_col(text, file, offset),
+            None => file.to_string(),
+        };
+        let message = e.message().trim_end().to_string();
+        (
+            offset,
+            Problem {
+                path: String::new(),
+                message,
+                location,
+            },
+        )
+    };
+    // In file order, whatever order serde met them in.
+    let report = |mut found: Vec<(Option<usize>, Problem)>| {
+        found.sort_by_key(|(offset, _)| *offset);
+        ScenarioError::Invalid(found.into_iter().map(|(_, p)| p).collect())
+    };
+    let mut root = toml::de::DeTable::parse(text).map_err(|e| report(vec![problem(&e)]))?;
+    let mut found = Vec::new();
+    loop {
+        match RawScenario::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(raw) if found.is_empty() => return Ok(raw),
+            Ok(_) => return Err(report(found)),
+            Err(e) => {
+                found.push(problem(&e));
+                let removed = e.message().starts_with("unknown field")
+                    && found.len() < MAX_UNKNOWN_KEYS
+                    && e.span()
+                        .is_some_and(|span| remove_key_at(root.get_mut(), span.start));
+                if !removed {
+                    return Err(report(found));
+                }
+            }
+        }
+    }
+}
+
+/// Removes the key that starts at byte `offset` from the document; false if none does.
+fn remove_key_at(table: &mut toml::de::DeTable, offset: usize) -> bool {
+    let found = table
+        .iter()
+        .find(|(key, _)| key.span().start == offset)
+        .map(|(key, _)| key.clone());
+    if let Some(key) = found {
+        return table.remove(&key).is_some();
+    }
+    table
+        .iter_mut()
+        .any(|(_, value)| remove_in_value(value.get_mut(), offset))
+}
+
+fn remove_in_value(value: &mut toml::de::DeValue, offset: usize) -> bool {
+    match value {
+        toml::de::DeValue::Table(t) => remove_key_at(t, offset),
+        toml::de::DeValue::Array(items) => items
+            .iter_mut()
+            .any(|item| remove_in_value(item.get_mut(), offset)),
+        _ => false,
+    }
 }
 
 /// The names and descriptions of a scenario's variants, without validating it.

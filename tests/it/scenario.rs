@@ -57,6 +57,37 @@ fn unknown_keys_are_errors_with_their_location() {
 }
 
 #[test]
+fn every_unknown_key_is_reported_at_once() {
+    let dir = tmp();
+    let path = small_with(
+        dir.path(),
+        &[
+            ("fee_usd = 0.3", "fee_usd = 0.3\nfee_eur = 0.3"),
+            (
+                "return_rate = 0.05",
+                "return_rate = 0.05\nreturn_ratio = 0.1",
+            ),
+            ("days = 10", "days = 10\ncolour = \"red\""),
+        ],
+    );
+    let err = invalid(&path, &[]);
+    let f = path.display();
+    let expected = [
+        format!(
+            "error: {f}:10:1: unknown field `colour`, expected one of `name`, `description`, `seed`, `start_date`, `days`"
+        ),
+        format!(
+            "{f}:18:1: unknown field `fee_eur`, expected one of `id`, `name`, `lines`, `service_time`, `capacity_changes`, `fee_usd`"
+        ),
+        format!("{f}:40:1: unknown field `return_ratio`, expected one of"),
+    ];
+    for line in &expected {
+        assert!(err.contains(line.as_str()), "missing\n  {line}\nin\n{err}");
+    }
+    assert_eq!(err.lines().count(), 3, "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once_with_its_path_and_line() {
     let dir = tmp();
     let path = small_with(
