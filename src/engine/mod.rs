@@ -24,7 +24,7 @@ use rand_distr::{Distribution, Poisson, Zipf};
 use rayon::prelude::*;
 
 pub use hub::{HubQueue, Regime, Service, sampled_lines};
-use parcel::{Parcel, Step};
+use parcel::{Parcel, Step, Stored};
 use streams::Purpose;
 
 use crate::Error;
@@ -223,6 +223,8 @@ enum Task<'p> {
     Draw(OrderChunk),
     /// Advance parcels already in flight.
     Advance(&'p [Parcel]),
+    /// Advance paid parcels kept in their compact form.
+    AdvanceStored(&'p [Stored]),
 }
 
 /// What one task produced; kept between windows so its buffers are reused.
@@ -297,6 +299,11 @@ fn run_tasks(
                         out.take(plan, *p, window_end);
                     }
                 }
+                Task::AdvanceStored(parcels) => {
+                    for p in parcels.iter() {
+                        out.take(plan, Parcel::restore(p), window_end);
+                    }
+                }
             }
         });
 }
@@ -318,6 +325,49 @@ fn hand_over<S: Sink>(
     Ok(())
 }
 
+/// Per window, the parcels whose next event falls in it, in fixed-size blocks that are
+/// reused once emptied.
+struct Buckets<T> {
+    windows: Vec<Vec<Vec<T>>>,
+    spare: Vec<Vec<T>>,
+}
+
+impl<T: Copy> Buckets<T> {
+    fn new(windows: usize) -> Buckets<T> {
+        Buckets {
+            windows: (0..windows).map(|_| Vec::new()).collect(),
+            spare: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, window: usize) -> Vec<Vec<T>> {
+        std::mem::take(&mut self.windows[window])
+    }
+
+    fn file(&mut self, window: usize, item: T) {
+        let bucket = &mut self.windows[window];
+        if bucket.last().is_none_or(|b| b.len() == BLOCK) {
+            bucket.push(
+                self.spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(BLOCK)),
+            );
+        }
+        bucket.last_mut().expect("a block").push(item);
+    }
+
+    fn recycle(&mut self, blocks: Vec<Vec<T>>) {
+        for mut block in blocks {
+            block.clear();
+            self.spare.push(block);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.windows.iter().all(Vec::is_empty)
+    }
+}
+
 /// Runs the whole horizon, handing every event to `sink` in order.
 pub fn simulate<S: Sink + Send>(
     scenario: &Scenario,
@@ -328,10 +378,9 @@ pub fn simulate<S: Sink + Send>(
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
-    // Per window, the parcels whose next event falls in it, in blocks of `BLOCK`.
-    let mut buckets: Vec<Vec<Vec<Parcel>>> = (0..windows).map(|_| Vec::new()).collect();
-    // Emptied blocks, reused before allocating new ones.
-    let mut spare: Vec<Vec<Parcel>> = Vec::new();
+    // Per window, the parcels whose next event falls in it: paid ones compact.
+    let mut unpaid: Buckets<Parcel> = Buckets::new(windows);
+    let mut paid: Buckets<Stored> = Buckets::new(windows);
     let mut hubs: Vec<HubQueue> = plan
         .hub_regimes
         .iter()
@@ -354,7 +403,8 @@ pub fn simulate<S: Sink + Send>(
         let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
 
         // (1) This hour's new orders and (2) every parcel due in it, in parallel tasks.
-        let due = std::mem::take(&mut buckets[w]);
+        let due = unpaid.take(w);
+        let due_paid = paid.take(w);
         let mut tasks: Vec<Task> = Vec::new();
         for mi in 0..scenario.markets.len() {
             let market = MarketId(mi as u8);
@@ -387,6 +437,7 @@ pub fn simulate<S: Sink + Send>(
             stats.orders += count;
         }
         tasks.extend(due.iter().map(|block| Task::Advance(block)));
+        tasks.extend(due_paid.iter().map(|block| Task::AdvanceStored(block)));
         run_tasks(&plan, &base, &tasks, &mut outs, day, hour);
         let used = tasks.len();
         drop(tasks);
@@ -419,19 +470,17 @@ pub fn simulate<S: Sink + Send>(
         }
 
         // Parcels with events in later windows wait in that window's bucket.
-        for mut block in due {
-            block.clear();
-            spare.push(block);
-        }
+        unpaid.recycle(due);
+        paid.recycle(due_paid);
         for out in outs[..used].iter().chain(&hub_outs[..hub_used]) {
             for p in &out.later {
                 let slot = (p.next / WINDOW_S) as usize;
                 if slot < windows {
-                    let bucket = &mut buckets[slot];
-                    if bucket.last().is_none_or(|b| b.len() == BLOCK) {
-                        bucket.push(spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK)));
+                    if p.is_paid() {
+                        paid.file(slot, p.store());
+                    } else {
+                        unpaid.file(slot, *p);
                     }
-                    bucket.last_mut().expect("a block").push(*p);
                 } else if p.stage != parcel::Stage::Return {
                     // Delivered parcels that may still come back are not in flight.
                     stats.in_flight[p.market.ix()] += 1;
@@ -470,7 +519,7 @@ pub fn simulate<S: Sink + Send>(
     hand_over(sink, &pending, pending_day, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
     // the time their window ran, so nothing is left behind there.
-    debug_assert!(buckets.iter().all(Vec::is_empty));
+    debug_assert!(unpaid.is_empty() && paid.is_empty());
     Ok(stats)
 }
 

@@ -12,7 +12,8 @@ use super::Plan;
 use crate::event::{Event, EventKind};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An order's stages, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Stage {
     Placed,
@@ -61,6 +62,28 @@ pub struct Parcel {
 }
 
 const _: () = assert!(std::mem::size_of::<Parcel>() == 64);
+
+/// A paid parcel as it waits in a window's bucket: 48 bytes instead of 64, because the
+/// fields only payment needs (seller, category, method, attempts, retry gap, handling
+/// time) are spent by then. Most parcels in flight are in this form.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    order_id: u64,
+    next: u32,
+    placed: u32,
+    value_cents: u32,
+    leg: u32,
+    service: u32,
+    to_customs: u32,
+    last_mile: u32,
+    return_after: u32,
+    market: MarketId,
+    route: RouteId,
+    stage: Stage,
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Stored>() == 48);
 
 /// What a parcel needs after emitting its events up to a window's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +297,57 @@ impl Parcel {
                 }
             };
             out.push(self.event(t, kind));
+        }
+    }
+
+    /// Whether payment is over, so that the parcel can wait as a `Stored`.
+    pub fn is_paid(&self) -> bool {
+        self.stage >= Stage::Dispatch
+    }
+
+    /// The compact form of a paid parcel.
+    pub fn store(&self) -> Stored {
+        debug_assert!(self.is_paid());
+        Stored {
+            order_id: self.order_id,
+            next: self.next,
+            placed: self.placed,
+            value_cents: self.value_cents,
+            leg: self.leg,
+            service: self.service,
+            to_customs: self.to_customs,
+            last_mile: self.last_mile,
+            return_after: self.return_after,
+            market: self.market,
+            route: self.route,
+            stage: self.stage,
+            flags: self.flags,
+        }
+    }
+
+    /// A paid parcel back from its compact form; the spent payment fields are zero.
+    pub fn restore(s: &Stored) -> Parcel {
+        Parcel {
+            order_id: s.order_id,
+            next: s.next,
+            placed: s.placed,
+            value_cents: s.value_cents,
+            seller: 0,
+            retry_gap: 0,
+            handling: 0,
+            leg: s.leg,
+            service: s.service,
+            to_customs: s.to_customs,
+            last_mile: s.last_mile,
+            return_after: s.return_after,
+            market: s.market,
+            route: s.route,
+            category: CategoryId(0),
+            method: MethodId(0),
+            stage: s.stage,
+            attempt: 0,
+            attempts: 0,
+            flags: s.flags,
         }
     }
 
