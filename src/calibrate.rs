@@ -126,10 +126,6 @@ fn percent(x: f64) -> String {
     }
 }
 
-fn w(e: std::io::Error) -> Error {
-    Error::io("writing to stdout")(e)
-}
-
 /// Writes rows of cells as columns, left-aligned where `left[i]`, right-aligned otherwise.
 fn write_table(rows: &[Vec<String>], left: &[bool], out: &mut dyn Write) -> Result<(), Error> {
     let widths: Vec<usize> = (0..left.len())
@@ -152,7 +148,7 @@ fn write_table(rows: &[Vec<String>], left: &[bool], out: &mut dyn Write) -> Resu
                 line.push_str(cell);
             }
         }
-        writeln!(out, "{line}").map_err(w)?;
+        writeln!(out, "{line}").map_err(Error::stdout)?;
     }
     Ok(())
 }
@@ -212,7 +208,7 @@ pub fn print_report(
             sc.passed,
             scored.len()
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     for s in scored {
         let t = &s.target;
@@ -227,10 +223,10 @@ pub fn print_report(
                 noise * 100.0,
                 sample_for(t).min(1.0)
             )
-            .map_err(w)?;
+            .map_err(Error::stdout)?;
         }
     }
-    writeln!(out, "sources:").map_err(w)?;
+    writeln!(out, "sources:").map_err(Error::stdout)?;
     for s in scored {
         let t = &s.target;
         let source = if t.source.is_empty() {
@@ -245,7 +241,7 @@ pub fn print_report(
             scenario.markets[t.market.ix()].id,
             t.metric
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     Ok(())
 }
@@ -310,7 +306,7 @@ pub fn command(args: CalibrateArgs, out: &mut dyn Write) -> Result<(), Error> {
                 String::new()
             }
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
         print_report(scenario, &scored, args.sample, out)?;
     }
     let failed: Vec<String> = scored

@@ -316,7 +316,6 @@ fn cmd_run(a: RunArgs, out: &mut dyn Write) -> Result<(), Error> {
     }
     let secs = started.elapsed().as_secs_f64();
     let events: u64 = reps.iter().map(|r| r.stats.events).sum();
-    let w = |e: std::io::Error| Error::io("writing to stdout")(e);
     writeln!(
         out,
         "{} ({} replication{}, sample {}): {} events in {:.2} s ({:.1} M events/s) -> {}",
@@ -329,6 +328,6 @@ fn cmd_run(a: RunArgs, out: &mut dyn Write) -> Result<(), Error> {
         events as f64 / secs / 1e6,
         req.out.display()
     )
-    .map_err(w)?;
+    .map_err(Error::stdout)?;
     crate::report::print_summary(&req.loaded.scenario, &reps[0].summary, req.sample, out)
 }

@@ -50,10 +50,6 @@ const SERIES: [(&str, &str); 3] = [
     ("duty_usd", "Duties collected per day (USD)"),
 ];
 
-fn w(e: std::io::Error) -> Error {
-    Error::io("writing to stdout")(e)
-}
-
 /// The baseline or one variant, with the seed its replications use.
 struct Arm {
     /// `baseline` or the variant's name.
@@ -139,7 +135,7 @@ pub fn command(args: CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
         arms[0].seed,
         dest.display()
     )
-    .map_err(w)?;
+    .map_err(Error::stdout)?;
     print_table(&arms, &rows, reps, out)
 }
 
@@ -616,11 +612,11 @@ fn print_table(arms: &[Arm], rows: &[Row], reps: u32, out: &mut dyn Write) -> Re
             .find(|v| v.name == arm.name)
             .map(|v| v.description.as_str())
             .unwrap_or_default();
-        writeln!(out).map_err(w)?;
+        writeln!(out).map_err(Error::stdout)?;
         if description.is_empty() {
-            writeln!(out, "{} vs baseline", arm.name).map_err(w)?;
+            writeln!(out, "{} vs baseline", arm.name).map_err(Error::stdout)?;
         } else {
-            writeln!(out, "{} vs baseline: {description}", arm.name).map_err(w)?;
+            writeln!(out, "{} vs baseline: {description}", arm.name).map_err(Error::stdout)?;
         }
         let (same, changed): (Vec<&Row>, Vec<&Row>) = rows
             .iter()
@@ -674,9 +670,10 @@ fn print_table(arms: &[Arm], rows: &[Row], reps: u32, out: &mut dyn Write) -> Re
                 let _ = write!(s, " {}", c[6]);
                 s.trim_end().to_string()
             };
-            writeln!(out, "{}", line(head)).map_err(w)?;
+            writeln!(out, "{}", line(head)).map_err(Error::stdout)?;
             for c in &cells {
-                writeln!(out, "{}", line(std::array::from_fn(|i| c[i].as_str()))).map_err(w)?;
+                writeln!(out, "{}", line(std::array::from_fn(|i| c[i].as_str())))
+                    .map_err(Error::stdout)?;
             }
         }
         if !same.is_empty() {
@@ -704,23 +701,23 @@ fn print_table(arms: &[Arm], rows: &[Row], reps: u32, out: &mut dyn Write) -> Re
                 let _ = write!(text, " {name}{sep}");
                 width += 1 + name.len() + sep.len();
             }
-            writeln!(out, "{text}").map_err(w)?;
+            writeln!(out, "{text}").map_err(Error::stdout)?;
         }
     }
-    writeln!(out).map_err(w)?;
+    writeln!(out).map_err(Error::stdout)?;
     if reps == 1 {
         writeln!(
             out,
             "One replication: no confidence interval (use --replications 2 or more)."
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     } else {
         writeln!(
             out,
             "* the 95 % interval of the paired difference excludes 0 (Student t, {} degrees of freedom)",
             reps - 1
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     Ok(())
 }

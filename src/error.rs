@@ -34,6 +34,14 @@ impl Error {
         }
     }
 
+    /// A failed write to standard output (`main` treats a closed pipe as success).
+    pub fn stdout(source: std::io::Error) -> Error {
+        Error::Io {
+            context: "writing to stdout".to_string(),
+            source,
+        }
+    }
+
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
         let context = context.into();
         move |source| Error::Io { context, source }

@@ -51,7 +51,7 @@ pub fn command(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
         )));
     }
     out.write_all(story(&reader.context, id, &events).as_bytes())
-        .map_err(Error::io("writing to stdout"))
+        .map_err(Error::stdout)
 }
 
 /// The story of order `id` from its events, in log order.

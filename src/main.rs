@@ -13,8 +13,7 @@ fn main() -> ExitCode {
     let _ = ctrlc::set_handler(|| STOP.store(true, std::sync::atomic::Ordering::Relaxed));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result =
-        execute(cli, &mut out).and_then(|()| out.flush().map_err(Error::io("writing to stdout")));
+    let result = execute(cli, &mut out).and_then(|()| out.flush().map_err(Error::stdout));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `tradesim ... | head` closing the pipe early is not a failure.

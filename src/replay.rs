@@ -25,10 +25,6 @@ const READ_BUFFER: usize = 1 << 20;
 /// Events between two looks at the Ctrl-C flag.
 const STOP_EVERY: u64 = 1 << 16;
 
-fn stdout_err(e: std::io::Error) -> Error {
-    Error::io("writing to stdout")(e)
-}
-
 /// The log a command was pointed at: a run directory or an `events.csv` file.
 pub struct LogLocation {
     pub log: PathBuf,
@@ -151,7 +147,7 @@ pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error
             loc.log.display(),
             dest.display()
         )
-        .map_err(stdout_err)?;
+        .map_err(Error::stdout)?;
     } else {
         writeln!(
             out,
@@ -159,7 +155,7 @@ pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error
             tables.events(),
             loc.log.display()
         )
-        .map_err(stdout_err)?;
+        .map_err(Error::stdout)?;
     }
     if args.check {
         check_tables(&tables, &loc.dir, out)?;
@@ -187,7 +183,7 @@ fn check_tables(tables: &Tables, dir: &Path, out: &mut dyn Write) -> Result<(), 
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
         };
-        writeln!(out, "{name:<20} {verdict}").map_err(stdout_err)?;
+        writeln!(out, "{name:<20} {verdict}").map_err(Error::stdout)?;
     }
     if differ.is_empty() {
         return Ok(());
@@ -275,7 +271,7 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
              to match within one version",
             manifest.tradesim_version
         )
-        .map_err(stdout_err)?;
+        .map_err(Error::stdout)?;
     }
 
     // Re-run inside the run directory (its file system has room for the log); the
@@ -343,11 +339,11 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
             },
         };
         match problem {
-            None if !args.quiet => writeln!(out, "ok       {name}").map_err(stdout_err)?,
+            None if !args.quiet => writeln!(out, "ok       {name}").map_err(Error::stdout)?,
             None => {}
             Some(p) => {
                 differ.push(name.as_str());
-                writeln!(out, "DIFFERS  {name:<width$}  {p}").map_err(stdout_err)?;
+                writeln!(out, "DIFFERS  {name:<width$}  {p}").map_err(Error::stdout)?;
             }
         }
     }
@@ -365,7 +361,7 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
         ));
     }
     for c in &counts {
-        writeln!(out, "DIFFERS  {c}").map_err(stdout_err)?;
+        writeln!(out, "DIFFERS  {c}").map_err(Error::stdout)?;
     }
     if differ.is_empty() && counts.is_empty() {
         if !args.quiet {
@@ -378,7 +374,7 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
                 manifest.replication,
                 manifest.sample
             )
-            .map_err(stdout_err)?;
+            .map_err(Error::stdout)?;
         }
         return Ok(());
     }

@@ -9,10 +9,6 @@ use crate::engine::DAY_S;
 use crate::model::{MarketId, Scenario};
 use crate::scenario::{self, Override};
 
-fn w(e: std::io::Error) -> Error {
-    Error::io("writing to stdout")(e)
-}
-
 /// `1234567.8` -> `1,234,568`.
 pub fn thousands(v: f64) -> String {
     let n = v.round() as i64;
@@ -69,9 +65,9 @@ pub fn validate(
 ) -> Result<(), Error> {
     let loaded = scenario::load(file, variant, sets)?;
     let s = &loaded.scenario;
-    writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(w)?;
+    writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(Error::stdout)?;
     if !s.description.is_empty() {
-        writeln!(out, "  {}", s.description).map_err(w)?;
+        writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
     }
     let last = s.date_of(s.days - 1);
     writeln!(
@@ -79,15 +75,15 @@ pub fn validate(
         "  horizon {} to {last} ({} days), seed {}",
         s.start, s.days, s.seed
     )
-    .map_err(w)?;
+    .map_err(Error::stdout)?;
     if let Some(v) = variant {
-        writeln!(out, "  variant {v}").map_err(w)?;
+        writeln!(out, "  variant {v}").map_err(Error::stdout)?;
     }
     for o in sets {
-        writeln!(out, "  override {} = {}", o.path, o.value).map_err(w)?;
+        writeln!(out, "  override {} = {}", o.path, o.value).map_err(Error::stdout)?;
     }
 
-    writeln!(out, "\nmarkets (expected orders at full scale)").map_err(w)?;
+    writeln!(out, "\nmarkets (expected orders at full scale)").map_err(Error::stdout)?;
     for (mi, m) in s.markets.iter().enumerate() {
         let mid = MarketId(mi as u8);
         let normal = (0..s.days)
@@ -102,7 +98,7 @@ pub fn validate(
             thousands(s.expected_orders(mid, normal)),
             WEEKDAYS[date.weekday()]
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
         for p in s.peaks.iter().filter(|p| p.markets.contains(&mid)) {
             writeln!(
                 out,
@@ -112,7 +108,7 @@ pub fn validate(
                 p.multiplier,
                 thousands(s.expected_orders(mid, p.day))
             )
-            .map_err(w)?;
+            .map_err(Error::stdout)?;
         }
         let d = &s.demand[mi];
         let sources: Vec<String> = (0..s.pools.len())
@@ -133,18 +129,18 @@ pub fn validate(
             d.multiplier,
             sources.join(", ")
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
         writeln!(
             out,
             "      {:.1} % of orders get paid within {} attempt(s)",
             paid_share(s, mid) * 100.0,
             m.max_payment_attempts
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
 
     if !s.hubs.is_empty() {
-        writeln!(out, "\nhubs (expected load at full scale)").map_err(w)?;
+        writeln!(out, "\nhubs (expected load at full scale)").map_err(Error::stdout)?;
     }
     for (hi, h) in s.hubs.iter().enumerate() {
         let busiest = (0..s.days)
@@ -169,18 +165,18 @@ pub fn validate(
             thousands(busiest.1),
             util
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
         if util >= 1.0 {
             writeln!(
                 out,
                 "      warning: utilisation >= 1: the backlog grows for as long as this lasts"
             )
-            .map_err(w)?;
+            .map_err(Error::stdout)?;
         }
     }
 
     if !s.targets.is_empty() {
-        writeln!(out, "\ntargets").map_err(w)?;
+        writeln!(out, "\ntargets").map_err(Error::stdout)?;
     }
     for t in &s.targets {
         let expected = (t.metric == "orders").then(|| {
@@ -203,17 +199,19 @@ pub fn validate(
             thousands(t.value),
             t.tolerance * 100.0
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
 
     if variant.is_none() && !s.variants.is_empty() {
-        writeln!(out, "\nvariants").map_err(w)?;
+        writeln!(out, "\nvariants").map_err(Error::stdout)?;
         let mut failed = Vec::new();
         for v in &s.variants {
             match scenario::load(file, Some(&v.name), sets) {
-                Ok(_) => writeln!(out, "  {} ok: {}", v.name, v.description).map_err(w)?,
+                Ok(_) => {
+                    writeln!(out, "  {} ok: {}", v.name, v.description).map_err(Error::stdout)?
+                }
                 Err(e) => {
-                    writeln!(out, "  {} INVALID", v.name).map_err(w)?;
+                    writeln!(out, "  {} INVALID", v.name).map_err(Error::stdout)?;
                     failed.push(format!("variant `{}`:\n{e}", v.name));
                 }
             }
@@ -246,7 +244,7 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
         .collect();
     files.sort();
     if files.is_empty() {
-        writeln!(out, "no scenario files (*.toml) in {}", dir.display()).map_err(w)?;
+        writeln!(out, "no scenario files (*.toml) in {}", dir.display()).map_err(Error::stdout)?;
     }
     for f in files {
         match scenario::load(&f, None, &[]) {
@@ -260,17 +258,18 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
                     s.days,
                     s.start
                 )
-                .map_err(w)?;
+                .map_err(Error::stdout)?;
                 if !s.description.is_empty() {
-                    writeln!(out, "  {}", s.description).map_err(w)?;
+                    writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
                 }
                 for v in &s.variants {
-                    writeln!(out, "    --variant {}: {}", v.name, v.description).map_err(w)?;
+                    writeln!(out, "    --variant {}: {}", v.name, v.description)
+                        .map_err(Error::stdout)?;
                 }
             }
             Err(e) => {
                 let first = e.to_string().lines().next().unwrap_or_default().to_string();
-                writeln!(out, "{}\n  INVALID: {first}", f.display()).map_err(w)?;
+                writeln!(out, "{}\n  INVALID: {first}", f.display()).map_err(Error::stdout)?;
             }
         }
     }
@@ -297,7 +296,7 @@ pub fn print_summary(
             out,
             "(counts and money are for the {sample} sample; divide by {sample} for full scale)"
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     for m in &s.markets {
         let id = &m.id;
@@ -312,7 +311,7 @@ pub fn print_summary(
             thousands(num(format!("{id}.delivered"))),
             if lead.is_empty() { "-".to_string() } else { format!("{:.1}", num(format!("{id}.mean_lead_time_days"))) },
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     for h in &s.hubs {
         let id = &h.id;
@@ -324,7 +323,7 @@ pub fn print_summary(
             thousands(num(format!("{id}.max_backlog"))),
             get(format!("{id}.mean_wait_hours")),
         )
-        .map_err(w)?;
+        .map_err(Error::stdout)?;
     }
     Ok(())
 }
