@@ -26,6 +26,7 @@ use crate::cli::{self, CompareArgs, Progress};
 use crate::date::Date;
 use crate::engine::RunParams;
 use crate::projection::Tables;
+use crate::report::grouped;
 use crate::run::{self, Manifest, Staging};
 use crate::scenario::{self, Loaded};
 
@@ -578,25 +579,6 @@ fn human(v: f64) -> String {
 }
 
 /// `decimals` fixed decimals, thousands separated by commas.
-fn grouped(v: f64, decimals: usize) -> String {
-    let s = fixed(Some(v), decimals);
-    let (sign, s) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s.as_str()),
-    };
-    let (int, frac) = match s.split_once('.') {
-        Some((int, frac)) => (int, format!(".{frac}")),
-        None => (s, String::new()),
-    };
-    let mut out = sign.to_string();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out + &frac
-}
 
 /// The comparison table, one block per variant, columns aligned. Metrics on which the
 /// variant equals the baseline in every replication are listed after the table rather
