@@ -578,8 +578,6 @@ fn human(v: f64) -> String {
     grouped(v, (3 - magnitude).clamp(0, 4) as usize)
 }
 
-/// `decimals` fixed decimals, thousands separated by commas.
-
 /// The comparison table, one block per variant, columns aligned. Metrics on which the
 /// variant equals the baseline in every replication are listed after the table rather
 /// than printed as rows of zeros.
