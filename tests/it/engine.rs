@@ -28,6 +28,8 @@ impl Row {
     }
 }
 
+// The log's columns written out again on purpose: the test states the contract itself,
+// so a change to the library's list cannot pass unnoticed.
 const COLUMNS: [&str; 19] = [
     "seq",
     "time_s",
