@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compare;
 pub mod context;
 pub mod date;
+pub mod direct;
 pub mod dist;
 pub mod engine;
 mod error;

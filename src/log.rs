@@ -3,15 +3,21 @@
 //! Layout: a first line `#tradesim-events schema=1`, a second line `#context {json}`
 //! (the run's dimensions, see `Context`), the CSV header, one row per event, and a last
 //! line `#end events=N` so that a truncated log is caught. Rows are formatted in
-//! parallel chunks and written in order, so the writer does not serialise the run.
+//! parallel chunks; a writer thread hashes and writes them in order, so neither the
+//! formatting nor the disk serialises the run.
 
 use std::io::{BufRead, Read as _, Write};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::context::Context;
 use crate::date::Date;
+use crate::direct::DirectFile;
 use crate::engine::DAY_S;
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
@@ -45,67 +51,216 @@ pub const COLUMNS: [&str; 19] = [
     "lead_s",
 ];
 
-/// Events formatted per parallel task.
+/// Events formatted per parallel task, each chunk into its own buffer (about 1.2 MB).
 const FORMAT_CHUNK: usize = 16_384;
+/// Buffers of formatted rows in existence, being filled or queued for the writer
+/// thread: they bound the memory the log takes, however large a window.
+const BUFFERS: usize = 16;
+/// Buffers filled at a time: the writer thread drains the others meanwhile.
+const ROUND: usize = BUFFERS / 2;
 
-pub struct LogWriter<W: Write> {
-    out: W,
-    context: Context,
-    next_seq: u64,
-    chunks: Vec<Vec<u8>>,
+/// What the writer thread receives, in order.
+enum Msg {
+    Rows(Vec<u8>),
+    /// The log is complete: flush and report.
+    End,
 }
 
-impl<W: Write> LogWriter<W> {
-    pub fn new(mut out: W, context: &Context) -> Result<LogWriter<W>, Error> {
+/// Writes the event log: `write` formats each window's rows in parallel chunks on the
+/// rayon threads, and a writer thread of its own hashes and writes them, in order,
+/// recycling the buffers. A `LogWriter` dropped before `finish` (an error elsewhere, an
+/// interrupt) stops its thread and leaves the log incomplete.
+pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
+    context: Context,
+    next_seq: u64,
+    /// Names the log in messages.
+    name: String,
+    rows: Option<SyncSender<Msg>>,
+    /// Buffers the writer thread hands back once written, cleared.
+    spare: Receiver<Vec<u8>>,
+    /// Buffers made so far, at most `BUFFERS`.
+    made: usize,
+    round: Vec<Vec<u8>>,
+    writer: Option<JoinHandle<Result<Finished<W>, Error>>>,
+}
+
+/// A completed log.
+pub struct Finished<W> {
+    pub out: W,
+    /// SHA-256 of every byte written, in lowercase hex.
+    pub sha256: String,
+}
+
+impl LogWriter<DirectFile> {
+    /// Creates the log file at `path` (written past the page cache where possible, see
+    /// `DirectFile`).
+    pub fn create(path: &Path, context: &Context) -> Result<LogWriter<DirectFile>, Error> {
+        let name = path.display().to_string();
+        let file = DirectFile::create(path).map_err(Error::io(format!("creating {name}")))?;
+        LogWriter::named(file, context, name)
+    }
+}
+
+impl<W: Write + Send + 'static> LogWriter<W> {
+    /// A log written into `out`.
+    pub fn new(out: W, context: &Context) -> Result<LogWriter<W>, Error> {
+        LogWriter::named(out, context, "the event log".to_string())
+    }
+
+    fn named(out: W, context: &Context, name: String) -> Result<LogWriter<W>, Error> {
+        let (rows, rows_rx) = mpsc::sync_channel(BUFFERS + 1);
+        // Never full: it holds at most the `BUFFERS` buffers there are.
+        let (spare_tx, spare) = mpsc::sync_channel(BUFFERS);
+        let thread_name = name.clone();
+        let writer = std::thread::Builder::new()
+            .name("event-log".to_string())
+            .spawn(move || write_out(out, &rows_rx, &spare_tx, &thread_name))
+            .map_err(Error::io("starting the event log's writer thread"))?;
+        let mut log = LogWriter {
+            context: context.clone(),
+            next_seq: 1,
+            name,
+            rows: Some(rows),
+            spare,
+            made: 0,
+            round: Vec::with_capacity(ROUND),
+            writer: Some(writer),
+        };
+        let mut header = log.buffer()?;
         let json = serde_json::to_string(context).expect("context serialises");
         writeln!(
-            out,
+            header,
             "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}",
             COLUMNS.join(",")
         )
-        .map_err(Error::io("writing the event log"))?;
-        Ok(LogWriter {
-            out,
-            context: context.clone(),
-            next_seq: 1,
-            chunks: Vec::new(),
-        })
+        .expect("writing into memory");
+        log.send(Msg::Rows(header))?;
+        Ok(log)
     }
 
+    /// Formats `events` (the next rows of the log) and queues them for the writer
+    /// thread; waits only when every buffer is in use.
     pub fn write(&mut self, events: &[Event]) -> Result<(), Error> {
-        let n = events.len().div_ceil(FORMAT_CHUNK);
-        self.chunks.resize_with(n, Vec::new);
-        let ctx = &self.context;
-        let first_seq = self.next_seq;
-        self.chunks
-            .par_iter_mut()
-            .zip(events.par_chunks(FORMAT_CHUNK))
-            .enumerate()
-            .for_each(|(i, (buf, chunk))| {
-                buf.clear();
-                let first = first_seq + (i * FORMAT_CHUNK) as u64;
-                for (seq, e) in (first..).zip(chunk) {
-                    format_row(buf, ctx, seq, e);
-                }
-            });
-        for buf in &self.chunks {
-            self.out
-                .write_all(buf)
-                .map_err(Error::io("writing the event log"))?;
+        for batch in events.chunks(ROUND * FORMAT_CHUNK) {
+            let n = batch.len().div_ceil(FORMAT_CHUNK);
+            while self.round.len() < n {
+                let buf = self.buffer()?;
+                self.round.push(buf);
+            }
+            let ctx = &self.context;
+            let first_seq = self.next_seq;
+            self.round
+                .par_iter_mut()
+                .zip(batch.par_chunks(FORMAT_CHUNK))
+                .enumerate()
+                .for_each(|(i, (buf, chunk))| {
+                    buf.clear();
+                    let first = first_seq + (i * FORMAT_CHUNK) as u64;
+                    for (seq, e) in (first..).zip(chunk) {
+                        format_row(buf, ctx, seq, e);
+                    }
+                });
+            self.next_seq += batch.len() as u64;
+            let mut round = std::mem::take(&mut self.round);
+            for buf in round.drain(..) {
+                self.send(Msg::Rows(buf))?;
+            }
+            self.round = round;
         }
-        self.next_seq += events.len() as u64;
         Ok(())
     }
 
-    /// Writes the end marker and returns the sink.
-    pub fn finish(mut self) -> Result<W, Error> {
-        writeln!(self.out, "{END_PREFIX}{}", self.next_seq - 1)
-            .map_err(Error::io("writing the event log"))?;
-        self.out
-            .flush()
-            .map_err(Error::io("writing the event log"))?;
-        Ok(self.out)
+    /// Writes the end marker, waits for the writer thread, and returns the sink with
+    /// the log's SHA-256.
+    pub fn finish(mut self) -> Result<Finished<W>, Error> {
+        let mut end = self.buffer()?;
+        writeln!(end, "{END_PREFIX}{}", self.next_seq - 1).expect("writing into memory");
+        self.send(Msg::Rows(end))?;
+        self.send(Msg::End)?;
+        self.rows = None;
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(finished)) => finished,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(self.stopped()),
+        }
     }
+
+    /// An empty buffer: a spare one, a new one while there are fewer than `BUFFERS`, or
+    /// the next one the writer thread hands back.
+    fn buffer(&mut self) -> Result<Vec<u8>, Error> {
+        if let Ok(buf) = self.spare.try_recv() {
+            return Ok(buf);
+        }
+        if self.made < BUFFERS {
+            self.made += 1;
+            return Ok(Vec::new());
+        }
+        // Fails only when the writer thread has stopped, which it does early on an error.
+        self.spare.recv().map_err(|_| self.stopped())
+    }
+
+    fn send(&mut self, msg: Msg) -> Result<(), Error> {
+        match &self.rows {
+            Some(rows) if rows.send(msg).is_ok() => Ok(()),
+            _ => Err(self.stopped()),
+        }
+    }
+
+    /// The writer thread hung up early: its error.
+    fn stopped(&mut self) -> Error {
+        self.rows = None;
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            Some(Ok(Ok(_))) | None => Error::Io {
+                context: format!("writing {}", self.name),
+                source: std::io::Error::other("the writer thread stopped after an earlier error"),
+            },
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Drop for LogWriter<W> {
+    /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writer thread
+    /// stops without completing the log, and waits for it.
+    fn drop(&mut self) {
+        self.rows = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread: hashes and writes each buffer of rows, hands it back, and at the
+/// end flushes `out`; stops at the first error, or when the `LogWriter` hangs up early.
+fn write_out<W: Write>(
+    mut out: W,
+    rows: &Receiver<Msg>,
+    spare: &SyncSender<Vec<u8>>,
+    name: &str,
+) -> Result<Finished<W>, Error> {
+    let failed = |source| Error::Io {
+        context: format!("writing {name}"),
+        source,
+    };
+    let mut hash = Sha256::new();
+    while let Ok(msg) = rows.recv() {
+        match msg {
+            Msg::Rows(mut buf) => {
+                hash.update(&buf);
+                out.write_all(&buf).map_err(failed)?;
+                buf.clear();
+                // Refused only when the `LogWriter` is gone.
+                let _ = spare.send(buf);
+            }
+            Msg::End => {
+                out.flush().map_err(failed)?;
+                let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                return Ok(Finished { out, sha256 });
+            }
+        }
+    }
+    Err(Error::Interrupted)
 }
 
 fn format_row(buf: &mut Vec<u8>, ctx: &Context, seq: u64, e: &Event) {
@@ -768,4 +923,193 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             kind,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufReader;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::scenario::sha256_hex;
+
+    /// The checked-in log (written before the writer thread existed): its context, its
+    /// events and its bytes.
+    fn tiny() -> (Context, Vec<Event>, Vec<u8>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_run/events.csv");
+        let text = std::fs::read(&path).unwrap();
+        let mut reader = LogReader::open(BufReader::new(&text[..]), "tiny").unwrap();
+        let mut events = Vec::new();
+        while let Some(e) = reader.next_event().unwrap() {
+            events.push(e);
+        }
+        (reader.context.clone(), events, text)
+    }
+
+    #[test]
+    fn the_writer_reproduces_the_checked_in_log_byte_for_byte() {
+        let (context, events, text) = tiny();
+        let mut log = LogWriter::new(Vec::new(), &context).unwrap();
+        // Windows of uneven sizes, an empty one among them.
+        let (a, rest) = events.split_at(1000);
+        let (b, c) = rest.split_at(1);
+        for window in [a, &[], b, c] {
+            log.write(window).unwrap();
+        }
+        let done = log.finish().unwrap();
+        assert!(done.out == text, "the log's bytes changed");
+        assert_eq!(done.sha256, sha256_hex(&text));
+    }
+
+    /// The same events written into memory, into a file with direct I/O and into a file
+    /// through the page cache: the same bytes, and the digest streamed is the file's.
+    #[test]
+    fn direct_and_buffered_logs_agree_and_the_streamed_digest_is_the_files() {
+        let (context, events, _) = tiny();
+        // 80 copies make about 11.5 MB of rows: more buffers than there are (so they are
+        // recycled), two rounds in one call, and more than one staging buffer.
+        let many: Vec<Event> = (0..60).flat_map(|_| events.iter().copied()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        for copies in [0, 1, 80] {
+            let write = |log: &mut dyn FnMut(&[Event])| {
+                if copies == 80 {
+                    log(&many);
+                    (0..20).for_each(|_| log(&events));
+                } else {
+                    (0..copies).for_each(|_| log(&events));
+                }
+            };
+            let mut memory = LogWriter::new(Vec::new(), &context).unwrap();
+            write(&mut |e| memory.write(e).unwrap());
+            let expected = memory.finish().unwrap().out;
+            if copies == 0 {
+                assert!(expected.len() < 4096, "a log smaller than a page");
+            } else {
+                assert!(expected.len() % 4096 != 0, "a log with a partial last page");
+            }
+
+            let direct_path = dir.path().join(format!("direct-{copies}.csv"));
+            let mut direct = LogWriter::create(&direct_path, &context).unwrap();
+            write(&mut |e| direct.write(e).unwrap());
+            let direct = direct.finish().unwrap();
+
+            let buffered_path = dir.path().join(format!("buffered-{copies}.csv"));
+            let file = DirectFile::buffered(&buffered_path).unwrap();
+            let mut buffered = LogWriter::new(file, &context).unwrap();
+            write(&mut |e| buffered.write(e).unwrap());
+            let buffered = buffered.finish().unwrap();
+
+            for (path, digest) in [
+                (&direct_path, &direct.sha256),
+                (&buffered_path, &buffered.sha256),
+            ] {
+                let on_disk = std::fs::read(path).unwrap();
+                assert!(on_disk == expected, "{}: other bytes", path.display());
+                assert_eq!(*digest, sha256_hex(&on_disk), "{}", path.display());
+            }
+        }
+    }
+
+    /// Accepts `room` bytes, then fails as a full disk does; tells when it is dropped.
+    struct Full {
+        room: usize,
+        dropped: Arc<AtomicBool>,
+        flushed: Arc<AtomicBool>,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushed.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    impl Drop for Full {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn full(room: usize) -> (Full, Arc<AtomicBool>, Arc<AtomicBool>) {
+        let (dropped, flushed) = (Arc::default(), Arc::default());
+        let out = Full {
+            room,
+            dropped: Arc::clone(&dropped),
+            flushed: Arc::clone(&flushed),
+        };
+        (out, dropped, flushed)
+    }
+
+    #[test]
+    fn a_write_error_surfaces_and_stops_the_writer_thread() {
+        let (context, events, _) = tiny();
+        let (out, dropped, _) = full(100_000);
+        let mut log = LogWriter::new(out, &context).unwrap();
+        // The writer thread fails on the second window or so; the formatting side sees it
+        // once its sends or its wait for a buffer fail, at the latest at `finish`.
+        let mut result = Ok(());
+        for _ in 0..100 {
+            result = log.write(&events);
+            if result.is_err() {
+                break;
+            }
+        }
+        let err = match result {
+            Err(e) => e,
+            Ok(()) => match log.finish() {
+                Err(e) => e,
+                Ok(_) => panic!("a full disk went unnoticed"),
+            },
+        };
+        let message = err.to_string();
+        assert!(
+            message.starts_with("writing the event log: ") && matches!(err, Error::Io { .. }),
+            "{message}"
+        );
+        assert!(dropped.load(Ordering::Relaxed), "the writer thread ended");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_named_with_the_file() {
+        let (context, events, _) = tiny();
+        let path = Path::new("/dev/full");
+        if !path.exists() {
+            return;
+        }
+        let mut log = LogWriter::create(path, &context).unwrap();
+        let err = (0..1000)
+            .find_map(|_| log.write(&events).err())
+            .or_else(|| log.finish().err())
+            .expect("an error");
+        let message = err.to_string();
+        assert!(message.contains("writing /dev/full: "), "{message}");
+    }
+
+    #[test]
+    fn an_unfinished_writer_stops_its_thread_without_ending_the_log() {
+        let (context, events, _) = tiny();
+        let (out, dropped, flushed) = full(usize::MAX);
+        let mut log = LogWriter::new(out, &context).unwrap();
+        log.write(&events).unwrap();
+        drop(log);
+        assert!(
+            dropped.load(Ordering::Relaxed),
+            "the writer thread was joined"
+        );
+        assert!(
+            !flushed.load(Ordering::Relaxed),
+            "no end for an abandoned log"
+        );
+    }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -21,8 +20,6 @@ use crate::scenario::{Loaded, sha256_hex};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const EVENTS: &str = "events.csv";
-/// Buffer for the event log: large writes keep the writer off the critical path.
-const LOG_BUFFER: usize = 1 << 22;
 
 /// What the user asked to run.
 #[derive(Debug, Clone)]
@@ -183,7 +180,7 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
 /// The live-run sink: folds every table and, if asked, writes the log.
 struct RunSink<'a> {
     tables: Tables,
-    log: Option<LogWriter<BufWriter<File>>>,
+    log: Option<LogWriter>,
     progress: &'a (dyn Fn(u32, u64) + Sync),
 }
 
@@ -233,13 +230,7 @@ pub fn simulate_into(
     let plan = Plan::new(scenario, params);
     let context = Context::from_plan(&plan);
     let log = if event_log {
-        let path = dir.join(EVENTS);
-        let file =
-            File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
-        Some(LogWriter::new(
-            BufWriter::with_capacity(LOG_BUFFER, file),
-            &context,
-        )?)
+        Some(LogWriter::create(&dir.join(EVENTS), &context)?)
     } else {
         None
     };
@@ -251,8 +242,8 @@ pub fn simulate_into(
     let stats = engine::simulate(scenario, params, &mut sink, stop)?;
     let mut files = BTreeMap::new();
     if let Some(log) = sink.log.take() {
-        log.finish()?;
-        files.insert(EVENTS.to_string(), hash_file(&dir.join(EVENTS))?);
+        // Hashed as written, not read back.
+        files.insert(EVENTS.to_string(), log.finish()?.sha256);
     }
     files.extend(write_tables(&sink.tables, dir)?);
     Ok(Simulated {
