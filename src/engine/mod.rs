@@ -11,18 +11,20 @@
 //!
 //! The engine does no I/O: it hands sorted events to a `Sink`.
 
+mod alias;
 mod hub;
 mod parcel;
 pub mod streams;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Poisson, Zipf};
 use rayon::prelude::*;
 
+pub use alias::AliasTable;
 pub use hub::{HubQueue, Regime, Service, sampled_lines};
 use parcel::{Parcel, Step, Stored};
 use streams::Purpose;
@@ -87,12 +89,12 @@ struct MarketPlan {
 enum PoolPlan {
     Uniform(u32),
     /// An alias table: one draw per sample, no `powf` (pools up to `ALIAS_MAX` sellers).
-    Alias(WeightedAliasIndex<f64>),
+    Alias(AliasTable),
     /// Rejection-inversion for larger pools.
     Zipf(Zipf<f64>, u32),
 }
 
-/// Largest pool sampled through an alias table (16 MiB of table at most).
+/// Largest pool sampled through an alias table (8 MiB of table at most).
 const ALIAS_MAX: u32 = 1 << 20;
 
 impl PoolPlan {
@@ -100,8 +102,8 @@ impl PoolPlan {
         if exponent == 0.0 || count == 1 {
             PoolPlan::Uniform(count)
         } else if count <= ALIAS_MAX {
-            let weights = (1..=count).map(|k| f64::from(k).powf(-exponent)).collect();
-            PoolPlan::Alias(WeightedAliasIndex::new(weights).expect("positive weights"))
+            let weights: Vec<f64> = (1..=count).map(|k| f64::from(k).powf(-exponent)).collect();
+            PoolPlan::Alias(AliasTable::new(&weights))
         } else {
             PoolPlan::Zipf(
                 Zipf::new(f64::from(count), exponent).expect("validated zipf"),
@@ -115,7 +117,7 @@ impl PoolPlan {
     fn rank<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         match self {
             PoolPlan::Uniform(count) => rand::RngExt::random_range(rng, 0..*count),
-            PoolPlan::Alias(table) => table.sample(rng) as u32,
+            PoolPlan::Alias(table) => table.sample(rng),
             PoolPlan::Zipf(z, count) => (z.sample(rng) as u32).clamp(1, *count) - 1,
         }
     }
@@ -251,9 +253,11 @@ impl TaskOut {
     }
 }
 
-/// Runs tasks in parallel into reused output buffers, in task order.
+/// Runs tasks in parallel into reused output buffers, in task order; parcels that go
+/// on in a later window are filed in `schedule`.
 fn run_tasks(
     plan: &Plan,
+    schedule: &Schedule,
     base: &ChaCha8Rng,
     tasks: &[Task],
     outs: &mut Vec<TaskOut>,
@@ -305,6 +309,7 @@ fn run_tasks(
                     }
                 }
             }
+            schedule.file(&out.later);
         });
 }
 
@@ -340,10 +345,6 @@ impl<T: Copy> Buckets<T> {
         }
     }
 
-    fn take(&mut self, window: usize) -> Vec<Vec<T>> {
-        std::mem::take(&mut self.windows[window])
-    }
-
     fn file(&mut self, window: usize, item: T) {
         let bucket = &mut self.windows[window];
         if bucket.last().is_none_or(|b| b.len() == BLOCK) {
@@ -356,15 +357,119 @@ impl<T: Copy> Buckets<T> {
         bucket.last_mut().expect("a block").push(item);
     }
 
-    fn recycle(&mut self, blocks: Vec<Vec<T>>) {
-        for mut block in blocks {
-            block.clear();
-            self.spare.push(block);
+    fn is_empty(&self) -> bool {
+        self.windows.iter().all(Vec::is_empty)
+    }
+}
+
+/// One shelf of the schedule: filled by whichever task holds it.
+struct Shelf {
+    unpaid: Buckets<Parcel>,
+    /// Paid parcels, kept compact.
+    paid: Buckets<Stored>,
+    /// Parcels whose next event falls past the horizon, per market.
+    in_flight: Vec<u64>,
+}
+
+/// Where every parcel waits for the window of its next event. Tasks file their parcels
+/// in parallel, each into a shelf it locks; a parcel's shelf and its place in a window
+/// change nothing, since each window's events are sorted and its hub arrivals ordered.
+struct Schedule {
+    shelves: Vec<Mutex<Shelf>>,
+    windows: usize,
+}
+
+impl Schedule {
+    fn new(windows: usize, markets: usize, shelves: usize) -> Schedule {
+        Schedule {
+            shelves: (0..shelves.max(1))
+                .map(|_| {
+                    Mutex::new(Shelf {
+                        unpaid: Buckets::new(windows),
+                        paid: Buckets::new(windows),
+                        in_flight: vec![0; markets],
+                    })
+                })
+                .collect(),
+            windows,
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.windows.iter().all(Vec::is_empty)
+    /// A shelf no other task holds (the current thread's own when it is free).
+    fn shelf(&self) -> MutexGuard<'_, Shelf> {
+        let n = self.shelves.len();
+        let first = rayon::current_thread_index().unwrap_or(0) % n;
+        (0..n)
+            .find_map(|k| self.shelves[(first + k) % n].try_lock().ok())
+            .unwrap_or_else(|| self.shelves[first].lock().expect("no task panics"))
+    }
+
+    /// Files parcels that continue in a later window.
+    fn file(&self, parcels: &[Parcel]) {
+        if parcels.is_empty() {
+            return;
+        }
+        let mut shelf = self.shelf();
+        for p in parcels {
+            let slot = (p.next / WINDOW_S) as usize;
+            if slot < self.windows {
+                if p.is_paid() {
+                    shelf.paid.file(slot, p.store());
+                } else {
+                    shelf.unpaid.file(slot, *p);
+                }
+            } else if p.stage != parcel::Stage::Return {
+                // Delivered parcels that may still come back are not in flight.
+                shelf.in_flight[p.market.ix()] += 1;
+            }
+        }
+    }
+
+    /// Takes window `w`'s parcels out of every shelf.
+    fn take(&mut self, w: usize) -> (Vec<Vec<Parcel>>, Vec<Vec<Stored>>) {
+        let mut unpaid = Vec::new();
+        let mut paid = Vec::new();
+        for shelf in &mut self.shelves {
+            let shelf = shelf.get_mut().expect("no task panics");
+            unpaid.append(&mut shelf.unpaid.windows[w]);
+            paid.append(&mut shelf.paid.windows[w]);
+        }
+        (unpaid, paid)
+    }
+
+    /// Returns emptied blocks to the shelves, spread evenly.
+    fn recycle(&mut self, unpaid: Vec<Vec<Parcel>>, paid: Vec<Vec<Stored>>) {
+        let n = self.shelves.len();
+        for (i, mut block) in unpaid.into_iter().enumerate() {
+            block.clear();
+            let shelf = self.shelves[i % n].get_mut().expect("no task panics");
+            shelf.unpaid.spare.push(block);
+        }
+        for (i, mut block) in paid.into_iter().enumerate() {
+            block.clear();
+            let shelf = self.shelves[i % n].get_mut().expect("no task panics");
+            shelf.paid.spare.push(block);
+        }
+    }
+
+    /// Parcels in flight at the horizon, per market.
+    fn in_flight(&mut self) -> Vec<u64> {
+        let mut total: Vec<u64> = Vec::new();
+        for shelf in &mut self.shelves {
+            let shelf = shelf.get_mut().expect("no task panics");
+            total.resize(shelf.in_flight.len(), 0);
+            for (t, n) in total.iter_mut().zip(&shelf.in_flight) {
+                *t += n;
+            }
+        }
+        total
+    }
+
+    fn is_empty(&mut self) -> bool {
+        self.shelves.iter_mut().all(|s| {
+            let s = s.get_mut().expect("no task panics");
+            s.unpaid.is_empty() && s.paid.is_empty()
+        })
     }
 }
 
@@ -378,18 +483,17 @@ pub fn simulate<S: Sink + Send>(
     let plan = Plan::new(scenario, params);
     let base = streams::base_rng(params.seed, params.replication);
     let windows = (plan.horizon_s / WINDOW_S) as usize;
-    // Per window, the parcels whose next event falls in it: paid ones compact.
-    let mut unpaid: Buckets<Parcel> = Buckets::new(windows);
-    let mut paid: Buckets<Stored> = Buckets::new(windows);
+    let mut schedule = Schedule::new(
+        windows,
+        scenario.markets.len(),
+        rayon::current_num_threads(),
+    );
     let mut hubs: Vec<HubQueue> = plan
         .hub_regimes
         .iter()
         .map(|r| HubQueue::new(r.clone()))
         .collect();
-    let mut stats = RunStats {
-        in_flight: vec![0; scenario.markets.len()],
-        ..RunStats::default()
-    };
+    let mut stats = RunStats::default();
     let mut next_order_id: u64 = 0;
     let mut outs: Vec<TaskOut> = Vec::new();
     let mut hub_outs: Vec<TaskOut> = Vec::new();
@@ -402,9 +506,7 @@ pub fn simulate<S: Sink + Send>(
         let day = (w as u32 * WINDOW_S) / DAY_S;
         let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
 
-        // (1) This hour's new orders and (2) every parcel due in it, in parallel tasks.
-        let due = unpaid.take(w);
-        let due_paid = paid.take(w);
+        let (due, due_paid) = schedule.take(w);
         let mut tasks: Vec<Task> = Vec::new();
         for mi in 0..scenario.markets.len() {
             let market = MarketId(mi as u8);
@@ -434,11 +536,14 @@ pub fn simulate<S: Sink + Send>(
                 first = last;
             }
             next_order_id += count;
+            // Sort keys hold an order id in 56 bits (`sort_second`).
+            assert!(next_order_id < 1 << 56, "order ids fit in 56 bits");
             stats.orders += count;
         }
+        let drawn = tasks.len();
         tasks.extend(due.iter().map(|block| Task::Advance(block)));
         tasks.extend(due_paid.iter().map(|block| Task::AdvanceStored(block)));
-        run_tasks(&plan, &base, &tasks, &mut outs, day, hour);
+        run_tasks(&plan, &schedule, &base, &tasks, &mut outs, day, hour);
         let used = tasks.len();
         drop(tasks);
 
@@ -461,7 +566,7 @@ pub fn simulate<S: Sink + Send>(
                 served.push(p);
             }
             let tasks: Vec<Task> = served.chunks(BLOCK).map(Task::Advance).collect();
-            run_tasks(&plan, &base, &tasks, &mut hub_outs, day, hour);
+            run_tasks(&plan, &schedule, &base, &tasks, &mut hub_outs, day, hour);
             hub_used = tasks.len();
             debug_assert!(
                 hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()),
@@ -469,29 +574,14 @@ pub fn simulate<S: Sink + Send>(
             );
         }
 
-        // Parcels with events in later windows wait in that window's bucket.
-        unpaid.recycle(due);
-        paid.recycle(due_paid);
-        for out in outs[..used].iter().chain(&hub_outs[..hub_used]) {
-            for p in &out.later {
-                let slot = (p.next / WINDOW_S) as usize;
-                if slot < windows {
-                    if p.is_paid() {
-                        paid.file(slot, p.store());
-                    } else {
-                        unpaid.file(slot, *p);
-                    }
-                } else if p.stage != parcel::Stage::Return {
-                    // Delivered parcels that may still come back are not in flight.
-                    stats.in_flight[p.market.ix()] += 1;
-                }
-            }
-        }
+        schedule.recycle(due, due_paid);
 
-        // (4) The window's events in the log's total order.
-        let parts: Vec<&[Event]> = outs[..used]
+        // The new orders' events last: they are in order already and follow all others
+        // that share their second (see `sort_second`).
+        let parts: Vec<&[Event]> = outs[drawn..used]
             .iter()
             .chain(&hub_outs[..hub_used])
+            .chain(&outs[..drawn])
             .map(|o| o.events.as_slice())
             .collect();
         sort_window(&parts, events, day * DAY_S + hour * WINDOW_S);
@@ -519,59 +609,114 @@ pub fn simulate<S: Sink + Send>(
     hand_over(sink, &pending, pending_day, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
     // the time their window ran, so nothing is left behind there.
-    debug_assert!(unpaid.is_empty() && paid.is_empty());
+    debug_assert!(schedule.is_empty());
+    stats.in_flight = schedule.in_flight();
     Ok(stats)
 }
 
+/// Groups of task outputs the sort scatters in parallel; fixed, so that the work does
+/// not depend on the thread count (the output never does: sort keys are unique).
+const SORT_GROUPS: usize = 4;
+
 /// Sorts a window's events by (time, order id, stage) into `sorted`: a counting sort on
-/// the second within the window straight from the tasks' buffers, then each second's few
-/// events sorted in parallel. Much cheaper than one comparison sort over the window.
+/// the second within the window, the tasks' buffers scattered in parallel groups, then
+/// each second's few events sorted in parallel. Much cheaper than one comparison sort
+/// over the window.
 fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
-    let mut starts = vec![0usize; WINDOW_S as usize + 1];
-    let mut total = 0;
-    for part in parts {
-        total += part.len();
-        for e in part.iter() {
-            debug_assert!(e.time_s >= window_start && e.time_s < window_start + WINDOW_S);
-            starts[(e.time_s - window_start) as usize + 1] += 1;
-        }
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    sorted.clear();
-    if total == 0 {
+    const SECONDS: usize = WINDOW_S as usize;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let Some(&filler) = parts.iter().find_map(|p| p.first()) else {
+        sorted.clear();
         return;
-    }
-    sorted.resize(
-        total,
-        parts
-            .iter()
-            .find_map(|p| p.first())
-            .copied()
-            .expect("an event"),
-    );
-    let mut next = starts.clone();
-    for part in parts {
-        for e in part.iter() {
-            let slot = &mut next[(e.time_s - window_start) as usize];
-            sorted[*slot] = *e;
-            *slot += 1;
+    };
+    // Contiguous runs of parts with about the same number of events.
+    let mut groups: Vec<&[&[Event]]> = Vec::with_capacity(SORT_GROUPS);
+    let (mut from, mut seen) = (0, 0);
+    for (i, part) in parts.iter().enumerate() {
+        seen += part.len();
+        if seen * SORT_GROUPS >= total * (groups.len() + 1) || i + 1 == parts.len() {
+            groups.push(&parts[from..=i]);
+            from = i + 1;
         }
     }
-    let mut groups: Vec<&mut [Event]> = Vec::with_capacity(WINDOW_S as usize);
+    let second = |e: &Event| {
+        debug_assert!(e.time_s >= window_start && e.time_s < window_start + WINDOW_S);
+        (e.time_s - window_start) as usize
+    };
+    let counts: Vec<Vec<u32>> = groups
+        .par_iter()
+        .map(|group| {
+            let mut count = vec![0u32; SECONDS];
+            for e in group.iter().flat_map(|p| p.iter()) {
+                count[second(e)] += 1;
+            }
+            count
+        })
+        .collect();
+
+    // Every position is overwritten below; only the length matters.
+    sorted.resize(total, filler);
+    sorted.truncate(total);
+    // Cut the output into one piece per (group, second), each second's pieces in group
+    // order, so that the groups can scatter at once without sharing a piece.
+    let mut pieces: Vec<Vec<&mut [Event]>> = (0..groups.len())
+        .map(|_| Vec::with_capacity(SECONDS))
+        .collect();
+    let mut seconds: Vec<&mut [Event]> = Vec::with_capacity(SECONDS);
+    {
+        let mut rest: &mut [Event] = sorted;
+        for s in 0..SECONDS {
+            for (g, count) in counts.iter().enumerate() {
+                let (piece, tail) = rest.split_at_mut(count[s] as usize);
+                pieces[g].push(piece);
+                rest = tail;
+            }
+        }
+    }
+    pieces
+        .into_par_iter()
+        .zip(groups.par_iter())
+        .for_each(|(mut pieces, group)| {
+            for e in group.iter().flat_map(|p| p.iter()) {
+                let piece = &mut pieces[second(e)];
+                let (slot, rest) = std::mem::take(piece).split_first_mut().expect("counted");
+                *slot = *e;
+                *piece = rest;
+            }
+        });
+
     let mut rest: &mut [Event] = sorted;
-    for w in starts.windows(2) {
-        let (group, tail) = rest.split_at_mut(w[1] - w[0]);
-        if group.len() > 1 {
-            groups.push(group);
+    for s in 0..SECONDS {
+        let len: usize = counts.iter().map(|c| c[s] as usize).sum();
+        let (events, tail) = rest.split_at_mut(len);
+        if len > 1 {
+            seconds.push(events);
         }
         rest = tail;
     }
-    groups
+    seconds
         .into_par_iter()
         .with_min_len(64)
-        .for_each(|g| g.sort_unstable_by_key(|e| (e.order_id, e.kind.stage())));
+        .for_each(sort_second);
+}
+
+/// Sorts one second's events by (order id, stage). The events of orders placed in this
+/// window come last and already in order (drawn in id order, each order's events in
+/// lifecycle order), with ids above every older order's: only the rest needs sorting.
+fn sort_second(events: &mut [Event]) {
+    let key = |e: &Event| e.order_id << 8 | u64::from(e.kind.stage());
+    let mut split = events.len().saturating_sub(1);
+    while split > 0 && key(&events[split - 1]) < key(&events[split]) {
+        split -= 1;
+    }
+    let (older, newer) = events.split_at_mut(split);
+    older.sort_unstable_by_key(key);
+    if let (Some(last), Some(first)) = (older.last(), newer.first())
+        && key(last) > key(first)
+    {
+        // A new order already at its hub, say: not the common case.
+        events.sort_unstable_by_key(key);
+    }
 }
 
 #[cfg(test)]
@@ -586,6 +731,66 @@ mod tests {
         fn events(&mut self, events: &[Event]) -> Result<(), Error> {
             events.iter().for_each(|e| self.0.observe(e));
             Ok(())
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn event(time_s: u32, order_id: u64, attempt: u8) -> Event {
+        Event {
+            time_s,
+            order_id,
+            market: MarketId(0),
+            route: crate::model::RouteId(0),
+            kind: if attempt == 0 {
+                crate::event::EventKind::Dispatched
+            } else {
+                crate::event::EventKind::PaymentAttempted {
+                    method: crate::model::MethodId(0),
+                    attempt,
+                    success: false,
+                }
+            },
+        }
+    }
+
+    proptest! {
+        /// Whatever the parts, and whether or not their new orders come last in order,
+        /// the window comes out exactly as a plain sort by the log's key would give.
+        #[test]
+        fn sort_window_is_a_sort_by_the_log_key(
+            parts in proptest::collection::vec(
+                proptest::collection::vec((0u32..40, 0u64..300, 0u8..4), 0..200),
+                0..12,
+            ),
+            presorted_tail in proptest::collection::vec((0u32..40, 0u8..3), 0..300),
+        ) {
+            let start = 7 * WINDOW_S;
+            // Keys are unique in a real window: keep the first of each.
+            let mut seen = std::collections::HashSet::new();
+            let mut parts: Vec<Vec<Event>> = parts
+                .into_iter()
+                .map(|p| {
+                    p.into_iter()
+                        .filter(|(t, o, a)| seen.insert((*t, *o, *a)))
+                        .map(|(t, o, a)| event(start + t * 90, o, a))
+                        .collect()
+                })
+                .collect();
+            // Like newly drawn orders: ids above the rest, already in key order.
+            let mut tail: Vec<Event> = presorted_tail
+                .into_iter()
+                .enumerate()
+                .map(|(i, (t, a))| event(start + t * 90, 1000 + i as u64, a))
+                .collect();
+            tail.sort_by_key(Event::order_key);
+            parts.push(tail);
+            let slices: Vec<&[Event]> = parts.iter().map(Vec::as_slice).collect();
+            let mut sorted = vec![event(start, 0, 0); 3];
+            sort_window(&slices, &mut sorted, start);
+            let mut expected: Vec<Event> = parts.concat();
+            expected.sort_by_key(Event::order_key);
+            prop_assert_eq!(sorted, expected);
         }
     }
 
