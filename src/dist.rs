@@ -7,7 +7,7 @@
 
 use rand::Rng;
 use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, Exp, Gamma, LogNormal, Triangular, Uniform};
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, StandardNormal, Triangular, Uniform};
 use toml::Value;
 
 use crate::scenario::Problems;
@@ -107,6 +107,21 @@ impl Dist {
     #[inline]
     pub fn sample_u32<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         to_u32(self.sample(rng))
+    }
+
+    /// Takes from the stream exactly what `sample` would, for a draw whose value is
+    /// never read (so that the draws after it stay put), without a lognormal's `exp`.
+    #[inline]
+    pub fn skip<R: Rng + ?Sized>(&self, rng: &mut R) {
+        match &self.sampler {
+            // `LogNormal` is exp(mu + sigma * z) of one standard normal z.
+            Sampler::LogNormal(_) => {
+                let _: f64 = StandardNormal.sample(rng);
+            }
+            _ => {
+                self.sample(rng);
+            }
+        }
     }
 
     /// A money draw in whole cents, saturating at `u32::MAX` cents.
@@ -487,6 +502,31 @@ mod tests {
         match d {
             Some(d) if problems.is_empty() => Ok(d),
             _ => Err(problems.iter().map(|p| p.to_string()).collect()),
+        }
+    }
+
+    /// Skipping a draw leaves the stream exactly where sampling it would, for every
+    /// family (the ziggurat and rejection samplers take a varying number of words).
+    #[test]
+    fn skip_takes_what_sample_takes() {
+        let families = [
+            r#"{ dist = "constant", value_hours = 2.0 }"#,
+            r#"{ dist = "uniform", min_hours = 1.0, max_hours = 3.0 }"#,
+            r#"{ dist = "exponential", mean_minutes = 30 }"#,
+            r#"{ dist = "lognormal", median_days = 2.0, sigma = 0.9 }"#,
+            r#"{ dist = "gamma", shape = 0.7, mean_days = 1.0 }"#,
+            r#"{ dist = "triangular", min_days = 1.0, mode_days = 2.0, max_days = 5.0 }"#,
+            r#"{ dist = "empirical", values_hours = [1.0, 2.0, 5.0], weights = [0.2, 0.5, 0.3] }"#,
+        ];
+        for text in families {
+            let d = parse_str(text, Quantity::Duration).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            let mut sampled = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            let mut skipped = sampled.clone();
+            for _ in 0..10_000 {
+                d.sample_u32(&mut sampled);
+                d.skip(&mut skipped);
+            }
+            assert_eq!(sampled.next_u64(), skipped.next_u64(), "{text}");
         }
     }
 

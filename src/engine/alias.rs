@@ -58,15 +58,54 @@ impl AliasTable {
 
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
+        let draw = self.start(rng);
+        self.finish(draw)
+    }
+
+    /// Takes a draw's random number and asks for its slot's cache line without waiting
+    /// for it: on a large table the slot is a miss to main memory, which other work
+    /// done before `finish` hides.
+    #[inline]
+    pub fn start<R: Rng + ?Sized>(&self, rng: &mut R) -> AliasDraw {
         let product = u128::from(rng.next_u64()) * self.slots.len() as u128;
-        let slot = self.slots[(product >> 64) as usize];
-        let coin = (product >> 32) as u32;
-        if coin < slot.keep_below {
-            (product >> 64) as u32
+        let draw = AliasDraw {
+            slot: (product >> 64) as u32,
+            coin: (product >> 32) as u32,
+        };
+        prefetch(&self.slots[draw.slot as usize]);
+        draw
+    }
+
+    #[inline]
+    pub fn finish(&self, draw: AliasDraw) -> u32 {
+        let slot = self.slots[draw.slot as usize];
+        if draw.coin < slot.keep_below {
+            draw.slot
         } else {
             slot.alias
         }
     }
+}
+
+/// A draw whose slot may still be on its way from memory.
+#[derive(Debug, Clone, Copy)]
+pub struct AliasDraw {
+    slot: u32,
+    coin: u32,
+}
+
+#[inline]
+fn prefetch<T>(item: &T) {
+    // SAFETY: SSE is part of every x86_64 target, and a prefetch is only a hint: it
+    // reads nothing into the program and cannot fault (here the address is even valid).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (item as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
 }
 
 #[cfg(test)]

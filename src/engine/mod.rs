@@ -112,15 +112,34 @@ impl PoolPlan {
         }
     }
 
-    /// A seller's popularity rank (0 = most popular).
+    /// Draws a seller's popularity rank (0 = most popular), to be read with
+    /// `finish_rank` once other work has hidden any wait for memory.
     #[inline]
-    fn rank<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
+    fn start_rank<R: Rng + ?Sized>(&self, rng: &mut R) -> RankDraw {
         match self {
-            PoolPlan::Uniform(count) => rand::RngExt::random_range(rng, 0..*count),
-            PoolPlan::Alias(table) => table.sample(rng),
-            PoolPlan::Zipf(z, count) => (z.sample(rng) as u32).clamp(1, *count) - 1,
+            PoolPlan::Uniform(count) => RankDraw::Ready(rand::RngExt::random_range(rng, 0..*count)),
+            PoolPlan::Alias(table) => RankDraw::Alias(table.start(rng)),
+            PoolPlan::Zipf(z, count) => {
+                RankDraw::Ready((z.sample(rng) as u32).clamp(1, *count) - 1)
+            }
         }
     }
+
+    #[inline]
+    fn finish_rank(&self, draw: RankDraw) -> u32 {
+        match (self, draw) {
+            (_, RankDraw::Ready(rank)) => rank,
+            (PoolPlan::Alias(table), RankDraw::Alias(draw)) => table.finish(draw),
+            _ => unreachable!("a draw is finished by the pool that started it"),
+        }
+    }
+}
+
+/// A seller rank being drawn.
+#[derive(Clone, Copy)]
+enum RankDraw {
+    Ready(u32),
+    Alias(alias::AliasDraw),
 }
 
 fn cdf(weights: &[f64]) -> Vec<f64> {

@@ -9,6 +9,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::Plan;
+use crate::dist::Dist;
 use crate::event::{Event, EventKind};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
@@ -117,7 +118,8 @@ impl Parcel {
         let route_id =
             s.route_of[market.ix()][pool.ix()].expect("validated: every source has a route");
         let route = &s.routes[route_id.ix()];
-        let seller = plan.pools[pool.ix()].rank(rng);
+        // Read last: the popularity table's slot arrives from memory meanwhile.
+        let seller = plan.pools[pool.ix()].start_rank(rng);
         let category = CategoryId(mp.categories[pick(&mp.category_cdf, rng.random::<f64>())]);
         let value_cents = s.pools[pool.ix()].order_value[category.ix()]
             .as_ref()
@@ -138,19 +140,31 @@ impl Parcel {
         if flags & PAID == 0 {
             attempts = m.max_payment_attempts;
         }
-        let retry_gap = m.payment_retry.sample_u32(rng);
-        let handling = s.pools[pool.ix()].handling_time.sample_u32(rng);
-        let to_hub = route.to_hub.as_ref().map_or(0, |d| d.sample_u32(rng));
+        // A value nobody will read (the delays of a cancelled order, an inspection that
+        // does not happen) is skipped, not drawn: the same words, less work.
+        let draw = |d: &Dist, used: bool, rng: &mut ChaCha8Rng| {
+            if used {
+                d.sample_u32(rng)
+            } else {
+                d.skip(rng);
+                0
+            }
+        };
+        let paid = flags & PAID != 0;
+        let retry_gap = draw(&m.payment_retry, attempts > 1, rng);
+        let handling = draw(&s.pools[pool.ix()].handling_time, paid, rng);
+        let to_hub = route.to_hub.as_ref().map_or(0, |d| draw(d, paid, rng));
         let service = route
             .hub
-            .map_or(0, |h| s.hubs[h.ix()].service_time.sample_u32(rng));
-        let transit = route.transit.sample_u32(rng);
-        let clearance = m.customs.clearance_time.sample_u32(rng);
+            .map_or(0, |h| draw(&s.hubs[h.ix()].service_time, paid, rng));
+        let transit = draw(&route.transit, paid, rng);
+        let clearance = draw(&m.customs.clearance_time, paid, rng);
         let inspected = rng.random::<f64>() < m.customs.inspection_rate;
-        let inspection = m.customs.inspection_delay.sample_u32(rng);
-        let last_mile = m.last_mile.sample_u32(rng);
+        let inspection = draw(&m.customs.inspection_delay, paid && inspected, rng);
+        let last_mile = draw(&m.last_mile, paid, rng);
         let returns = rng.random::<f64>() < m.return_rate;
-        let return_after = m.return_time.sample_u32(rng);
+        let return_after = draw(&m.return_time, paid && returns, rng);
+        let seller = plan.pools[pool.ix()].finish_rank(seller);
         if inspected {
             flags |= INSPECTED;
         }
