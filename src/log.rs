@@ -155,9 +155,9 @@ impl<W: Write + Send + 'static> LogWriter<W> {
                 .enumerate()
                 .for_each(|(i, (buf, chunk))| {
                     buf.clear();
-                    let first = first_seq + (i * FORMAT_CHUNK) as u64;
-                    for (seq, e) in (first..).zip(chunk) {
-                        format_row(buf, ctx, seq, e);
+                    let mut rows = Rows::new(ctx, first_seq + (i * FORMAT_CHUNK) as u64);
+                    for e in chunk {
+                        rows.format(buf, e);
                     }
                 });
             self.next_seq += batch.len() as u64;
@@ -263,104 +263,162 @@ fn write_out<W: Write>(
     Err(Error::Interrupted)
 }
 
-fn format_row(buf: &mut Vec<u8>, ctx: &Context, seq: u64, e: &Event) {
-    let mut int = itoa::Buffer::new();
-    let mut num = |buf: &mut Vec<u8>, v: u64| buf.extend_from_slice(int.format(v).as_bytes());
-    num(buf, seq);
-    buf.push(b',');
-    num(buf, u64::from(e.time_s));
-    buf.push(b',');
-    buf.extend_from_slice(e.kind.name().as_bytes());
-    buf.push(b',');
-    num(buf, e.order_id);
-    buf.push(b',');
-    buf.extend_from_slice(ctx.markets[e.market.ix()].id.as_bytes());
-    buf.push(b',');
-    buf.extend_from_slice(ctx.routes[e.route.ix()].id.as_bytes());
-    // hub,seller,category,method,attempt,success,value_cents,duty_cents,vat_cents,inspected,wait_s,service_s,lead_s
-    let mut fields: [Option<u64>; 13] = [None; 13];
-    let mut hub = None;
-    let mut category = None;
-    let mut method = None;
-    match e.kind {
-        EventKind::OrderPlaced {
-            seller,
-            category: c,
-            method: m,
-            value_cents,
-        } => {
-            fields[1] = Some(u64::from(seller));
-            category = Some(c);
-            method = Some(m);
-            fields[6] = Some(u64::from(value_cents));
+/// Formats consecutive rows of the log. The hottest part of writing it, so: the
+/// sequence number counts up in its own decimal digits, a time shared by a run of rows
+/// is formatted once, and each event kind writes its empty columns as one constant.
+struct Rows<'a> {
+    ctx: &'a Context,
+    /// The next row's `seq`, right-aligned in ASCII digits from `seq_from`.
+    seq: [u8; 20],
+    seq_from: usize,
+    /// The last row's time and its digits.
+    time: Option<u32>,
+    time_text: [u8; 10],
+    time_len: usize,
+    int: itoa::Buffer,
+}
+
+impl<'a> Rows<'a> {
+    fn new(ctx: &'a Context, first_seq: u64) -> Rows<'a> {
+        let mut seq = [b'0'; 20];
+        let mut int = itoa::Buffer::new();
+        let digits = int.format(first_seq).as_bytes();
+        let seq_from = seq.len() - digits.len();
+        seq[seq_from..].copy_from_slice(digits);
+        Rows {
+            ctx,
+            seq,
+            seq_from,
+            time: None,
+            time_text: [0; 10],
+            time_len: 0,
+            int,
         }
-        EventKind::PaymentAttempted {
-            method: m,
-            attempt,
-            success,
-        } => {
-            method = Some(m);
-            fields[4] = Some(u64::from(attempt));
-            fields[5] = Some(u64::from(success));
-        }
-        EventKind::OrderCancelled {
-            seller,
-            method: m,
-            value_cents,
-        } => {
-            fields[1] = Some(u64::from(seller));
-            method = Some(m);
-            fields[6] = Some(u64::from(value_cents));
-        }
-        EventKind::Dispatched => {}
-        EventKind::HubArrived { hub: h } => hub = Some(h),
-        EventKind::HubDeparted {
-            hub: h,
-            wait_s,
-            service_s,
-        } => {
-            hub = Some(h);
-            fields[10] = Some(u64::from(wait_s));
-            fields[11] = Some(u64::from(service_s));
-        }
-        EventKind::CustomsCleared {
-            duty_cents,
-            vat_cents,
-            inspected,
-        } => {
-            fields[7] = Some(u64::from(duty_cents));
-            fields[8] = Some(u64::from(vat_cents));
-            fields[9] = Some(u64::from(inspected));
-        }
-        EventKind::Delivered { lead_s } => fields[12] = Some(u64::from(lead_s)),
-        EventKind::Returned { value_cents } => fields[6] = Some(u64::from(value_cents)),
     }
-    for (i, f) in fields.iter().enumerate() {
+
+    fn next_seq(&mut self) {
+        for d in self.seq[self.seq_from..].iter_mut().rev() {
+            if *d == b'9' {
+                *d = b'0';
+            } else {
+                *d += 1;
+                return;
+            }
+        }
+        // All nines: one digit more.
+        self.seq_from -= 1;
+        self.seq[self.seq_from] = b'1';
+    }
+
+    #[inline]
+    fn num(&mut self, buf: &mut Vec<u8>, v: impl itoa::Integer) {
         buf.push(b',');
-        match i {
-            0 => {
-                if let Some(h) = hub {
-                    buf.extend_from_slice(ctx.hubs[h.ix()].id.as_bytes());
-                }
+        buf.extend_from_slice(self.int.format(v).as_bytes());
+    }
+
+    #[inline]
+    fn text(buf: &mut Vec<u8>, text: &str) {
+        buf.push(b',');
+        buf.extend_from_slice(text.as_bytes());
+    }
+
+    fn format(&mut self, buf: &mut Vec<u8>, e: &Event) {
+        let ctx = self.ctx;
+        buf.extend_from_slice(&self.seq[self.seq_from..]);
+        self.next_seq();
+        if self.time != Some(e.time_s) {
+            self.time = Some(e.time_s);
+            let digits = self.int.format(e.time_s).as_bytes();
+            self.time_len = digits.len();
+            self.time_text[..digits.len()].copy_from_slice(digits);
+        }
+        buf.push(b',');
+        buf.extend_from_slice(&self.time_text[..self.time_len]);
+        Rows::text(buf, e.kind.name());
+        self.num(buf, e.order_id);
+        let market = &ctx.markets[e.market.ix()];
+        Rows::text(buf, &market.id);
+        Rows::text(buf, &ctx.routes[e.route.ix()].id);
+        // Then hub,seller,category,method,attempt,success,value_cents,duty_cents,
+        // vat_cents,inspected,wait_s,service_s,lead_s: each column after a comma.
+        match e.kind {
+            EventKind::OrderPlaced {
+                seller,
+                category,
+                method,
+                value_cents,
+            } => {
+                buf.push(b',');
+                self.num(buf, seller);
+                Rows::text(buf, &ctx.categories[category.ix()]);
+                Rows::text(buf, &market.methods[method.ix()]);
+                buf.extend_from_slice(b",,");
+                self.num(buf, value_cents);
+                buf.extend_from_slice(b",,,,,,\n");
             }
-            2 => {
-                if let Some(c) = category {
-                    buf.extend_from_slice(ctx.categories[c.ix()].as_bytes());
-                }
+            EventKind::PaymentAttempted {
+                method,
+                attempt,
+                success,
+            } => {
+                buf.extend_from_slice(b",,,");
+                Rows::text(buf, &market.methods[method.ix()]);
+                self.num(buf, attempt);
+                self.num(buf, u8::from(success));
+                buf.extend_from_slice(b",,,,,,,\n");
             }
-            3 => {
-                if let Some(m) = method {
-                    buf.extend_from_slice(ctx.markets[e.market.ix()].methods[m.ix()].as_bytes());
-                }
+            EventKind::OrderCancelled {
+                seller,
+                method,
+                value_cents,
+            } => {
+                buf.push(b',');
+                self.num(buf, seller);
+                buf.push(b',');
+                Rows::text(buf, &market.methods[method.ix()]);
+                buf.extend_from_slice(b",,");
+                self.num(buf, value_cents);
+                buf.extend_from_slice(b",,,,,,\n");
             }
-            _ => {
-                if let Some(v) = f {
-                    num(buf, *v);
-                }
+            EventKind::Dispatched => buf.extend_from_slice(b",,,,,,,,,,,,,\n"),
+            EventKind::HubArrived { hub } => {
+                Rows::text(buf, &ctx.hubs[hub.ix()].id);
+                buf.extend_from_slice(b",,,,,,,,,,,,\n");
+            }
+            EventKind::HubDeparted {
+                hub,
+                wait_s,
+                service_s,
+            } => {
+                Rows::text(buf, &ctx.hubs[hub.ix()].id);
+                buf.extend_from_slice(b",,,,,,,,,");
+                self.num(buf, wait_s);
+                self.num(buf, service_s);
+                buf.extend_from_slice(b",\n");
+            }
+            EventKind::CustomsCleared {
+                duty_cents,
+                vat_cents,
+                inspected,
+            } => {
+                buf.extend_from_slice(b",,,,,,,");
+                self.num(buf, duty_cents);
+                self.num(buf, vat_cents);
+                self.num(buf, u8::from(inspected));
+                buf.extend_from_slice(b",,,\n");
+            }
+            EventKind::Delivered { lead_s } => {
+                buf.extend_from_slice(b",,,,,,,,,,,,");
+                self.num(buf, lead_s);
+                buf.push(b'\n');
+            }
+            EventKind::Returned { value_cents } => {
+                buf.extend_from_slice(b",,,,,,");
+                self.num(buf, value_cents);
+                buf.extend_from_slice(b",,,,,,\n");
             }
         }
     }
-    buf.push(b'\n');
 }
 
 /// The longest row a log may hold: anything longer is not a row of a log (and is not
