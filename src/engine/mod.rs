@@ -390,6 +390,10 @@ struct Shelf {
     in_flight: Vec<u64>,
 }
 
+/// Most shelves a schedule has, whatever the thread count: each holds up to one partly
+/// filled block per window, memory that grows with the shelves, not the parcels.
+const MAX_SHELVES: usize = 4;
+
 /// Where every parcel waits for the window of its next event. Tasks file their parcels
 /// in parallel, each into a shelf it locks; a parcel's shelf and its place in a window
 /// change nothing, since each window's events are sorted and its hub arrivals ordered.
@@ -505,7 +509,7 @@ pub fn simulate<S: Sink + Send>(
     let mut schedule = Schedule::new(
         windows,
         scenario.markets.len(),
-        rayon::current_num_threads(),
+        rayon::current_num_threads().min(MAX_SHELVES),
     );
     let mut hubs: Vec<HubQueue> = plan
         .hub_regimes
