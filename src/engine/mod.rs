@@ -677,9 +677,9 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
         })
         .collect();
 
-    // Every position is overwritten below; only the length matters.
+    // Every position is overwritten below; only the length matters (`resize` also
+    // shortens).
     sorted.resize(total, filler);
-    sorted.truncate(total);
     // Cut the output into one piece per (group, second), each second's pieces in group
     // order, so that the groups can scatter at once without sharing a piece.
     let mut pieces: Vec<Vec<&mut [Event]>> = (0..groups.len())
