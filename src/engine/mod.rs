@@ -1,13 +1,16 @@
-//! The simulation: hour-long windows over the horizon, parallel within each window,
-//! merged into one total order.
+//! The simulation: the horizon in hours, each hour cut into steps, parallel within
+//! each step, merged into one total order.
 //!
-//! For each window: (1) draw the hour's orders per market (the count from the unit's
-//! stream, each order from its own block), in parallel chunks; (2) advance every parcel
-//! whose next event falls in the window, in parallel, emitting its events; (3) offer the
-//! hub arrivals of the window to each hub's FIFO queue in (time, order id) order and
-//! advance those parcels again; (4) sort the window's events by (time, order id,
-//! lifecycle stage) and hand them to the sink. Work depends only on the data, never on
-//! the thread count or scheduling, so the output is the same for any `--threads`.
+//! At the start of an hour: take the parcels whose next event falls in it from the
+//! schedule, draw the hour's order count per market (from the unit's stream), and cut
+//! the hour into as many steps as keep a step near `STEP_EVENTS` events. For each
+//! step: (1) draw the orders whose slice of the hour starts in the step, each from its
+//! own block, in parallel chunks; (2) advance every parcel whose next event falls in
+//! the step, in parallel, emitting its events; (3) offer the hub arrivals of the step to
+//! each hub's FIFO queue in (time, order id) order and advance those parcels again;
+//! (4) sort the step's events by (time, order id, lifecycle stage) and hand them to the
+//! sink. Work depends only on the data, never on the thread count or scheduling, and
+//! steps only divide it, so the output is the same for any `--threads`.
 //!
 //! The engine does no I/O: it hands sorted events to a `Sink`.
 
@@ -33,7 +36,8 @@ use crate::Error;
 use crate::event::Event;
 use crate::model::{HubId, MarketId, PoolId, Scenario};
 
-pub const WINDOW_S: u32 = 3600;
+/// The unit of order streams, order counts and the schedule.
+pub const HOUR_S: u32 = 3600;
 pub const DAY_S: u32 = 86_400;
 /// Orders drawn per parallel task.
 const ORDER_CHUNK: usize = 4096;
@@ -232,28 +236,42 @@ impl<'a> Plan<'a> {
 /// One task of order drawing: orders `first..last` of a market's hour.
 struct OrderChunk {
     market: MarketId,
+    /// Orders in the market's hour.
     count: u64,
     first: u64,
     last: u64,
     first_id: u64,
 }
 
-/// A unit of parallel work within a window.
+/// A unit of parallel work within a step.
 enum Task<'p> {
     /// Draw new orders and advance them.
     Draw(OrderChunk),
     /// Advance parcels already in flight.
-    Advance(&'p [Parcel]),
+    Advance(Vec<&'p [Parcel]>),
     /// Advance paid parcels kept in their compact form.
-    AdvanceStored(&'p [Stored]),
+    AdvanceStored(Vec<&'p [Stored]>),
 }
 
-/// What one task produced; kept between windows so its buffers are reused.
+/// The stretch of time one step covers, inside one hour.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    day: u32,
+    hour: u32,
+    start: u32,
+    end: u32,
+    hour_end: u32,
+}
+
+/// What one task produced; kept between steps so its buffers are reused.
 #[derive(Default)]
 struct TaskOut {
     events: Vec<Event>,
     at_hub: Vec<(HubId, Parcel)>,
+    /// Parcels that go on in a later hour.
     later: Vec<Parcel>,
+    /// Parcels that go on in a later step of this hour.
+    carry: Vec<Parcel>,
 }
 
 impl TaskOut {
@@ -261,10 +279,12 @@ impl TaskOut {
         self.events.clear();
         self.at_hub.clear();
         self.later.clear();
+        self.carry.clear();
     }
 
-    fn take(&mut self, plan: &Plan, mut p: Parcel, window_end: u32) {
-        match p.advance(plan, window_end, &mut self.events) {
+    fn take(&mut self, plan: &Plan, mut p: Parcel, span: &Span) {
+        match p.advance(plan, span.end, &mut self.events) {
+            Step::Later if p.next < span.hour_end => self.carry.push(p),
             Step::Later => self.later.push(p),
             Step::AtHub(h) => self.at_hub.push((h, p)),
             Step::Done => {}
@@ -273,21 +293,19 @@ impl TaskOut {
 }
 
 /// Runs tasks in parallel into reused output buffers, in task order; parcels that go
-/// on in a later window are filed in `schedule`.
+/// on in a later hour are filed in `schedule`.
 fn run_tasks(
     plan: &Plan,
     schedule: &Schedule,
     base: &ChaCha8Rng,
     tasks: &[Task],
     outs: &mut Vec<TaskOut>,
-    day: u32,
-    hour: u32,
+    span: &Span,
 ) {
     if outs.len() < tasks.len() {
         outs.resize_with(tasks.len(), TaskOut::default);
     }
-    let window_start = day * DAY_S + hour * WINDOW_S;
-    let window_end = window_start + WINDOW_S;
+    let hour_start = span.hour_end - HOUR_S;
     tasks
         .par_iter()
         .zip(outs.par_iter_mut())
@@ -298,15 +316,15 @@ fn run_tasks(
                     let mut rng = base.clone();
                     streams::seek_unit(
                         &mut rng,
-                        streams::stream_id(Purpose::Orders, c.market.0, day, hour),
+                        streams::stream_id(Purpose::Orders, c.market.0, span.day, span.hour),
                     );
                     for i in c.first..c.last {
                         streams::seek_order(&mut rng, i);
                         // Stratified arrival: order i of N falls uniformly in the i-th of N
                         // equal slices of the hour, so times come out sorted without a sort.
                         let u: f64 = rand::RngExt::random(&mut rng);
-                        let offset = ((i as f64 + u) * f64::from(WINDOW_S) / c.count as f64) as u32;
-                        let placed = window_start + offset.min(WINDOW_S - 1);
+                        let offset = ((i as f64 + u) * f64::from(HOUR_S) / c.count as f64) as u32;
+                        let placed = hour_start + offset.min(HOUR_S - 1);
                         let p = Parcel::draw(
                             plan,
                             &mut rng,
@@ -314,17 +332,17 @@ fn run_tasks(
                             c.first_id + (i - c.first),
                             placed,
                         );
-                        out.take(plan, p, window_end);
+                        out.take(plan, p, span);
                     }
                 }
-                Task::Advance(parcels) => {
-                    for p in parcels.iter() {
-                        out.take(plan, *p, window_end);
+                Task::Advance(runs) => {
+                    for p in runs.iter().flat_map(|run| run.iter()) {
+                        out.take(plan, *p, span);
                     }
                 }
-                Task::AdvanceStored(parcels) => {
-                    for p in parcels.iter() {
-                        out.take(plan, Parcel::restore(p), window_end);
+                Task::AdvanceStored(runs) => {
+                    for p in runs.iter().flat_map(|run| run.iter()) {
+                        out.take(plan, Parcel::restore(p), span);
                     }
                 }
             }
@@ -332,7 +350,7 @@ fn run_tasks(
         });
 }
 
-/// Gives a window's sorted events to the sink, and tells it when a day is complete.
+/// Gives a step's sorted events to the sink, and tells it when a day is complete.
 fn hand_over<S: Sink>(
     sink: &mut S,
     events: &[Event],
@@ -349,7 +367,7 @@ fn hand_over<S: Sink>(
     Ok(())
 }
 
-/// Per window, the parcels whose next event falls in it, in fixed-size blocks that are
+/// Per hour, the parcels whose next event falls in it, in fixed-size blocks that are
 /// reused once emptied.
 struct Buckets<T> {
     windows: Vec<Vec<Vec<T>>>,
@@ -391,12 +409,12 @@ struct Shelf {
 }
 
 /// Most shelves a schedule has, whatever the thread count: each holds up to one partly
-/// filled block per window, memory that grows with the shelves, not the parcels.
+/// filled block per hour, memory that grows with the shelves, not the parcels.
 const MAX_SHELVES: usize = 4;
 
-/// Where every parcel waits for the window of its next event. Tasks file their parcels
-/// in parallel, each into a shelf it locks; a parcel's shelf and its place in a window
-/// change nothing, since each window's events are sorted and its hub arrivals ordered.
+/// Where every parcel waits for the hour of its next event. Tasks file their parcels
+/// in parallel, each into a shelf it locks; a parcel's shelf and its place in an hour
+/// change nothing, since each step's events are sorted and its hub arrivals ordered.
 struct Schedule {
     shelves: Vec<Mutex<Shelf>>,
     windows: usize,
@@ -427,14 +445,14 @@ impl Schedule {
             .unwrap_or_else(|| self.shelves[first].lock().expect("no task panics"))
     }
 
-    /// Files parcels that continue in a later window.
+    /// Files parcels that continue in a later hour.
     fn file(&self, parcels: &[Parcel]) {
         if parcels.is_empty() {
             return;
         }
         let mut shelf = self.shelf();
         for p in parcels {
-            let slot = (p.next / WINDOW_S) as usize;
+            let slot = (p.next / HOUR_S) as usize;
             if slot < self.windows {
                 if p.is_paid() {
                     shelf.paid.file(slot, p.store());
@@ -448,7 +466,7 @@ impl Schedule {
         }
     }
 
-    /// Takes window `w`'s parcels out of every shelf.
+    /// Takes hour `w`'s parcels out of every shelf.
     fn take(&mut self, w: usize) -> (Vec<Vec<Parcel>>, Vec<Vec<Stored>>) {
         let mut unpaid = Vec::new();
         let mut paid = Vec::new();
@@ -461,14 +479,14 @@ impl Schedule {
     }
 
     /// Returns emptied blocks to the shelves, spread evenly.
-    fn recycle(&mut self, unpaid: Vec<Vec<Parcel>>, paid: Vec<Vec<Stored>>) {
+    fn recycle(&mut self, unpaid: &mut Vec<Vec<Parcel>>, paid: &mut Vec<Vec<Stored>>) {
         let n = self.shelves.len();
-        for (i, mut block) in unpaid.into_iter().enumerate() {
+        for (i, mut block) in unpaid.drain(..).enumerate() {
             block.clear();
             let shelf = self.shelves[i % n].get_mut().expect("no task panics");
             shelf.unpaid.spare.push(block);
         }
-        for (i, mut block) in paid.into_iter().enumerate() {
+        for (i, mut block) in paid.drain(..).enumerate() {
             block.clear();
             let shelf = self.shelves[i % n].get_mut().expect("no task panics");
             shelf.paid.spare.push(block);
@@ -496,45 +514,173 @@ impl Schedule {
     }
 }
 
-/// Runs the whole horizon, handing every event to `sink` in order.
-pub fn simulate<S: Sink + Send>(
-    scenario: &Scenario,
-    params: RunParams,
-    sink: &mut S,
-    stop: &AtomicBool,
-) -> Result<RunStats, Error> {
-    let plan = Plan::new(scenario, params);
-    let base = streams::base_rng(params.seed, params.replication);
-    let windows = (plan.horizon_s / WINDOW_S) as usize;
-    let mut schedule = Schedule::new(
-        windows,
-        scenario.markets.len(),
-        rayon::current_num_threads().min(MAX_SHELVES),
-    );
-    let mut hubs: Vec<HubQueue> = plan
-        .hub_regimes
-        .iter()
-        .map(|r| HubQueue::new(r.clone()))
-        .collect();
-    let mut stats = RunStats::default();
-    let mut next_order_id: u64 = 0;
-    let mut outs: Vec<TaskOut> = Vec::new();
-    let mut hub_outs: Vec<TaskOut> = Vec::new();
-    let mut at_hub: Vec<(HubId, Parcel)> = Vec::new();
-    let mut served: Vec<Parcel> = Vec::new();
-    let mut events: Vec<Event> = Vec::new();
+/// Steps an hour may be cut into: the divisors of 3600 up to 60 (steps of a minute or
+/// more).
+const STEPS_PER_HOUR: [usize; 23] = [
+    1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 30, 36, 40, 45, 48, 50, 60,
+];
 
-    // Computes window `w`'s events, sorted, into `events`.
-    let mut step = |w: usize, events: &mut Vec<Event>| {
-        let day = (w as u32 * WINDOW_S) / DAY_S;
-        let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
+/// About how many events a step should hold at most. It bounds the memory of a step's
+/// events (task buffers, the sorted step, the one the sink holds) whatever the peak
+/// hour's volume; smaller steps measured slower (more steps, the same work).
+const STEP_EVENTS: usize = 1 << 19;
 
-        let (due, due_paid) = schedule.take(w);
-        let mut tasks: Vec<Task> = Vec::new();
+/// The first of `count` orders whose slice of the hour starts in step `k` of `steps`.
+fn first_order_of_step(k: usize, count: u64, steps: usize) -> u64 {
+    (k as u64 * count).div_ceil(steps as u64)
+}
+
+/// Reorders each block so that its items come grouped by step, in step order, and
+/// records where each step's run starts: step k of block b is
+/// `bounds[b * (steps + 1) + k]..bounds[b * (steps + 1) + k + 1]`. A counting sort of
+/// one block at a time, in cache, instead of a copy of the whole hour.
+fn group_by_step<T: Copy + Send + Sync>(
+    blocks: &mut [Vec<T>],
+    steps: usize,
+    step_of: impl Fn(&T) -> usize + Sync,
+    bounds: &mut Vec<u32>,
+) {
+    bounds.clear();
+    bounds.resize(blocks.len() * (steps + 1), 0);
+    if steps == 1 {
+        for (block, bounds) in blocks.iter().zip(bounds.chunks_mut(2)) {
+            bounds[1] = block.len() as u32;
+        }
+        return;
+    }
+    blocks
+        .par_iter_mut()
+        .zip(bounds.par_chunks_mut(steps + 1))
+        .for_each_init(Vec::new, |scratch: &mut Vec<T>, (block, bounds)| {
+            for item in block.iter() {
+                bounds[step_of(item) + 1] += 1;
+            }
+            for k in 0..steps {
+                bounds[k + 1] += bounds[k];
+            }
+            let mut next: Vec<u32> = bounds[..steps].to_vec();
+            scratch.clear();
+            scratch.extend_from_slice(block);
+            for item in scratch.iter() {
+                let at = &mut next[step_of(item)];
+                block[*at as usize] = *item;
+                *at += 1;
+            }
+        });
+}
+
+/// Tasks over step `k`'s run of every block, consecutive runs grouped until a task
+/// holds about a block of parcels.
+fn step_tasks<'p, T>(
+    blocks: &'p [Vec<T>],
+    bounds: &[u32],
+    k: usize,
+    steps: usize,
+    task: impl Fn(Vec<&'p [T]>) -> Task<'p>,
+    tasks: &mut Vec<Task<'p>>,
+) {
+    let mut runs = Vec::new();
+    let mut held = 0;
+    for (block, bounds) in blocks.iter().zip(bounds.chunks(steps + 1)) {
+        let run = &block[bounds[k] as usize..bounds[k + 1] as usize];
+        if run.is_empty() {
+            continue;
+        }
+        held += run.len();
+        runs.push(run);
+        if held >= BLOCK {
+            tasks.push(task(std::mem::take(&mut runs)));
+            held = 0;
+        }
+    }
+    if !runs.is_empty() {
+        tasks.push(task(runs));
+    }
+}
+
+/// The simulation's state between steps.
+struct Stepper<'a> {
+    plan: Plan<'a>,
+    base: ChaCha8Rng,
+    schedule: Schedule,
+    hubs: Vec<HubQueue>,
+    stats: RunStats,
+    next_order_id: u64,
+    hours: usize,
+    events_per_step: usize,
+    /// The hour in progress (or next), its steps and the step next to run.
+    hour: usize,
+    steps: usize,
+    step: usize,
+    /// The hour's parcels from the schedule, grouped by step (`group_by_step`).
+    due: Vec<Vec<Parcel>>,
+    due_bounds: Vec<u32>,
+    due_paid: Vec<Vec<Stored>>,
+    due_paid_bounds: Vec<u32>,
+    /// Per market, the hour's order count and first order id.
+    new_orders: Vec<(u64, u64)>,
+    /// Per step of the hour, parcels that an earlier step passed on to it.
+    carry: Vec<Vec<Parcel>>,
+    // Buffers reused from step to step.
+    outs: Vec<TaskOut>,
+    hub_outs: Vec<TaskOut>,
+    at_hub: Vec<(HubId, Parcel)>,
+    served: Vec<Parcel>,
+}
+
+impl<'a> Stepper<'a> {
+    fn new(scenario: &'a Scenario, params: RunParams, events_per_step: usize) -> Stepper<'a> {
+        let plan = Plan::new(scenario, params);
+        let hours = (plan.horizon_s / HOUR_S) as usize;
+        let hubs = plan
+            .hub_regimes
+            .iter()
+            .map(|r| HubQueue::new(r.clone()))
+            .collect();
+        Stepper {
+            base: streams::base_rng(params.seed, params.replication),
+            schedule: Schedule::new(
+                hours,
+                scenario.markets.len(),
+                rayon::current_num_threads().min(MAX_SHELVES),
+            ),
+            plan,
+            hubs,
+            stats: RunStats::default(),
+            next_order_id: 0,
+            hours,
+            events_per_step: events_per_step.max(1),
+            hour: 0,
+            steps: 1,
+            step: 0,
+            due: Vec::new(),
+            due_bounds: Vec::new(),
+            due_paid: Vec::new(),
+            due_paid_bounds: Vec::new(),
+            new_orders: Vec::new(),
+            carry: Vec::new(),
+            outs: Vec::new(),
+            hub_outs: Vec::new(),
+            at_hub: Vec::new(),
+            served: Vec::new(),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.hour == self.hours
+    }
+
+    /// Takes the hour's parcels, draws its order counts, and cuts it into steps.
+    fn begin_hour(&mut self) {
+        let scenario = self.plan.scenario;
+        let hour_start = self.hour as u32 * HOUR_S;
+        let (day, hour) = (hour_start / DAY_S, hour_start % DAY_S / HOUR_S);
+        (self.due, self.due_paid) = self.schedule.take(self.hour);
+        self.new_orders.clear();
         for mi in 0..scenario.markets.len() {
             let market = MarketId(mi as u8);
-            let lambda = plan.hourly_rate(market, day, hour);
-            let mut rng = base.clone();
+            let lambda = self.plan.hourly_rate(market, day, hour);
+            let mut rng = self.base.clone();
             streams::seek_unit(
                 &mut rng,
                 streams::stream_id(Purpose::OrderCount, market.0, day, hour),
@@ -546,94 +692,220 @@ pub fn simulate<S: Sink + Send>(
             } else {
                 0
             };
-            let mut first = 0;
-            while first < count {
-                let last = (first + ORDER_CHUNK as u64).min(count);
+            self.new_orders.push((count, self.next_order_id));
+            self.next_order_id += count;
+            // Sort keys hold an order id in 56 bits (`sort_second`).
+            assert!(self.next_order_id < 1 << 56, "order ids fit in 56 bits");
+            self.stats.orders += count;
+        }
+        // About two and a half events per new order, one per parcel due.
+        let parcels: usize = self.due.iter().map(Vec::len).sum::<usize>()
+            + self.due_paid.iter().map(Vec::len).sum::<usize>();
+        let orders: u64 = self.new_orders.iter().map(|(count, _)| count).sum();
+        let events = parcels + (orders as usize).saturating_mul(5) / 2;
+        let needed = events.div_ceil(self.events_per_step);
+        self.steps = STEPS_PER_HOUR
+            .into_iter()
+            .find(|&s| s >= needed)
+            .unwrap_or(STEPS_PER_HOUR[STEPS_PER_HOUR.len() - 1]);
+        let step_s = HOUR_S / self.steps as u32;
+        group_by_step(
+            &mut self.due,
+            self.steps,
+            |p| ((p.next - hour_start) / step_s) as usize,
+            &mut self.due_bounds,
+        );
+        group_by_step(
+            &mut self.due_paid,
+            self.steps,
+            |p| ((p.next() - hour_start) / step_s) as usize,
+            &mut self.due_paid_bounds,
+        );
+        if self.carry.len() < self.steps {
+            self.carry.resize_with(self.steps, Vec::new);
+        }
+    }
+
+    /// Computes the next step's events, sorted, into `events`; returns how many there
+    /// are and the day the step completed, if it did.
+    fn step(&mut self, events: &mut Vec<Event>) -> (usize, Option<u32>) {
+        if self.step == 0 {
+            self.begin_hour();
+        }
+        let hour_start = self.hour as u32 * HOUR_S;
+        let step_s = HOUR_S / self.steps as u32;
+        let start = hour_start + self.step as u32 * step_s;
+        let span = Span {
+            day: hour_start / DAY_S,
+            hour: hour_start % DAY_S / HOUR_S,
+            start,
+            end: start + step_s,
+            hour_end: hour_start + HOUR_S,
+        };
+        let k = self.step;
+
+        let mut tasks: Vec<Task> = Vec::new();
+        for (mi, &(count, first_id)) in self.new_orders.iter().enumerate() {
+            let last = first_order_of_step(k + 1, count, self.steps);
+            let mut first = first_order_of_step(k, count, self.steps);
+            while first < last {
+                let end = (first + ORDER_CHUNK as u64).min(last);
                 tasks.push(Task::Draw(OrderChunk {
-                    market,
+                    market: MarketId(mi as u8),
                     count,
                     first,
-                    last,
-                    first_id: next_order_id + first,
+                    last: end,
+                    first_id: first_id + first,
                 }));
-                first = last;
+                first = end;
             }
-            next_order_id += count;
-            // Sort keys hold an order id in 56 bits (`sort_second`).
-            assert!(next_order_id < 1 << 56, "order ids fit in 56 bits");
-            stats.orders += count;
         }
         let drawn = tasks.len();
-        tasks.extend(due.iter().map(|block| Task::Advance(block)));
-        tasks.extend(due_paid.iter().map(|block| Task::AdvanceStored(block)));
-        run_tasks(&plan, &schedule, &base, &tasks, &mut outs, day, hour);
+        tasks.extend(self.carry[k].chunks(BLOCK).map(|c| Task::Advance(vec![c])));
+        step_tasks(
+            &self.due,
+            &self.due_bounds,
+            k,
+            self.steps,
+            Task::Advance,
+            &mut tasks,
+        );
+        step_tasks(
+            &self.due_paid,
+            &self.due_paid_bounds,
+            k,
+            self.steps,
+            Task::AdvanceStored,
+            &mut tasks,
+        );
+        let plan = &self.plan;
+        run_tasks(
+            plan,
+            &self.schedule,
+            &self.base,
+            &tasks,
+            &mut self.outs,
+            &span,
+        );
         let used = tasks.len();
         drop(tasks);
+        self.carry[k].clear();
 
-        // (3) Hub queues, in (arrival, order id) order, then onwards.
-        at_hub.clear();
-        for out in &outs[..used] {
-            at_hub.extend_from_slice(&out.at_hub);
+        // Hub queues, in (arrival, order id) order, then onwards.
+        self.at_hub.clear();
+        for out in &self.outs[..used] {
+            self.at_hub.extend_from_slice(&out.at_hub);
         }
         let mut hub_used = 0;
-        if !at_hub.is_empty() {
-            at_hub.sort_unstable_by_key(|(_, p)| (p.next, p.order_id));
-            served.clear();
-            for (hub, p) in &at_hub {
+        if !self.at_hub.is_empty() {
+            self.at_hub
+                .sort_unstable_by_key(|(_, p)| (p.next, p.order_id));
+            self.served.clear();
+            for (hub, p) in &self.at_hub {
                 let mut p = *p;
                 let (arrival, need) = p.hub_request();
-                match hubs[hub.ix()].serve(arrival, need) {
+                match self.hubs[hub.ix()].serve(arrival, need) {
                     Some(s) => p.served(s.start_s, s.service_s),
                     None => p.stranded(),
                 }
-                served.push(p);
+                self.served.push(p);
             }
-            let tasks: Vec<Task> = served.chunks(BLOCK).map(Task::Advance).collect();
-            run_tasks(&plan, &schedule, &base, &tasks, &mut hub_outs, day, hour);
+            let tasks: Vec<Task> = self
+                .served
+                .chunks(BLOCK)
+                .map(|c| Task::Advance(vec![c]))
+                .collect();
+            run_tasks(
+                plan,
+                &self.schedule,
+                &self.base,
+                &tasks,
+                &mut self.hub_outs,
+                &span,
+            );
             hub_used = tasks.len();
             debug_assert!(
-                hub_outs[..hub_used].iter().all(|o| o.at_hub.is_empty()),
+                self.hub_outs[..hub_used]
+                    .iter()
+                    .all(|o| o.at_hub.is_empty()),
                 "one hub per route"
             );
         }
-
-        schedule.recycle(due, due_paid);
+        for out in self.outs[..used].iter().chain(&self.hub_outs[..hub_used]) {
+            for p in &out.carry {
+                self.carry[((p.next - hour_start) / step_s) as usize].push(*p);
+            }
+        }
 
         // The new orders' events last: they are in order already and follow all others
         // that share their second (see `sort_second`).
-        let parts: Vec<&[Event]> = outs[drawn..used]
+        let parts: Vec<&[Event]> = self.outs[drawn..used]
             .iter()
-            .chain(&hub_outs[..hub_used])
-            .chain(&outs[..drawn])
+            .chain(&self.hub_outs[..hub_used])
+            .chain(&self.outs[..drawn])
             .map(|o| o.events.as_slice())
             .collect();
-        sort_window(&parts, events, day * DAY_S + hour * WINDOW_S);
-        stats.events += events.len() as u64;
-    };
+        let len = sort_window(&parts, events, span.start, step_s as usize);
+        self.stats.events += len as u64;
 
-    // The sink folds (and logs) window w - 1 while window w is computed, on the same
+        self.step += 1;
+        let mut finished_day = None;
+        if self.step == self.steps {
+            debug_assert!(self.carry[..self.steps].iter().all(Vec::is_empty));
+            self.schedule.recycle(&mut self.due, &mut self.due_paid);
+            self.step = 0;
+            self.hour += 1;
+            finished_day = (span.hour == 23).then_some(span.day);
+        }
+        (len, finished_day)
+    }
+}
+
+/// Runs the whole horizon, handing every event to `sink` in order.
+pub fn simulate<S: Sink + Send>(
+    scenario: &Scenario,
+    params: RunParams,
+    sink: &mut S,
+    stop: &AtomicBool,
+) -> Result<RunStats, Error> {
+    simulate_in_steps(scenario, params, sink, stop, STEP_EVENTS)
+}
+
+/// `simulate`, with hours cut into steps of about `events_per_step` events (which
+/// changes the work's granularity, never the output).
+fn simulate_in_steps<S: Sink + Send>(
+    scenario: &Scenario,
+    params: RunParams,
+    sink: &mut S,
+    stop: &AtomicBool,
+    events_per_step: usize,
+) -> Result<RunStats, Error> {
+    let mut stepper = Stepper::new(scenario, params, events_per_step);
+    // The sink folds (and logs) step s - 1 while step s is computed, on the same
     // threads: the fold is off the critical path, and the order it sees is unchanged.
-    let mut pending: Vec<Event> = Vec::new();
+    // Both buffers only grow, so `*_len` says how much of each is the step's.
+    let (mut events, mut pending) = (Vec::new(), Vec::new());
+    let mut pending_len = 0;
     let mut pending_day: Option<u32> = None;
     let mut handed: u64 = 0;
-    for w in 0..windows {
+    while !stepper.done() {
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (handed_over, ()) = rayon::join(
-            || hand_over(sink, &pending, pending_day, &mut handed),
-            || step(w, &mut events),
+        let (handed_over, (len, day)) = rayon::join(
+            || hand_over(sink, &pending[..pending_len], pending_day, &mut handed),
+            || stepper.step(&mut events),
         );
         handed_over?;
         std::mem::swap(&mut pending, &mut events);
-        let hour = (w as u32 * WINDOW_S % DAY_S) / WINDOW_S;
-        pending_day = (hour == 23).then_some((w as u32 * WINDOW_S) / DAY_S);
+        (pending_len, pending_day) = (len, day);
     }
-    hand_over(sink, &pending, pending_day, &mut handed)?;
+    hand_over(sink, &pending[..pending_len], pending_day, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
-    // the time their window ran, so nothing is left behind there.
-    debug_assert!(schedule.is_empty());
-    stats.in_flight = schedule.in_flight();
+    // the time their hour ran, so nothing is left behind there.
+    debug_assert!(stepper.schedule.is_empty());
+    let mut stats = std::mem::take(&mut stepper.stats);
+    stats.in_flight = stepper.schedule.in_flight();
     Ok(stats)
 }
 
@@ -641,16 +913,15 @@ pub fn simulate<S: Sink + Send>(
 /// not depend on the thread count (the output never does: sort keys are unique).
 const SORT_GROUPS: usize = 4;
 
-/// Sorts a window's events by (time, order id, stage) into `sorted`: a counting sort on
-/// the second within the window, the tasks' buffers scattered in parallel groups, then
-/// each second's few events sorted in parallel. Much cheaper than one comparison sort
-/// over the window.
-fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
-    const SECONDS: usize = WINDOW_S as usize;
+/// Sorts a step's events by (time, order id, stage) into the front of `sorted` and
+/// returns how many there are: a counting sort on the second within the step's
+/// `seconds`, the tasks' buffers scattered in parallel groups, then each second's few
+/// events sorted in parallel. Much cheaper than one comparison sort over the step.
+/// `sorted` only grows, so its front is never written twice.
+fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: usize) -> usize {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let Some(&filler) = parts.iter().find_map(|p| p.first()) else {
-        sorted.clear();
-        return;
+        return 0;
     };
     // Contiguous runs of parts with about the same number of events.
     let mut groups: Vec<&[&[Event]]> = Vec::with_capacity(SORT_GROUPS);
@@ -663,13 +934,13 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
         }
     }
     let second = |e: &Event| {
-        debug_assert!(e.time_s >= window_start && e.time_s < window_start + WINDOW_S);
-        (e.time_s - window_start) as usize
+        debug_assert!(e.time_s >= start && ((e.time_s - start) as usize) < seconds);
+        (e.time_s - start) as usize
     };
     let counts: Vec<Vec<u32>> = groups
         .par_iter()
         .map(|group| {
-            let mut count = vec![0u32; SECONDS];
+            let mut count = vec![0u32; seconds];
             for e in group.iter().flat_map(|p| p.iter()) {
                 count[second(e)] += 1;
             }
@@ -677,18 +948,18 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
         })
         .collect();
 
-    // Every position is overwritten below; only the length matters (`resize` also
-    // shortens).
-    sorted.resize(total, filler);
+    if sorted.len() < total {
+        sorted.resize(total, filler);
+    }
     // Cut the output into one piece per (group, second), each second's pieces in group
     // order, so that the groups can scatter at once without sharing a piece.
     let mut pieces: Vec<Vec<&mut [Event]>> = (0..groups.len())
-        .map(|_| Vec::with_capacity(SECONDS))
+        .map(|_| Vec::with_capacity(seconds))
         .collect();
-    let mut seconds: Vec<&mut [Event]> = Vec::with_capacity(SECONDS);
+    let mut in_seconds: Vec<&mut [Event]> = Vec::with_capacity(seconds);
     {
-        let mut rest: &mut [Event] = sorted;
-        for s in 0..SECONDS {
+        let mut rest: &mut [Event] = &mut sorted[..total];
+        for s in 0..seconds {
             for (g, count) in counts.iter().enumerate() {
                 let (piece, tail) = rest.split_at_mut(count[s] as usize);
                 pieces[g].push(piece);
@@ -708,19 +979,20 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, window_start: u32) {
             }
         });
 
-    let mut rest: &mut [Event] = sorted;
-    for s in 0..SECONDS {
+    let mut rest: &mut [Event] = &mut sorted[..total];
+    for s in 0..seconds {
         let len: usize = counts.iter().map(|c| c[s] as usize).sum();
         let (events, tail) = rest.split_at_mut(len);
         if len > 1 {
-            seconds.push(events);
+            in_seconds.push(events);
         }
         rest = tail;
     }
-    seconds
+    in_seconds
         .into_par_iter()
         .with_min_len(64)
         .for_each(sort_second);
+    total
 }
 
 /// Sorts one second's events by (order id, stage). The events of orders placed in this
@@ -787,8 +1059,9 @@ mod tests {
                 0..12,
             ),
             presorted_tail in proptest::collection::vec((0u32..40, 0u8..3), 0..300),
+            stale in 0usize..3000,
         ) {
-            let start = 7 * WINDOW_S;
+            let start = 7 * HOUR_S;
             // Keys are unique in a real window: keep the first of each.
             let mut seen = std::collections::HashSet::new();
             let mut parts: Vec<Vec<Event>> = parts
@@ -809,11 +1082,61 @@ mod tests {
             tail.sort_by_key(Event::order_key);
             parts.push(tail);
             let slices: Vec<&[Event]> = parts.iter().map(Vec::as_slice).collect();
-            let mut sorted = vec![event(start, 0, 0); 3];
-            sort_window(&slices, &mut sorted, start);
+            // Stale events from an earlier step, more than this one has: left behind.
+            let mut sorted = vec![event(start, 0, 0); stale];
+            let len = sort_window(&slices, &mut sorted, start, HOUR_S as usize);
             let mut expected: Vec<Event> = parts.concat();
             expected.sort_by_key(Event::order_key);
-            prop_assert_eq!(sorted, expected);
+            prop_assert_eq!(&sorted[..len], &expected[..]);
+            prop_assert_eq!(sorted.len(), stale.max(len));
+        }
+    }
+
+    struct Collect(Vec<Event>);
+
+    impl Sink for Collect {
+        fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+            self.0.extend_from_slice(events);
+            Ok(())
+        }
+    }
+
+    /// Cutting hours into steps changes how the work is divided, never the events: one
+    /// step an hour, the default, and sixty steps an hour give the same log, on a
+    /// scenario with a hub, an outage, returns and payment retries.
+    #[test]
+    fn steps_per_hour_change_nothing() {
+        let run = |text: &str, sample: f64, events_per_step: usize| {
+            let scenario = crate::scenario::load_str(text, "test.toml", None, &[]).unwrap();
+            let params = RunParams {
+                seed: 11,
+                replication: 0,
+                sample,
+            };
+            let mut sink = Collect(Vec::new());
+            let stats = simulate_in_steps(
+                &scenario,
+                params,
+                &mut sink,
+                &AtomicBool::new(false),
+                events_per_step,
+            )
+            .unwrap();
+            (stats, sink.0)
+        };
+        for (text, sample) in [
+            (include_str!("../../tests/data/small.toml"), 1.0),
+            (include_str!("../../scenarios/dftz_baseline.toml"), 0.002),
+        ] {
+            let hourly = run(text, sample, usize::MAX);
+            assert!(hourly.1.len() > 10_000, "{} events", hourly.1.len());
+            assert!(hourly.1.is_sorted_by_key(Event::order_key));
+            for events_per_step in [1, 1000, STEP_EVENTS] {
+                assert!(
+                    run(text, sample, events_per_step) == hourly,
+                    "{events_per_step}"
+                );
+            }
         }
     }
 

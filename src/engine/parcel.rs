@@ -86,6 +86,13 @@ pub struct Stored {
 
 const _: () = assert!(std::mem::size_of::<Stored>() == 48);
 
+impl Stored {
+    /// Time of the pending event.
+    pub fn next(&self) -> u32 {
+        self.next
+    }
+}
+
 /// What a parcel needs after emitting its events up to a window's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
