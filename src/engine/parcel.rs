@@ -148,7 +148,10 @@ impl Parcel {
             attempts = m.max_payment_attempts;
         }
         // A value nobody will read (the delays of a cancelled order, an inspection that
-        // does not happen) is skipped, not drawn: the same words, less work.
+        // does not happen, a stage the horizon ends before) is skipped, not drawn: the
+        // same words, less work. A stage is reached only if the event before it falls
+        // inside the horizon; times are saturating sums as in `advance`, and a hub's
+        // queue only adds to them, so a bound that is already past the horizon is final.
         let draw = |d: &Dist, used: bool, rng: &mut ChaCha8Rng| {
             if used {
                 d.sample_u32(rng)
@@ -157,20 +160,37 @@ impl Parcel {
                 0
             }
         };
+        let within = |t: u32| t < plan.horizon_s;
         let paid = flags & PAID != 0;
         let retry_gap = draw(&m.payment_retry, attempts > 1, rng);
         let handling = draw(&s.pools[pool.ix()].handling_time, paid, rng);
-        let to_hub = route.to_hub.as_ref().map_or(0, |d| draw(d, paid, rng));
+        let dispatch = (1..attempts)
+            .fold(placed, |t, _| t.saturating_add(retry_gap))
+            .saturating_add(handling);
+        let dispatched = paid && within(dispatch);
+        let to_hub = route
+            .to_hub
+            .as_ref()
+            .map_or(0, |d| draw(d, dispatched, rng));
+        // Hub arrival, or dispatch on a route without a hub: what `to_customs` follows.
+        let before_customs = dispatch.saturating_add(to_hub);
+        let sent_on = dispatched && within(before_customs);
         let service = route
             .hub
-            .map_or(0, |h| draw(&s.hubs[h.ix()].service_time, paid, rng));
-        let transit = draw(&route.transit, paid, rng);
-        let clearance = draw(&m.customs.clearance_time, paid, rng);
+            .map_or(0, |h| draw(&s.hubs[h.ix()].service_time, sent_on, rng));
+        let transit = draw(&route.transit, sent_on, rng);
+        let clearance = draw(&m.customs.clearance_time, sent_on, rng);
         let inspected = rng.random::<f64>() < m.customs.inspection_rate;
-        let inspection = draw(&m.customs.inspection_delay, paid && inspected, rng);
-        let last_mile = draw(&m.last_mile, paid, rng);
+        let inspection = draw(&m.customs.inspection_delay, sent_on && inspected, rng);
+        let to_customs = transit
+            .saturating_add(clearance)
+            .saturating_add(if inspected { inspection } else { 0 });
+        let customs = before_customs.saturating_add(to_customs);
+        let cleared = sent_on && within(customs);
+        let last_mile = draw(&m.last_mile, cleared, rng);
         let returns = rng.random::<f64>() < m.return_rate;
-        let return_after = draw(&m.return_time, paid && returns, rng);
+        let delivered = cleared && within(customs.saturating_add(last_mile));
+        let return_after = draw(&m.return_time, delivered && returns, rng);
         let seller = plan.pools[pool.ix()].finish_rank(seller);
         if inspected {
             flags |= INSPECTED;
@@ -188,9 +208,7 @@ impl Parcel {
             handling,
             leg: to_hub,
             service,
-            to_customs: transit
-                .saturating_add(clearance)
-                .saturating_add(if inspected { inspection } else { 0 }),
+            to_customs,
             last_mile,
             return_after,
             market,
