@@ -41,6 +41,9 @@ pub const HOUR_S: u32 = 3600;
 pub const DAY_S: u32 = 86_400;
 /// Orders drawn per parallel task.
 const ORDER_CHUNK: usize = 4096;
+/// Parcels a task files at a time: a small buffer stays in cache between its fills,
+/// a task-sized one would not.
+const LATER_BATCH: usize = 256;
 /// Parcels per block of a window's bucket, and per parallel task. Fixed-size blocks keep
 /// memory close to what the parcels need (a growing `Vec` reserves up to twice that).
 const BLOCK: usize = 2048;
@@ -268,7 +271,7 @@ struct Span {
 struct TaskOut {
     events: Vec<Event>,
     at_hub: Vec<(HubId, Parcel)>,
-    /// Parcels that go on in a later hour.
+    /// Parcels that go on in a later hour, filed in batches of `LATER_BATCH`.
     later: Vec<Parcel>,
     /// Parcels that go on in a later step of this hour.
     carry: Vec<Parcel>,
@@ -282,10 +285,16 @@ impl TaskOut {
         self.carry.clear();
     }
 
-    fn take(&mut self, plan: &Plan, mut p: Parcel, span: &Span) {
+    fn take(&mut self, plan: &Plan, schedule: &Schedule, mut p: Parcel, span: &Span) {
         match p.advance(plan, span.end, &mut self.events) {
             Step::Later if p.next < span.hour_end => self.carry.push(p),
-            Step::Later => self.later.push(p),
+            Step::Later => {
+                self.later.push(p);
+                if self.later.len() == LATER_BATCH {
+                    schedule.file(&self.later);
+                    self.later.clear();
+                }
+            }
             Step::AtHub(h) => self.at_hub.push((h, p)),
             Step::Done => {}
         }
@@ -332,21 +341,22 @@ fn run_tasks(
                             c.first_id + (i - c.first),
                             placed,
                         );
-                        out.take(plan, p, span);
+                        out.take(plan, schedule, p, span);
                     }
                 }
                 Task::Advance(runs) => {
                     for p in runs.iter().flat_map(|run| run.iter()) {
-                        out.take(plan, *p, span);
+                        out.take(plan, schedule, *p, span);
                     }
                 }
                 Task::AdvanceStored(runs) => {
                     for p in runs.iter().flat_map(|run| run.iter()) {
-                        out.take(plan, Parcel::restore(p), span);
+                        out.take(plan, schedule, Parcel::restore(p), span);
                     }
                 }
             }
             schedule.file(&out.later);
+            out.later.clear();
         });
 }
 
