@@ -40,7 +40,7 @@ use crate::model::{HubId, MarketId, PoolId, Scenario};
 pub const HOUR_S: u32 = 3600;
 pub const DAY_S: u32 = 86_400;
 /// Orders drawn per parallel task.
-const ORDER_CHUNK: usize = 4096;
+const ORDER_CHUNK: usize = 1024;
 /// Parcels a task files at a time: a small buffer stays in cache between its fills,
 /// a task-sized one would not.
 const LATER_BATCH: usize = 256;
