@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::context::Context;
+use crate::context::{Context, tier_in};
 use crate::date::Date;
 use crate::engine::DAY_S;
 use crate::event::{Event, EventKind};
@@ -159,6 +159,8 @@ pub struct Tables {
     methods: Vec<Vec<MethodStats>>,
     /// [pool][market][tier]
     tiers: Vec<Vec<Vec<TierStats>>>,
+    /// Per pool, `Context::tier_bounds`, computed once instead of per order.
+    tier_bounds: Vec<Vec<u32>>,
     route_leads: Vec<Histogram>,
     events: u64,
 }
@@ -179,6 +181,7 @@ impl Tables {
                 .iter()
                 .map(|p| vec![vec![TierStats::default(); p.tiers.len()]; ctx.markets.len()])
                 .collect(),
+            tier_bounds: (0..ctx.pools.len()).map(|p| ctx.tier_bounds(p)).collect(),
             route_leads: vec![Histogram::default(); ctx.routes.len()],
             events: 0,
             ctx: ctx.clone(),
@@ -206,7 +209,7 @@ impl Tables {
                 md.gmv_cents += i64::from(value_cents);
                 self.methods[m][method.ix()].orders += 1;
                 let pool = self.ctx.routes[e.route.ix()].pool as usize;
-                let tier = self.ctx.tier_of(pool, seller);
+                let tier = tier_in(&self.tier_bounds[pool], seller);
                 let t = &mut self.tiers[pool][m][tier];
                 t.orders += 1;
                 t.revenue_cents += i64::from(value_cents);
@@ -231,7 +234,7 @@ impl Tables {
                 md.gmv_cents -= i64::from(value_cents);
                 self.methods[m][method.ix()].cancelled += 1;
                 let pool = self.ctx.routes[e.route.ix()].pool as usize;
-                let tier = self.ctx.tier_of(pool, seller);
+                let tier = tier_in(&self.tier_bounds[pool], seller);
                 let t = &mut self.tiers[pool][m][tier];
                 t.cancelled += 1;
                 t.revenue_cents -= i64::from(value_cents);
