@@ -10,7 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
-/// Words of stream reserved for one order; an order uses about 50, so blocks never overlap.
+/// Words of stream reserved for one order; an order uses about 36 (at most 46 in the
+/// shipped scenarios), so blocks never overlap.
 pub const ORDER_WORDS: u128 = 1 << 16;
 
 #[derive(Debug, Clone, Copy)]
