@@ -54,29 +54,29 @@ pub const COLUMNS: [&str; 19] = [
 /// Events formatted per parallel task, each chunk into its own buffer (about 1.2 MB).
 const FORMAT_CHUNK: usize = 16_384;
 /// Buffers of formatted rows in existence, being filled or queued for the writer
-/// thread: they bound the memory the log takes, however large a window.
+/// threads: they bound the memory the log takes, however large a step.
 const BUFFERS: usize = 16;
-/// Buffers filled at a time: the writer thread drains the others meanwhile.
+/// Buffers filled at a time: the writer threads drain the others meanwhile.
 const ROUND: usize = BUFFERS / 2;
 
-/// What the writer thread receives, in order.
+/// What the hashing thread receives, in order, and passes on to the writing thread.
 enum Msg {
     Rows(Vec<u8>),
     /// The log is complete: flush and report.
     End,
 }
 
-/// Writes the event log: `write` formats each window's rows in parallel chunks on the
+/// Writes the event log: `write` formats each step's rows in parallel chunks on the
 /// rayon threads, and threads of its own hash and write them, in order,
 /// recycling the buffers. A `LogWriter` dropped before `finish` (an error elsewhere, an
-/// interrupt) stops its thread and leaves the log incomplete.
+/// interrupt) stops its threads and leaves the log incomplete.
 pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
     labels: Labels,
     next_seq: u64,
     /// Names the log in messages.
     name: String,
     rows: Option<SyncSender<Msg>>,
-    /// Buffers the writer thread hands back once written, cleared.
+    /// Buffers the writing thread hands back once written, cleared.
     spare: Receiver<Vec<u8>>,
     /// Buffers made so far, at most `BUFFERS`.
     made: usize,
@@ -115,7 +115,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         let writer = std::thread::Builder::new()
             .name("event-log".to_string())
             .spawn(move || write_out(out, &rows_rx, spare_tx, &thread_name))
-            .map_err(Error::io("starting the event log's writer thread"))?;
+            .map_err(Error::io("starting the event log's hashing thread"))?;
         let mut log = LogWriter {
             labels: Labels::new(context),
             next_seq: 1,
@@ -171,7 +171,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         Ok(())
     }
 
-    /// Writes the end marker, waits for the writer thread, and returns the sink with
+    /// Writes the end marker, waits for the writer threads, and returns the sink with
     /// the log's SHA-256.
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
         let mut end = self.buffer()?;
@@ -187,7 +187,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     }
 
     /// An empty buffer: a spare one, a new one while there are fewer than `BUFFERS`, or
-    /// the next one the writer thread hands back.
+    /// the next one the writing thread hands back.
     fn buffer(&mut self) -> Result<Vec<u8>, Error> {
         if let Ok(buf) = self.spare.try_recv() {
             return Ok(buf);
@@ -196,7 +196,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             self.made += 1;
             return Ok(Vec::new());
         }
-        // Fails only when the writer thread has stopped, which it does early on an error.
+        // Fails only when the writer threads have stopped, which it does early on an error.
         self.spare.recv().map_err(|_| self.stopped())
     }
 
@@ -207,7 +207,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         }
     }
 
-    /// The writer thread hung up early: its error.
+    /// The writer threads hung up early: its error.
     fn stopped(&mut self) -> Error {
         self.rows = None;
         match self.writer.take().map(JoinHandle::join) {
@@ -215,15 +215,15 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             Some(Ok(Ok(_))) | None => Error::Io {
                 context: format!("writing {}", self.name),
-                source: std::io::Error::other("the writer thread stopped after an earlier error"),
+                source: std::io::Error::other("the writer threads stopped after an earlier error"),
             },
         }
     }
 }
 
 impl<W: Write + Send + 'static> Drop for LogWriter<W> {
-    /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writer thread
-    /// stops without completing the log, and waits for it.
+    /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writer threads
+    /// stop without completing the log, and waits for them.
     fn drop(&mut self) {
         self.rows = None;
         if let Some(writer) = self.writer.take() {
@@ -232,8 +232,8 @@ impl<W: Write + Send + 'static> Drop for LogWriter<W> {
     }
 }
 
-/// The writer thread: hashes each buffer of rows and passes it to a thread that writes
-/// it and hands it back; at the end, flushes `out`. Hashing and writing each take
+/// The hashing thread: hashes each buffer of rows and passes it to the writing thread
+/// (`write_rows`), which writes it, hands it back and at the end flushes `out`. Hashing and writing each take
 /// seconds for a large log (SHA-256 at about 1.5 GB/s, direct writes that wait for the
 /// disk), so they overlap instead of adding up. Stops at the first error, or when the
 /// `LogWriter` hangs up early.
@@ -252,7 +252,7 @@ fn write_out<W: Write + Send>(
         let writer = std::thread::Builder::new()
             .name("event-log-write".to_string())
             .spawn_scoped(scope, move || write_rows(out, &write_rx, &spare, name))
-            .map_err(Error::io("starting the event log's writer thread"))?;
+            .map_err(Error::io("starting the event log's writing thread"))?;
         let mut hash = Sha256::new();
         let mut complete = false;
         while let Ok(msg) = rows.recv() {
@@ -606,6 +606,9 @@ impl<'a> Rows<'a> {
 /// The longest row a log may hold: anything longer is not a row of a log (and is not
 /// read whole, so a foreign file without line breaks is not loaded into memory).
 const MAX_ROW: u64 = 4096;
+// The longest row valid names allow: six names (a route's id counts for two), each
+// after a comma, and the other 13 columns at most 20 digits each after a comma.
+const _: () = assert!(6 * (1 + crate::model::MAX_NAME_BYTES) + 1 + 13 * 21 < MAX_ROW as usize);
 /// The longest `#context` line.
 const MAX_CONTEXT: u64 = 64 << 20;
 
@@ -1336,7 +1339,7 @@ mod tests {
         let (context, events, _) = tiny();
         let (out, dropped, _) = full(100_000);
         let mut log = LogWriter::new(out, &context).unwrap();
-        // The writer thread fails on the second window or so; the formatting side sees it
+        // The writer thread fails on the second write or so; the formatting side sees it
         // once its sends or its wait for a buffer fail, at the latest at `finish`.
         let mut result = Ok(());
         for _ in 0..100 {

@@ -38,6 +38,9 @@ id_type!(
 
 /// Most entities of one kind a scenario may hold (ids are stored in a byte).
 pub const MAX_ENTITIES: usize = 250;
+/// Longest id or name, in bytes: a row of the event log holds five of them (a route's
+/// id is two, joined by `:`) and must stay within what the log's reader accepts.
+pub const MAX_NAME_BYTES: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct Scenario {

@@ -44,11 +44,11 @@ const ORDER_CHUNK: usize = 1024;
 /// Parcels a task files at a time: a small buffer stays in cache between its fills,
 /// a task-sized one would not.
 const LATER_BATCH: usize = 256;
-/// Parcels per block of a window's bucket, and per parallel task. Fixed-size blocks keep
+/// Parcels per block of an hour's bucket, and per parallel task. Fixed-size blocks keep
 /// memory close to what the parcels need (a growing `Vec` reserves up to twice that).
 const BLOCK: usize = 2048;
 
-/// Receives the events of each window, already in the log's total order.
+/// Receives the events of each step, already in the log's total order.
 pub trait Sink {
     fn events(&mut self, events: &[Event]) -> Result<(), Error>;
     /// Called after each simulated day; `events` counts all events so far.
@@ -380,20 +380,20 @@ fn hand_over<S: Sink>(
 /// Per hour, the parcels whose next event falls in it, in fixed-size blocks that are
 /// reused once emptied.
 struct Buckets<T> {
-    windows: Vec<Vec<Vec<T>>>,
+    hours: Vec<Vec<Vec<T>>>,
     spare: Vec<Vec<T>>,
 }
 
 impl<T: Copy> Buckets<T> {
-    fn new(windows: usize) -> Buckets<T> {
+    fn new(hours: usize) -> Buckets<T> {
         Buckets {
-            windows: (0..windows).map(|_| Vec::new()).collect(),
+            hours: (0..hours).map(|_| Vec::new()).collect(),
             spare: Vec::new(),
         }
     }
 
-    fn file(&mut self, window: usize, item: T) {
-        let bucket = &mut self.windows[window];
+    fn file(&mut self, hour: usize, item: T) {
+        let bucket = &mut self.hours[hour];
         if bucket.last().is_none_or(|b| b.len() == BLOCK) {
             bucket.push(
                 self.spare
@@ -405,7 +405,7 @@ impl<T: Copy> Buckets<T> {
     }
 
     fn is_empty(&self) -> bool {
-        self.windows.iter().all(Vec::is_empty)
+        self.hours.iter().all(Vec::is_empty)
     }
 }
 
@@ -418,8 +418,8 @@ struct Shelf {
     in_flight: Vec<u64>,
 }
 
-/// Most shelves a schedule has, whatever the thread count: each holds up to one partly
-/// filled block per hour, memory that grows with the shelves, not the parcels.
+/// Most shelves a schedule has, whatever the thread count: each holds up to two partly
+/// filled blocks per hour (unpaid and paid), memory that grows with the shelves, not the parcels.
 const MAX_SHELVES: usize = 4;
 
 /// Where every parcel waits for the hour of its next event. Tasks file their parcels
@@ -427,22 +427,22 @@ const MAX_SHELVES: usize = 4;
 /// change nothing, since each step's events are sorted and its hub arrivals ordered.
 struct Schedule {
     shelves: Vec<Mutex<Shelf>>,
-    windows: usize,
+    hours: usize,
 }
 
 impl Schedule {
-    fn new(windows: usize, markets: usize, shelves: usize) -> Schedule {
+    fn new(hours: usize, markets: usize, shelves: usize) -> Schedule {
         Schedule {
             shelves: (0..shelves.max(1))
                 .map(|_| {
                     Mutex::new(Shelf {
-                        unpaid: Buckets::new(windows),
-                        paid: Buckets::new(windows),
+                        unpaid: Buckets::new(hours),
+                        paid: Buckets::new(hours),
                         in_flight: vec![0; markets],
                     })
                 })
                 .collect(),
-            windows,
+            hours,
         }
     }
 
@@ -463,7 +463,7 @@ impl Schedule {
         let mut shelf = self.shelf();
         for p in parcels {
             let slot = (p.next / HOUR_S) as usize;
-            if slot < self.windows {
+            if slot < self.hours {
                 if p.is_paid() {
                     shelf.paid.file(slot, p.store());
                 } else {
@@ -482,8 +482,8 @@ impl Schedule {
         let mut paid = Vec::new();
         for shelf in &mut self.shelves {
             let shelf = shelf.get_mut().expect("no task panics");
-            unpaid.append(&mut shelf.unpaid.windows[w]);
-            paid.append(&mut shelf.paid.windows[w]);
+            unpaid.append(&mut shelf.unpaid.hours[w]);
+            paid.append(&mut shelf.paid.hours[w]);
         }
         (unpaid, paid)
     }
@@ -531,9 +531,15 @@ const STEPS_PER_HOUR: [usize; 23] = [
 ];
 
 /// About how many events a step should hold at most. It bounds the memory of a step's
-/// events (task buffers, the sorted step, the one the sink holds) whatever the peak
-/// hour's volume; smaller steps measured slower (more steps, the same work).
+/// events (task buffers, the sorted step, the one the sink holds) up to 60 steps an
+/// hour (31 million events, six times the Singles' Day peak); smaller steps measured
+/// slower (more steps, the same work).
 const STEP_EVENTS: usize = 1 << 19;
+
+/// The step of the hour starting at `hour_start` that holds time `t`.
+fn step_of(t: u32, hour_start: u32, step_s: u32) -> usize {
+    ((t - hour_start) / step_s) as usize
+}
 
 /// The first of `count` orders whose slice of the hour starts in step `k` of `steps`.
 fn first_order_of_step(k: usize, count: u64, steps: usize) -> u64 {
@@ -722,13 +728,13 @@ impl<'a> Stepper<'a> {
         group_by_step(
             &mut self.due,
             self.steps,
-            |p| ((p.next - hour_start) / step_s) as usize,
+            |p| step_of(p.next, hour_start, step_s),
             &mut self.due_bounds,
         );
         group_by_step(
             &mut self.due_paid,
             self.steps,
-            |p| ((p.next() - hour_start) / step_s) as usize,
+            |p| step_of(p.next(), hour_start, step_s),
             &mut self.due_paid_bounds,
         );
         if self.carry.len() < self.steps {
@@ -834,7 +840,7 @@ impl<'a> Stepper<'a> {
                 &span,
             );
             hub_used = tasks.len();
-            debug_assert!(
+            assert!(
                 self.hub_outs[..hub_used]
                     .iter()
                     .all(|o| o.at_hub.is_empty()),
@@ -843,7 +849,7 @@ impl<'a> Stepper<'a> {
         }
         for out in self.outs[..used].iter().chain(&self.hub_outs[..hub_used]) {
             for p in &out.carry {
-                self.carry[((p.next - hour_start) / step_s) as usize].push(*p);
+                self.carry[step_of(p.next, hour_start, step_s)].push(*p);
             }
         }
 
@@ -855,13 +861,16 @@ impl<'a> Stepper<'a> {
             .chain(&self.outs[..drawn])
             .map(|o| o.events.as_slice())
             .collect();
-        let len = sort_window(&parts, events, span.start, step_s as usize);
+        let len = sort_step(&parts, events, span.start, step_s as usize);
         self.stats.events += len as u64;
 
         self.step += 1;
         let mut finished_day = None;
         if self.step == self.steps {
-            debug_assert!(self.carry[..self.steps].iter().all(Vec::is_empty));
+            assert!(
+                self.carry[..self.steps].iter().all(Vec::is_empty),
+                "every carried parcel ran in its step"
+            );
             self.schedule.recycle(&mut self.due, &mut self.due_paid);
             self.step = 0;
             self.hour += 1;
@@ -928,7 +937,7 @@ const SORT_GROUPS: usize = 4;
 /// `seconds`, the tasks' buffers scattered in parallel groups, then each second's few
 /// events sorted in parallel. Much cheaper than one comparison sort over the step.
 /// `sorted` only grows, so its front is never written twice.
-fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: usize) -> usize {
+fn sort_step(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: usize) -> usize {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let Some(&filler) = parts.iter().find_map(|p| p.first()) else {
         return 0;
@@ -1005,9 +1014,12 @@ fn sort_window(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds:
     total
 }
 
-/// Sorts one second's events by (order id, stage). The events of orders placed in this
-/// window come last and already in order (drawn in id order, each order's events in
-/// lifecycle order), with ids above every older order's: only the rest needs sorting.
+/// Sorts one second's events by (order id, stage). The events of orders drawn in this
+/// step usually come last and already in order (drawn in id order, each order's events
+/// in lifecycle order, ids above every older order's), so only the rest is sorted. An
+/// order drawn in an earlier step of the hour but placed in this one, or another
+/// market's new orders with lower ids, break that: the check below then falls back to
+/// sorting the whole second.
 fn sort_second(events: &mut [Event]) {
     let key = |e: &Event| e.order_id << 8 | u64::from(e.kind.stage());
     let mut split = events.len().saturating_sub(1);
@@ -1061,9 +1073,9 @@ mod tests {
 
     proptest! {
         /// Whatever the parts, and whether or not their new orders come last in order,
-        /// the window comes out exactly as a plain sort by the log's key would give.
+        /// the step comes out exactly as a plain sort by the log's key would give.
         #[test]
-        fn sort_window_is_a_sort_by_the_log_key(
+        fn sort_step_is_a_sort_by_the_log_key(
             parts in proptest::collection::vec(
                 proptest::collection::vec((0u32..40, 0u64..300, 0u8..4), 0..200),
                 0..12,
@@ -1072,7 +1084,7 @@ mod tests {
             stale in 0usize..3000,
         ) {
             let start = 7 * HOUR_S;
-            // Keys are unique in a real window: keep the first of each.
+            // Keys are unique in a real step: keep the first of each.
             let mut seen = std::collections::HashSet::new();
             let mut parts: Vec<Vec<Event>> = parts
                 .into_iter()
@@ -1094,7 +1106,7 @@ mod tests {
             let slices: Vec<&[Event]> = parts.iter().map(Vec::as_slice).collect();
             // Stale events from an earlier step, more than this one has: left behind.
             let mut sorted = vec![event(start, 0, 0); stale];
-            let len = sort_window(&slices, &mut sorted, start, HOUR_S as usize);
+            let len = sort_step(&slices, &mut sorted, start, HOUR_S as usize);
             let mut expected: Vec<Event> = parts.concat();
             expected.sort_by_key(Event::order_key);
             prop_assert_eq!(&sorted[..len], &expected[..]);

@@ -64,7 +64,7 @@ pub struct Parcel {
 
 const _: () = assert!(std::mem::size_of::<Parcel>() == 64);
 
-/// A paid parcel as it waits in a window's bucket: 48 bytes instead of 64, because the
+/// A paid parcel as it waits in an hour's bucket: 48 bytes instead of 64, because the
 /// fields only payment needs (seller, category, method, attempts, retry gap, handling
 /// time) are spent by then. Most parcels in flight are in this form.
 #[derive(Debug, Clone, Copy)]
@@ -93,10 +93,10 @@ impl Stored {
     }
 }
 
-/// What a parcel needs after emitting its events up to a window's end.
+/// What a parcel needs after emitting its events up to a step's end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Its next event is at `next`, at or after the window's end.
+    /// Its next event is at `next`, at or after the step's end.
     Later,
     /// It has arrived at a hub and waits for the queue to decide its departure.
     AtHub(HubId),
@@ -222,10 +222,10 @@ impl Parcel {
         }
     }
 
-    /// Emits every event due before `window_end`, in lifecycle order.
-    pub fn advance(&mut self, plan: &Plan, window_end: u32, out: &mut Vec<Event>) -> Step {
+    /// Emits every event due before `end`, in lifecycle order.
+    pub fn advance(&mut self, plan: &Plan, end: u32, out: &mut Vec<Event>) -> Step {
         loop {
-            if self.next >= window_end {
+            if self.next >= end {
                 return Step::Later;
             }
             let t = self.next;

@@ -126,8 +126,19 @@ impl Validator {
     }
 
     /// Names that appear in override paths and CSV cells: non-empty, no spaces, dots,
-    /// `=`, brackets, commas or quotes.
+    /// `=`, brackets, commas or quotes, and short enough that every row of the event log
+    /// stays within what the log's reader accepts.
     fn usable_name(&mut self, path: &str, name: &str) -> bool {
+        if name.len() > MAX_NAME_BYTES {
+            self.err(
+                path,
+                format!(
+                    "a name of {} bytes is too long (at most {MAX_NAME_BYTES})",
+                    name.len()
+                ),
+            );
+            return false;
+        }
         let bad =
             |c: char| matches!(c, '.' | '=' | '[' | ']' | ',' | '"' | '\'') || c.is_whitespace();
         if name.is_empty() || name.contains(bad) {

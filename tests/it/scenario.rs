@@ -303,3 +303,35 @@ fn nothing_is_written_for_an_invalid_scenario() {
         .collect();
     assert_eq!(leftovers.len(), 1, "only the scenario file: {leftovers:?}");
 }
+
+/// A name too long for a row of the event log is refused where it is written, before any
+/// run could write a log that `replay` would not read back.
+#[test]
+fn names_too_long_for_the_event_log_are_refused() {
+    let dir = tmp();
+    let long = "x".repeat(101);
+    let path = small_with(
+        dir.path(),
+        &[("method = \"cash\"", &format!("method = \"{long}\""))],
+    );
+    let err = invalid(&path, &[]);
+    assert!(
+        err.contains("a name of 101 bytes is too long (at most 100)"),
+        "{err}"
+    );
+    // The longest name allowed runs, and its log reads back.
+    let name = "x".repeat(100);
+    let fits = small_with(
+        dir.path(),
+        &[("method = \"cash\"", &format!("method = \"{name}\""))],
+    );
+    let run = dir.path().join("run");
+    let fits = fits.display().to_string();
+    ok(&["run", &fits, "--out", &run.display().to_string(), "-q"]);
+    let log = read(&run.join("events.csv"));
+    assert!(
+        log.contains(&format!(",{name},")),
+        "the long method is in the log"
+    );
+    ok(&["replay", &run.display().to_string(), "--check"]);
+}
