@@ -196,7 +196,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             self.made += 1;
             return Ok(Vec::new());
         }
-        // Fails only when the writer threads have stopped, which it does early on an error.
+        // Fails only when the writer threads have stopped, which they do early on an error.
         self.spare.recv().map_err(|_| self.stopped())
     }
 
@@ -207,7 +207,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         }
     }
 
-    /// The writer threads hung up early: its error.
+    /// The writer threads hung up early: their error.
     fn stopped(&mut self) -> Error {
         self.rows = None;
         match self.writer.take().map(JoinHandle::join) {
@@ -233,9 +233,9 @@ impl<W: Write + Send + 'static> Drop for LogWriter<W> {
 }
 
 /// The hashing thread: hashes each buffer of rows and passes it to the writing thread
-/// (`write_rows`), which writes it, hands it back and at the end flushes `out`. Hashing and writing each take
-/// seconds for a large log (SHA-256 at about 1.5 GB/s, direct writes that wait for the
-/// disk), so they overlap instead of adding up. Stops at the first error, or when the
+/// (`write_rows`), which writes it, hands it back and at the end flushes `out`. Hashing
+/// and writing each take seconds for a large log (SHA-256 at about 1.5 GB/s, direct
+/// writes that wait for the disk), so they overlap instead of adding up. Stops at the first error, or when the
 /// `LogWriter` hangs up early.
 ///
 /// Only the writing thread holds `spare`: when it stops on an error, the `LogWriter`'s

@@ -419,7 +419,8 @@ struct Shelf {
 }
 
 /// Most shelves a schedule has, whatever the thread count: each holds up to two partly
-/// filled blocks per hour (unpaid and paid), memory that grows with the shelves, not the parcels.
+/// filled blocks per hour (unpaid and paid), memory that grows with the shelves, not
+/// the parcels.
 const MAX_SHELVES: usize = 4;
 
 /// Where every parcel waits for the hour of its next event. Tasks file their parcels
