@@ -711,8 +711,6 @@ impl<'a> Stepper<'a> {
             };
             self.new_orders.push((count, self.next_order_id));
             self.next_order_id += count;
-            // Sort keys hold an order id in 56 bits (`sort_second`).
-            assert!(self.next_order_id < 1 << 56, "order ids fit in 56 bits");
             self.stats.orders += count;
         }
         // About two and a half events per new order, one per parcel due.
@@ -1022,19 +1020,27 @@ fn sort_step(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: u
 /// market's new orders with lower ids, break that: the check below then falls back to
 /// sorting the whole second.
 fn sort_second(events: &mut [Event]) {
-    let key = |e: &Event| e.order_id << 8 | u64::from(e.kind.stage());
     let mut split = events.len().saturating_sub(1);
-    while split > 0 && key(&events[split - 1]) < key(&events[split]) {
+    while split > 0 && in_log_order(&events[split - 1], &events[split]).is_lt() {
         split -= 1;
     }
     let (older, newer) = events.split_at_mut(split);
-    older.sort_unstable_by_key(key);
+    older.sort_unstable_by(in_log_order);
     if let (Some(last), Some(first)) = (older.last(), newer.first())
-        && key(last) > key(first)
+        && in_log_order(last, first).is_gt()
     {
         // A new order already at its hub, say: not the common case.
-        events.sort_unstable_by_key(key);
+        events.sort_unstable_by(in_log_order);
     }
+}
+
+/// The log's order of two events in the same second: by order id, then lifecycle
+/// stage, which is only worked out for events of the same order (few of them).
+#[inline]
+fn in_log_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+    a.order_id
+        .cmp(&b.order_id)
+        .then_with(|| a.kind.stage().cmp(&b.kind.stage()))
 }
 
 #[cfg(test)]
