@@ -59,9 +59,33 @@ const BUFFERS: usize = 16;
 /// Buffers filled at a time: the writer threads drain the others meanwhile.
 const ROUND: usize = BUFFERS / 2;
 
+/// A buffer of log text. Rows are formatted straight into `bytes` with fixed-size
+/// copies that may reach past a row's end, so `bytes` is kept at its full length, zeroed
+/// once, and reused: the first `len` bytes are the log's.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Chunk {
+    fn text(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// Makes `text` the whole of the chunk.
+    fn set_text(&mut self, text: &str) {
+        if self.bytes.len() < text.len() {
+            self.bytes.resize(text.len(), 0);
+        }
+        self.bytes[..text.len()].copy_from_slice(text.as_bytes());
+        self.len = text.len();
+    }
+}
+
 /// What the hashing thread receives, in order, and passes on to the writing thread.
 enum Msg {
-    Rows(Vec<u8>),
+    Rows(Chunk),
     /// The log is complete: flush and report.
     End,
 }
@@ -76,11 +100,11 @@ pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
     /// Names the log in messages.
     name: String,
     rows: Option<SyncSender<Msg>>,
-    /// Buffers the writing thread hands back once written, cleared.
-    spare: Receiver<Vec<u8>>,
+    /// Buffers the writing thread hands back once written, emptied.
+    spare: Receiver<Chunk>,
     /// Buffers made so far, at most `BUFFERS`.
     made: usize,
-    round: Vec<Vec<u8>>,
+    round: Vec<Chunk>,
     writer: Option<JoinHandle<Result<Finished<W>, Error>>>,
 }
 
@@ -126,14 +150,12 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             round: Vec::with_capacity(ROUND),
             writer: Some(writer),
         };
-        let mut header = log.buffer()?;
         let json = serde_json::to_string(context).expect("context serialises");
-        writeln!(
-            header,
-            "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}",
+        let mut header = log.buffer()?;
+        header.set_text(&format!(
+            "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}\n",
             COLUMNS.join(",")
-        )
-        .expect("writing into memory");
+        ));
         log.send(Msg::Rows(header))?;
         Ok(log)
     }
@@ -154,12 +176,12 @@ impl<W: Write + Send + 'static> LogWriter<W> {
                 .zip(batch.par_chunks(FORMAT_CHUNK))
                 .enumerate()
                 .for_each(|(i, (buf, chunk))| {
-                    buf.clear();
-                    let mut rows = Rows::new(labels, first_seq + (i * FORMAT_CHUNK) as u64);
+                    let seq = first_seq + (i * FORMAT_CHUNK) as u64;
+                    let mut rows = Rows::new(labels, seq, std::mem::take(buf));
                     for e in chunk {
-                        rows.format(buf, e);
+                        rows.format(e);
                     }
-                    rows.flush(buf);
+                    *buf = rows.finish();
                 });
             self.next_seq += batch.len() as u64;
             let mut round = std::mem::take(&mut self.round);
@@ -175,7 +197,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     /// the log's SHA-256.
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
         let mut end = self.buffer()?;
-        writeln!(end, "{END_PREFIX}{}", self.next_seq - 1).expect("writing into memory");
+        end.set_text(&format!("{END_PREFIX}{}\n", self.next_seq - 1));
         self.send(Msg::Rows(end))?;
         self.send(Msg::End)?;
         self.rows = None;
@@ -188,13 +210,13 @@ impl<W: Write + Send + 'static> LogWriter<W> {
 
     /// An empty buffer: a spare one, a new one while there are fewer than `BUFFERS`, or
     /// the next one the writing thread hands back.
-    fn buffer(&mut self) -> Result<Vec<u8>, Error> {
+    fn buffer(&mut self) -> Result<Chunk, Error> {
         if let Ok(buf) = self.spare.try_recv() {
             return Ok(buf);
         }
         if self.made < BUFFERS {
             self.made += 1;
-            return Ok(Vec::new());
+            return Ok(Chunk::default());
         }
         // Fails only when the writer threads have stopped, which they do early on an error.
         self.spare.recv().map_err(|_| self.stopped())
@@ -244,7 +266,7 @@ impl<W: Write + Send + 'static> Drop for LogWriter<W> {
 fn write_out<W: Write + Send>(
     out: W,
     rows: &Receiver<Msg>,
-    spare: SyncSender<Vec<u8>>,
+    spare: SyncSender<Chunk>,
     name: &str,
 ) -> Result<Finished<W>, Error> {
     let (to_write, write_rx) = mpsc::sync_channel(BUFFERS + 1);
@@ -257,7 +279,7 @@ fn write_out<W: Write + Send>(
         let mut complete = false;
         while let Ok(msg) = rows.recv() {
             if let Msg::Rows(buf) = &msg {
-                hash.update(buf);
+                hash.update(buf.text());
             } else {
                 complete = true;
             }
@@ -279,11 +301,11 @@ fn write_out<W: Write + Send>(
     })
 }
 
-/// Writes each buffer of rows into `out` and hands it back, cleared; flushes at the end.
+/// Writes each buffer of rows into `out` and hands it back, emptied; flushes at the end.
 fn write_rows<W: Write>(
     mut out: W,
     rows: &Receiver<Msg>,
-    spare: &SyncSender<Vec<u8>>,
+    spare: &SyncSender<Chunk>,
     name: &str,
 ) -> Result<W, Error> {
     let failed = |source| Error::Io {
@@ -293,8 +315,8 @@ fn write_rows<W: Write>(
     while let Ok(msg) = rows.recv() {
         match msg {
             Msg::Rows(mut buf) => {
-                out.write_all(&buf).map_err(failed)?;
-                buf.clear();
+                out.write_all(buf.text()).map_err(failed)?;
+                buf.len = 0;
                 // Refused only when the `LogWriter` is gone.
                 let _ = spare.send(buf);
             }
@@ -382,8 +404,8 @@ impl Labels {
 
 /// Decimal digits of the largest `u64`.
 const DIGITS_MAX: usize = 20;
-/// Rows gathered before they are copied into the chunk's buffer in one piece.
-const LINE_BYTES: usize = 16 << 10;
+/// The smallest a chunk's buffer grows to.
+const MIN_CHUNK_BYTES: usize = 64 << 10;
 
 /// "00" to "99": numbers are written two digits at a time.
 const PAIRS: [u8; 200] = {
@@ -418,15 +440,17 @@ fn put_digits(line: &mut [u8], at: usize, mut v: u64) -> usize {
     end
 }
 
-/// Formats consecutive rows of the log. The hottest part of writing it, so: rows are
-/// gathered in a line buffer of their own with fixed-size copies (padded labels, digits
-/// written in place) and moved into the output a line buffer at a time; the sequence
-/// number counts up in its own decimal digits, a time shared by a run of rows is
-/// formatted once, and each event kind writes its empty columns as one constant.
+/// Formats consecutive rows of the log into a chunk. The hottest part of writing it,
+/// so: rows are written with fixed-size copies (padded labels, digits written in place)
+/// straight into the chunk's buffer, which keeps room for the longest row past its
+/// end; the sequence number counts up in its own decimal digits, a time shared by a run
+/// of rows is formatted once, and each event kind writes its empty columns as one
+/// constant.
 struct Rows<'a> {
     labels: &'a Labels,
+    /// The chunk's buffer, at its full length.
     line: Vec<u8>,
-    /// Bytes of `line` in use.
+    /// Bytes of `line` written.
     at: usize,
     /// The next row's `seq`, right-aligned in ASCII digits ending at `DIGITS_MAX`, then
     /// padding, so that it is copied at a fixed size.
@@ -439,21 +463,43 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    fn new(labels: &'a Labels, first_seq: u64) -> Rows<'a> {
+    /// Rows numbered from `first_seq`, written into `chunk` (whatever it held).
+    fn new(labels: &'a Labels, first_seq: u64, chunk: Chunk) -> Rows<'a> {
         let mut seq = [0; 2 * DIGITS_MAX];
         let mut digits = [0; DIGITS_MAX];
         let len = put_digits(&mut digits, 0, first_seq);
         let seq_from = DIGITS_MAX - len;
         seq[seq_from..DIGITS_MAX].copy_from_slice(&digits[..len]);
-        Rows {
+        let mut rows = Rows {
             labels,
-            line: vec![0; LINE_BYTES.max(2 * labels.max_row)],
+            line: chunk.bytes,
             at: 0,
             seq,
             seq_from,
             time: None,
             time_text: [0; PIECE],
             time_len: 0,
+        };
+        rows.make_room();
+        rows
+    }
+
+    /// The chunk of the rows formatted.
+    fn finish(self) -> Chunk {
+        Chunk {
+            bytes: self.line,
+            len: self.at,
+        }
+    }
+
+    /// Keeps room for the longest row past `at`: a buffer grows (and is zeroed) only
+    /// while it is new, since it is reused at its full length.
+    #[inline]
+    fn make_room(&mut self) {
+        let room = self.at + self.labels.max_row;
+        if room > self.line.len() {
+            let len = (2 * self.line.len()).max(MIN_CHUNK_BYTES).max(2 * room);
+            self.line.resize(len, 0);
         }
     }
 
@@ -492,9 +538,8 @@ impl<'a> Rows<'a> {
         self.at = put_digits(&mut self.line, self.at + 1, v.into());
     }
 
-    /// Formats `e` as the next row; moves the gathered rows into `buf` when the line
-    /// buffer could not hold another.
-    fn format(&mut self, buf: &mut Vec<u8>, e: &Event) {
+    /// Formats `e` as the next row.
+    fn format(&mut self, e: &Event) {
         let labels = self.labels;
         let seq = &self.seq[self.seq_from..self.seq_from + DIGITS_MAX];
         self.line[self.at..self.at + DIGITS_MAX].copy_from_slice(seq);
@@ -591,15 +636,7 @@ impl<'a> Rows<'a> {
                 self.put(b",,,,,,\n");
             }
         }
-        if self.at + self.labels.max_row > self.line.len() {
-            self.flush(buf);
-        }
-    }
-
-    /// Moves the rows gathered so far into `buf`.
-    fn flush(&mut self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(&self.line[..self.at]);
-        self.at = 0;
+        self.make_room();
     }
 }
 
