@@ -72,7 +72,7 @@ impl AliasTable {
             slot: (product >> 64) as u32,
             coin: (product >> 32) as u32,
         };
-        prefetch(&self.slots[draw.slot as usize]);
+        super::prefetch(&self.slots[draw.slot as usize]);
         draw
     }
 
@@ -92,20 +92,6 @@ impl AliasTable {
 pub struct AliasDraw {
     slot: u32,
     coin: u32,
-}
-
-#[inline]
-fn prefetch<T>(item: &T) {
-    // SAFETY: SSE is part of every x86_64 target, and a prefetch is only a hint: it
-    // reads nothing into the program and cannot fault (here the address is even valid).
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (item as *const T).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
 }
 
 #[cfg(test)]
