@@ -291,7 +291,13 @@ impl TaskOut {
     /// would wait for those writes (a wide load over narrower recent stores does not
     /// forward).
     #[inline]
-    fn take(&mut self, plan: &Plan, schedule: &Schedule, span: &Span, make: impl FnOnce() -> Parcel) {
+    fn take(
+        &mut self,
+        plan: &Plan,
+        schedule: &Schedule,
+        span: &Span,
+        make: impl FnOnce() -> Parcel,
+    ) {
         self.later.push(make());
         let p = self.later.last_mut().expect("just pushed");
         match p.advance(plan, span.end, &mut self.events) {
