@@ -206,6 +206,11 @@ impl Sink for RunSink<'_> {
     fn day_finished(&mut self, day: u32, events: u64) {
         (self.progress)(day, events);
     }
+
+    /// Only the log needs the events in order: the tables are counts and sums.
+    fn needs_order(&self) -> bool {
+        self.log.is_some()
+    }
 }
 
 /// One replication simulated into a directory.

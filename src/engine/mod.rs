@@ -48,9 +48,16 @@ const LATER_BATCH: usize = 256;
 /// memory close to what the parcels need (a growing `Vec` reserves up to twice that).
 const BLOCK: usize = 2048;
 
-/// Receives the events of each step, already in the log's total order.
+/// Receives the events of each step, in the log's total order unless it says it does
+/// not need it.
 pub trait Sink {
     fn events(&mut self, events: &[Event]) -> Result<(), Error>;
+    /// Whether events must come in the log's order. A sink that answers `false` (one
+    /// that only folds counts and sums, whose result no order changes) gets each step's
+    /// events in pieces, in no particular order, and the engine skips the sort.
+    fn needs_order(&self) -> bool {
+        true
+    }
     /// Called after each simulated day; `events` counts all events so far.
     fn day_finished(&mut self, _day: u32, _events: u64) {}
 }
@@ -409,18 +416,34 @@ fn each_prefetched<T>(runs: &[&[T]], mut take: impl FnMut(&T)) {
     }
 }
 
-/// Gives a step's sorted events to the sink, and tells it when a day is complete.
-fn hand_over<S: Sink>(
-    sink: &mut S,
-    events: &[Event],
+/// One step's events: sorted into the front of `sorted`, or, for a sink that does not
+/// need the log's order, left in the buffers the tasks wrote (`parts`). Both kinds of
+/// buffer only grow and are reused from step to step.
+#[derive(Default)]
+struct StepEvents {
+    sorted: Vec<Event>,
+    sorted_len: usize,
+    parts: Vec<Vec<Event>>,
+    parts_len: usize,
+    /// The day the step completed, if it did.
     finished_day: Option<u32>,
-    handed: &mut u64,
-) -> Result<(), Error> {
-    if !events.is_empty() {
+}
+
+impl StepEvents {
+    fn pieces(&self) -> impl Iterator<Item = &[Event]> {
+        std::iter::once(&self.sorted[..self.sorted_len])
+            .chain(self.parts[..self.parts_len].iter().map(Vec::as_slice))
+            .filter(|events| !events.is_empty())
+    }
+}
+
+/// Gives a step's events to the sink, and tells it when a day is complete.
+fn hand_over<S: Sink>(sink: &mut S, step: &StepEvents, handed: &mut u64) -> Result<(), Error> {
+    for events in step.pieces() {
         sink.events(events)?;
         *handed += events.len() as u64;
     }
-    if let Some(day) = finished_day {
+    if let Some(day) = step.finished_day {
         sink.day_finished(day, *handed);
     }
     Ok(())
@@ -790,9 +813,9 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// Computes the next step's events, sorted, into `events`; returns how many there
-    /// are and the day the step completed, if it did.
-    fn step(&mut self, events: &mut Vec<Event>) -> (usize, Option<u32>) {
+    /// Computes the next step's events into `out`: sorted, or with `sort` false left in
+    /// the tasks' buffers.
+    fn step(&mut self, out: &mut StepEvents, sort: bool) {
         if self.step == 0 {
             self.begin_hour();
         }
@@ -901,19 +924,37 @@ impl<'a> Stepper<'a> {
             }
         }
 
-        // The new orders' events last: they are in order already and follow all others
-        // that share their second (see `sort_second`).
-        let parts: Vec<&[Event]> = self.outs[drawn..used]
-            .iter()
-            .chain(&self.hub_outs[..hub_used])
-            .chain(&self.outs[..drawn])
-            .map(|o| o.events.as_slice())
-            .collect();
-        let len = sort_step(&parts, events, span.start, step_s as usize);
-        self.stats.events += len as u64;
+        out.sorted_len = 0;
+        out.parts_len = 0;
+        if sort {
+            // The new orders' events last: they are in order already and follow all
+            // others that share their second (see `sort_second`).
+            let parts: Vec<&[Event]> = self.outs[drawn..used]
+                .iter()
+                .chain(&self.hub_outs[..hub_used])
+                .chain(&self.outs[..drawn])
+                .map(|o| o.events.as_slice())
+                .collect();
+            out.sorted_len = sort_step(&parts, &mut out.sorted, span.start, step_s as usize);
+            self.stats.events += out.sorted_len as u64;
+        } else {
+            // The task buffers change places with those of the step before, which the
+            // sink has consumed.
+            let tasks = self.outs[..used]
+                .iter_mut()
+                .chain(&mut self.hub_outs[..hub_used]);
+            for (i, task) in tasks.enumerate() {
+                if out.parts.len() == i {
+                    out.parts.push(Vec::new());
+                }
+                std::mem::swap(&mut out.parts[i], &mut task.events);
+                self.stats.events += out.parts[i].len() as u64;
+                out.parts_len = i + 1;
+            }
+        }
 
         self.step += 1;
-        let mut finished_day = None;
+        out.finished_day = None;
         if self.step == self.steps {
             assert!(
                 self.carry[..self.steps].iter().all(Vec::is_empty),
@@ -922,9 +963,8 @@ impl<'a> Stepper<'a> {
             self.schedule.recycle(&mut self.due, &mut self.due_paid);
             self.step = 0;
             self.hour += 1;
-            finished_day = (span.hour == 23).then_some(span.day);
+            out.finished_day = (span.hour == 23).then_some(span.day);
         }
-        (len, finished_day)
     }
 }
 
@@ -948,26 +988,23 @@ fn simulate_in_steps<S: Sink + Send>(
     events_per_step: usize,
 ) -> Result<RunStats, Error> {
     let mut stepper = Stepper::new(scenario, params, events_per_step);
+    let sort = sink.needs_order();
     // The sink folds (and logs) step s - 1 while step s is computed, on the same
     // threads: the fold is off the critical path, and the order it sees is unchanged.
-    // Both buffers only grow, so `*_len` says how much of each is the step's.
-    let (mut events, mut pending) = (Vec::new(), Vec::new());
-    let mut pending_len = 0;
-    let mut pending_day: Option<u32> = None;
+    let (mut events, mut pending) = (StepEvents::default(), StepEvents::default());
     let mut handed: u64 = 0;
     while !stepper.done() {
         if stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
-        let (handed_over, (len, day)) = rayon::join(
-            || hand_over(sink, &pending[..pending_len], pending_day, &mut handed),
-            || stepper.step(&mut events),
+        let (handed_over, ()) = rayon::join(
+            || hand_over(sink, &pending, &mut handed),
+            || stepper.step(&mut events, sort),
         );
         handed_over?;
         std::mem::swap(&mut pending, &mut events);
-        (pending_len, pending_day) = (len, day);
     }
-    hand_over(sink, &pending[..pending_len], pending_day, &mut handed)?;
+    hand_over(sink, &pending, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
     // the time their hour ran, so nothing is left behind there.
     debug_assert!(stepper.schedule.is_empty());
@@ -1182,6 +1219,47 @@ mod tests {
     /// Cutting hours into steps changes how the work is divided, never the events: one
     /// step an hour, the default, and sixty steps an hour give the same log, on a
     /// scenario with a hub, an outage, returns and payment retries.
+    /// Collects events without asking for the log's order.
+    struct Unordered(Vec<Event>);
+
+    impl Sink for Unordered {
+        fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+            self.0.extend_from_slice(events);
+            Ok(())
+        }
+
+        fn needs_order(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_sink_that_needs_no_order_gets_the_same_events_unsorted() {
+        let text = include_str!("../../scenarios/dftz_baseline.toml");
+        let scenario = crate::scenario::load_str(text, "test.toml", None, &[]).unwrap();
+        let params = RunParams {
+            seed: 5,
+            replication: 0,
+            sample: 0.002,
+        };
+        let stop = AtomicBool::new(false);
+        for events_per_step in [1000, STEP_EVENTS] {
+            let mut ordered = Collect(Vec::new());
+            let stats =
+                simulate_in_steps(&scenario, params, &mut ordered, &stop, events_per_step).unwrap();
+            let mut unordered = Unordered(Vec::new());
+            let unordered_stats =
+                simulate_in_steps(&scenario, params, &mut unordered, &stop, events_per_step)
+                    .unwrap();
+            assert_eq!(stats, unordered_stats);
+            assert!(ordered.0.len() > 10_000, "{} events", ordered.0.len());
+            // The sort was skipped, not done anyway.
+            assert!(!unordered.0.is_sorted_by_key(Event::order_key));
+            unordered.0.sort_by_key(Event::order_key);
+            assert!(unordered.0 == ordered.0, "{events_per_step}");
+        }
+    }
+
     #[test]
     fn steps_per_hour_change_nothing() {
         let run = |text: &str, sample: f64, events_per_step: usize| {
