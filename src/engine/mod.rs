@@ -12,7 +12,10 @@
 //! sink. Work depends only on the data, never on the thread count or scheduling, and
 //! steps only divide it, so the output is the same for any `--threads`.
 //!
-//! The engine does no I/O: it hands sorted events to a `Sink`.
+//! The engine does no I/O: it hands events to a `Sink`. A sink that only folds counts
+//! and sums says it needs no order (`Sink::needs_order`): it then gets the tasks'
+//! buffers unsorted, in an order that may change with scheduling, and the sort is
+//! skipped.
 
 mod alias;
 mod hub;
