@@ -1235,15 +1235,21 @@ mod tests {
         }
     }
 
+    /// A scenario from its text, and the parameters of replication 0.
+    fn scenario_and_params(text: &str, seed: u64, sample: f64) -> (Scenario, RunParams) {
+        let scenario = crate::scenario::load_str(text, "test.toml", None, &[]).unwrap();
+        let params = RunParams {
+            seed,
+            replication: 0,
+            sample,
+        };
+        (scenario, params)
+    }
+
     #[test]
     fn a_sink_that_needs_no_order_gets_the_same_events_unsorted() {
         let text = include_str!("../../scenarios/dftz_baseline.toml");
-        let scenario = crate::scenario::load_str(text, "test.toml", None, &[]).unwrap();
-        let params = RunParams {
-            seed: 5,
-            replication: 0,
-            sample: 0.002,
-        };
+        let (scenario, params) = scenario_and_params(text, 5, 0.002);
         let stop = AtomicBool::new(false);
         for events_per_step in [1000, STEP_EVENTS] {
             let mut ordered = Collect(Vec::new());
@@ -1268,12 +1274,7 @@ mod tests {
     #[test]
     fn steps_per_hour_change_nothing() {
         let run = |text: &str, sample: f64, events_per_step: usize| {
-            let scenario = crate::scenario::load_str(text, "test.toml", None, &[]).unwrap();
-            let params = RunParams {
-                seed: 11,
-                replication: 0,
-                sample,
-            };
+            let (scenario, params) = scenario_and_params(text, 11, sample);
             let mut sink = Collect(Vec::new());
             let stats = simulate_in_steps(
                 &scenario,
@@ -1306,12 +1307,7 @@ mod tests {
     #[test]
     fn engine_state_and_folded_log_agree_on_parcels_in_flight() {
         let text = include_str!("../../tests/data/small.toml");
-        let scenario = crate::scenario::load_str(text, "small.toml", None, &[]).unwrap();
-        let params = RunParams {
-            seed: 5,
-            replication: 0,
-            sample: 1.0,
-        };
+        let (scenario, params) = scenario_and_params(text, 5, 1.0);
         let ctx = Context::from_plan(&Plan::new(&scenario, params));
         let mut sink = Fold(Tables::new(&ctx));
         let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
