@@ -7,7 +7,7 @@
 
 use rand::Rng;
 use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, Exp, Gamma, LogNormal, StandardNormal, Triangular, Uniform};
+use rand_distr::{Distribution, Exp, Gamma, StandardNormal, Triangular, Uniform};
 use toml::Value;
 
 use crate::scenario::Problems;
@@ -57,7 +57,9 @@ enum Sampler {
     Constant(f64),
     Uniform(Uniform<f64>),
     Exponential(Exp<f64>),
-    LogNormal(LogNormal<f64>),
+    /// exp(mu + sigma z) of a standard normal z, as `rand_distr::LogNormal` draws it but
+    /// with `crate::exp` (see there why).
+    LogNormal { mu: f64, sigma: f64 },
     Gamma(Gamma<f64>),
     Triangular(Triangular<f64>),
     Empirical {
@@ -95,7 +97,10 @@ impl Dist {
             Sampler::Constant(v) => *v,
             Sampler::Uniform(d) => d.sample(rng),
             Sampler::Exponential(d) => d.sample(rng),
-            Sampler::LogNormal(d) => d.sample(rng),
+            Sampler::LogNormal { mu, sigma } => {
+                let z: f64 = StandardNormal.sample(rng);
+                crate::exp::exp(mu + sigma * z)
+            }
             Sampler::Gamma(d) => d.sample(rng),
             Sampler::Triangular(d) => d.sample(rng),
             Sampler::Empirical { values, index } => values[index.sample(rng)],
@@ -114,8 +119,7 @@ impl Dist {
     #[inline]
     pub fn skip<R: Rng + ?Sized>(&self, rng: &mut R) {
         match &self.sampler {
-            // `LogNormal` is exp(mu + sigma * z) of one standard normal z.
-            Sampler::LogNormal(_) => {
+            Sampler::LogNormal { .. } => {
                 let _: f64 = StandardNormal.sample(rng);
             }
             _ => {
@@ -234,7 +238,7 @@ fn build(kind: &str, reader: &mut ParamReader) -> Option<(Sampler, f64)> {
             }
             let mu = median.ln();
             (
-                Sampler::LogNormal(LogNormal::new(mu, sigma).ok()?),
+                Sampler::LogNormal { mu, sigma },
                 (mu + sigma * sigma / 2.0).exp(),
             )
         }

@@ -11,6 +11,7 @@ pub mod dist;
 pub mod engine;
 mod error;
 pub mod event;
+pub mod exp;
 pub mod explain;
 pub mod log;
 pub mod model;
