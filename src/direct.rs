@@ -174,10 +174,14 @@ mod staged {
     pub const ALIGN: usize = 4096;
     /// Bytes gathered for one direct write: large writes keep the device busy.
     const STAGE: usize = 8 << 20;
+    /// The stage is aligned to, and asks for, transparent huge pages: the kernel pins
+    /// every page of a direct write's buffer, and four 2 MiB pages cost far less to pin
+    /// than 2048 small ones (a full-scale log: about 0.4 s less system time).
+    const HUGE_PAGE: usize = 2 << 20;
 
     pub struct Stage {
-        /// `STAGE` bytes from `start`, which is `ALIGN`-aligned in memory: the vector is
-        /// never resized, so its bytes never move.
+        /// `STAGE` bytes from `start`, which is `HUGE_PAGE`-aligned in memory (so also
+        /// `ALIGN`-aligned): the vector is never resized, so its bytes never move.
         buf: Vec<u8>,
         start: usize,
         /// Bytes staged, from `start`.
@@ -186,13 +190,19 @@ mod staged {
 
     impl Stage {
         pub fn new() -> Stage {
-            let buf = vec![0; STAGE + ALIGN];
+            let buf = vec![0; STAGE + HUGE_PAGE];
             let addr = buf.as_ptr().addr();
-            Stage {
-                start: addr.next_multiple_of(ALIGN) - addr,
-                buf,
-                len: 0,
+            let start = addr.next_multiple_of(HUGE_PAGE) - addr;
+            // SAFETY: advice on pages of `buf` only (STAGE bytes from `start`, inside it);
+            // it changes how they are backed, never their contents.
+            unsafe {
+                libc::madvise(
+                    buf.as_ptr().add(start).cast_mut().cast(),
+                    STAGE,
+                    libc::MADV_HUGEPAGE,
+                );
             }
+            Stage { start, buf, len: 0 }
         }
 
         /// The whole buffer, `ALIGN`-aligned.
