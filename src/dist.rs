@@ -59,7 +59,10 @@ enum Sampler {
     Exponential(Exp<f64>),
     /// exp(mu + sigma z) of a standard normal z, as `rand_distr::LogNormal` draws it but
     /// with `crate::exp` (see there why).
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
     Gamma(Gamma<f64>),
     Triangular(Triangular<f64>),
     Empirical {
