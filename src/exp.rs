@@ -4,10 +4,11 @@
 //! `exp` returns on this kind of CPU, whatever libm or CPU the run has.
 //!
 //! Why not call libm: `f64::exp` goes through the PLT, glibc's `errno` wrapper and an
-//! `ifunc`, about a third of the function's cost in the hottest loop; and its bits
-//! depend on the platform (glibc without FMA, macOS, musl builds without FMA fuse
-//! differently, older glibc uses another algorithm), which byte-identical runs must not.
-//! Why not the `libm` crate: it ports FreeBSD's older algorithm, whose results differ.
+//! `ifunc`, over a quarter of the function's cost in the hottest loop; and its last bits
+//! depend on the platform (glibc on a CPU without FMA and musl built without it fuse
+//! differently, macOS and glibc before 2.28 use other algorithms), while runs are meant
+//! to be byte-identical. Why not the `libm` crate: it ports FreeBSD's older algorithm,
+//! whose results differ.
 //!
 //! exp(x) = 2^(k/N) * exp(r), N = 128, with x = k ln2/N + r and |r| <= ln2/2N: a table
 //! gives 2^(k/N) (as bits of the scale and the tail of its rounding error), a degree-5
