@@ -8,9 +8,10 @@
 //! own block, in parallel chunks; (2) advance every parcel whose next event falls in
 //! the step, in parallel, emitting its events; (3) offer the hub arrivals of the step to
 //! each hub's FIFO queue in (time, order id) order and advance those parcels again;
-//! (4) sort the step's events by (time, order id, lifecycle stage) and hand them to the
-//! sink. Work depends only on the data, never on the thread count or scheduling, and
-//! steps only divide it, so the output is the same for any `--threads`.
+//! (4) while the next step runs, sort the step's events by (time, order id, lifecycle
+//! stage) and hand them to the sink. Work depends only on the data, never on the thread
+//! count or scheduling, and steps only divide it, so the output is the same for any
+//! `--threads`.
 //!
 //! The engine does no I/O: it hands events to a `Sink`. A sink that only folds counts
 //! and sums says it needs no order (`Sink::needs_order`): it then gets the tasks'
@@ -421,32 +422,47 @@ fn each_prefetched<T>(runs: &[&[T]], mut take: impl FnMut(&T)) {
     }
 }
 
-/// One step's events: sorted into the front of `sorted`, or, for a sink that does not
-/// need the log's order, left in the buffers the tasks wrote (`parts`). Both kinds of
-/// buffer only grow and are reused from step to step.
+/// One step's events, in the buffers the tasks wrote them into (`parts`): those of the
+/// tasks that advanced older parcels, then those of the tasks that drew new orders (in
+/// order already, see `sort_second`). They are sorted into `sorted` when they are handed
+/// over, beside the next step's work, for a sink that needs the log's order. Every
+/// buffer only grows and is reused from step to step.
 #[derive(Default)]
 struct StepEvents {
-    sorted: Vec<Event>,
-    sorted_len: usize,
     parts: Vec<Vec<Event>>,
     parts_len: usize,
+    /// The step's first second, and its length in seconds.
+    start: u32,
+    seconds: usize,
+    sorted: Vec<Event>,
     /// The day the step completed, if it did.
     finished_day: Option<u32>,
 }
 
-impl StepEvents {
-    fn pieces(&self) -> impl Iterator<Item = &[Event]> {
-        std::iter::once(&self.sorted[..self.sorted_len])
-            .chain(self.parts[..self.parts_len].iter().map(Vec::as_slice))
-            .filter(|events| !events.is_empty())
-    }
-}
-
-/// Gives a step's events to the sink, and tells it when a day is complete.
-fn hand_over<S: Sink>(sink: &mut S, step: &StepEvents, handed: &mut u64) -> Result<(), Error> {
-    for events in step.pieces() {
-        sink.events(events)?;
-        *handed += events.len() as u64;
+/// Gives a step's events to the sink, sorted if it needs the log's order, and tells it
+/// when a day is complete.
+fn hand_over<S: Sink>(
+    sink: &mut S,
+    step: &mut StepEvents,
+    sort: bool,
+    handed: &mut u64,
+) -> Result<(), Error> {
+    let parts = step.parts[..step.parts_len]
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|events| !events.is_empty());
+    if sort {
+        let parts: Vec<&[Event]> = parts.collect();
+        let n = sort_step(&parts, &mut step.sorted, step.start, step.seconds);
+        if n > 0 {
+            sink.events(&step.sorted[..n])?;
+        }
+        *handed += n as u64;
+    } else {
+        for events in parts {
+            sink.events(events)?;
+            *handed += events.len() as u64;
+        }
     }
     if let Some(day) = step.finished_day {
         sink.day_finished(day, *handed);
@@ -818,9 +834,8 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// Computes the next step's events into `out`: sorted, or with `sort` false left in
-    /// the tasks' buffers.
-    fn step(&mut self, out: &mut StepEvents, sort: bool) {
+    /// Computes the next step's events into `out`.
+    fn step(&mut self, out: &mut StepEvents) {
         if self.step == 0 {
             self.begin_hour();
         }
@@ -929,33 +944,24 @@ impl<'a> Stepper<'a> {
             }
         }
 
-        out.sorted_len = 0;
+        // The task buffers change places with those of the step before, which the sink
+        // has consumed; the new orders' events last, since they follow all others that
+        // share their second (see `sort_second`).
         out.parts_len = 0;
-        if sort {
-            // The new orders' events last: they are in order already and follow all
-            // others that share their second (see `sort_second`).
-            let parts: Vec<&[Event]> = self.outs[drawn..used]
-                .iter()
-                .chain(&self.hub_outs[..hub_used])
-                .chain(&self.outs[..drawn])
-                .map(|o| o.events.as_slice())
-                .collect();
-            out.sorted_len = sort_step(&parts, &mut out.sorted, span.start, step_s as usize);
-            self.stats.events += out.sorted_len as u64;
-        } else {
-            // The task buffers change places with those of the step before, which the
-            // sink has consumed.
-            let tasks = self.outs[..used]
-                .iter_mut()
-                .chain(&mut self.hub_outs[..hub_used]);
-            for (i, task) in tasks.enumerate() {
-                if out.parts.len() == i {
-                    out.parts.push(Vec::new());
-                }
-                std::mem::swap(&mut out.parts[i], &mut task.events);
-                self.stats.events += out.parts[i].len() as u64;
-                out.parts_len = i + 1;
+        out.start = span.start;
+        out.seconds = step_s as usize;
+        let (drawing, advancing) = self.outs[..used].split_at_mut(drawn);
+        let tasks = advancing
+            .iter_mut()
+            .chain(&mut self.hub_outs[..hub_used])
+            .chain(drawing);
+        for (i, task) in tasks.enumerate() {
+            if out.parts.len() == i {
+                out.parts.push(Vec::new());
             }
+            std::mem::swap(&mut out.parts[i], &mut task.events);
+            self.stats.events += out.parts[i].len() as u64;
+            out.parts_len = i + 1;
         }
 
         self.step += 1;
@@ -994,8 +1000,9 @@ fn simulate_in_steps<S: Sink + Send>(
 ) -> Result<RunStats, Error> {
     let mut stepper = Stepper::new(scenario, params, events_per_step);
     let sort = sink.needs_order();
-    // The sink folds (and logs) step s - 1 while step s is computed, on the same
-    // threads: the fold is off the critical path, and the order it sees is unchanged.
+    // Step s - 1 is sorted and handed to the sink (folded, logged) while step s is
+    // computed, on the same threads: the sort and the fold are off the critical path,
+    // and the order the sink sees is unchanged.
     let (mut events, mut pending) = (StepEvents::default(), StepEvents::default());
     let mut handed: u64 = 0;
     while !stepper.done() {
@@ -1003,13 +1010,13 @@ fn simulate_in_steps<S: Sink + Send>(
             return Err(Error::Interrupted);
         }
         let (handed_over, ()) = rayon::join(
-            || hand_over(sink, &pending, &mut handed),
-            || stepper.step(&mut events, sort),
+            || hand_over(sink, &mut pending, sort, &mut handed),
+            || stepper.step(&mut events),
         );
         handed_over?;
         std::mem::swap(&mut pending, &mut events);
     }
-    hand_over(sink, &pending, &mut handed)?;
+    hand_over(sink, &mut pending, sort, &mut handed)?;
     // Parcels waiting in a bucket were all scheduled inside the horizon and emptied by
     // the time their hour ran, so nothing is left behind there.
     debug_assert!(stepper.schedule.is_empty());
