@@ -11,7 +11,7 @@ pub mod dist;
 pub mod engine;
 mod error;
 pub mod event;
-pub mod exp;
+mod exp;
 pub mod explain;
 pub mod log;
 pub mod model;
