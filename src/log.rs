@@ -539,6 +539,7 @@ impl<'a> Rows<'a> {
     }
 
     /// Formats `e` as the next row.
+    #[inline(always)]
     fn format(&mut self, e: &Event) {
         let labels = self.labels;
         let seq = &self.seq[self.seq_from..self.seq_from + DIGITS_MAX];
