@@ -29,9 +29,12 @@ const C5: f64 = f64::from_bits(0x3f81_1111_67a4_d017);
 
 /// The top 12 bits (sign and exponent) of `x`.
 #[inline(always)]
-fn top12(x: f64) -> u32 {
+const fn top12(x: f64) -> u32 {
     (x.to_bits() >> 52) as u32
 }
+
+/// `top12` of 2^-54: below it, e^x rounds to 1 + x.
+const TINY_TOP: u32 = top12(f64::from_bits(0x3c90_0000_0000_0000));
 
 /// e^x, bit for bit glibc's `exp` (2.28 and later) on a CPU with FMA.
 #[inline]
@@ -59,10 +62,8 @@ fn exp_fma(x: f64) -> f64 {
 fn exp_with_mul_add(x: f64) -> f64 {
     let mut abstop = top12(x) & 0x7ff;
     // |x| outside [2^-54, 512), or not a number.
-    if abstop.wrapping_sub(top12(f64::from_bits(0x3c90_0000_0000_0000)))
-        >= top12(512.0) - top12(f64::from_bits(0x3c90_0000_0000_0000))
-    {
-        if abstop < top12(f64::from_bits(0x3c90_0000_0000_0000)) {
+    if abstop.wrapping_sub(TINY_TOP) >= top12(512.0) - TINY_TOP {
+        if abstop < TINY_TOP {
             // Tiny, zero or subnormal: 1 + x rounds right and raises nothing spurious.
             return 1.0 + x;
         }
