@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Exp};
 
 use tradesim::context::Context;
 use tradesim::dist::Dist;
-use tradesim::engine::streams::{Purpose, base_rng, seek_order, seek_unit, stream_id};
+use tradesim::engine::streams::{OrderRng, Purpose, base_rng, seek_unit, stream_id};
 use tradesim::engine::{AliasTable, HubQueue, Plan, Regime, RunParams, Sink};
 use tradesim::event::Event;
 use tradesim::log::LogWriter;
@@ -30,8 +30,8 @@ use tradesim::scenario;
 
 /// Draws, parcels or orders per iteration of the streams, sampling and hub benchmarks.
 const N: usize = 100_000;
-/// Words an order draws from its block, about what the engine uses per order.
-const WORDS_PER_ORDER: usize = 8;
+/// 64-bit draws an order makes from its slot, about the 27 to 31 words the engine uses.
+const DRAWS_PER_ORDER: usize = 14;
 
 fn small() -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/small.toml");
@@ -86,15 +86,15 @@ fn streams(c: &mut Criterion) {
             black_box(acc)
         })
     });
-    // As the engine draws orders: seek to each order's block, then a few words.
+    // As the engine draws orders: each from its own slot of the hour's stream.
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("seek_order_8_words", |b| {
-        let mut rng = orders_rng();
+    g.bench_function("order_slots_14_draws", |b| {
+        let mut rng = OrderRng::new(&base_rng(42, 0), 0, 10, 12);
         b.iter(|| {
             let mut acc = 0u64;
             for i in 0..N as u64 {
-                seek_order(&mut rng, i);
-                for _ in 0..WORDS_PER_ORDER {
+                rng.begin(i);
+                for _ in 0..DRAWS_PER_ORDER {
                     acc ^= rng.next_u64();
                 }
             }

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 pub use alias::AliasTable;
 pub use hub::{HubQueue, Regime, Service, sampled_lines};
 use parcel::{Parcel, Step, Stored};
-use streams::Purpose;
+use streams::{OrderRng, Purpose};
 
 use crate::Error;
 use crate::event::Event;
@@ -57,12 +57,14 @@ const BLOCK: usize = 2048;
 pub trait Sink {
     fn events(&mut self, events: &[Event]) -> Result<(), Error>;
     /// Whether events must come in the log's order. A sink that answers `false` (one
-    /// that only folds counts and sums, whose result no order changes) gets each step's
-    /// events in pieces, in no particular order, and the engine skips the sort.
+    /// that only folds counts and sums, whose result no order changes) gets the same
+    /// events in no particular order: each step's in pieces, unsorted, and a parcel's
+    /// later events as soon as nothing but its own draws decides them (`Span::own_end`).
     fn needs_order(&self) -> bool {
         true
     }
-    /// Called after each simulated day; `events` counts all events so far.
+    /// Called after each simulated day; `events` counts all events handed over so far
+    /// (for a sink that does not need order, some of them fall on later days).
     fn day_finished(&mut self, _day: u32, _events: u64) {}
 }
 
@@ -275,6 +277,11 @@ struct Span {
     start: u32,
     end: u32,
     hour_end: u32,
+    /// How far a parcel with no hub queue ahead is advanced: `end`, or the horizon when
+    /// the sink takes events in any order. Such a parcel's later events depend on
+    /// nothing but its own draws, so they can all be emitted at once, and the parcel
+    /// never waits in a bucket.
+    own_end: u32,
 }
 
 /// What one task produced; kept between steps so its buffers are reused.
@@ -311,7 +318,12 @@ impl TaskOut {
     ) {
         self.later.push(make());
         let p = self.later.last_mut().expect("just pushed");
-        match p.advance(plan, span.end, &mut self.events) {
+        let end = if p.queue_ahead(plan) {
+            span.end
+        } else {
+            span.own_end
+        };
+        match p.advance(plan, end, &mut self.events) {
             Step::Later if p.next < span.hour_end => {
                 let p = self.later.pop().expect("just pushed");
                 self.carry.push(p);
@@ -354,16 +366,12 @@ fn run_tasks(
             out.clear();
             match task {
                 Task::Draw(c) => {
-                    let mut rng = base.clone();
-                    streams::seek_unit(
-                        &mut rng,
-                        streams::stream_id(Purpose::Orders, c.market.0, span.day, span.hour),
-                    );
+                    let mut rng = OrderRng::new(base, c.market.0, span.day, span.hour);
                     for i in c.first..c.last {
-                        streams::seek_order(&mut rng, i);
+                        rng.begin(i);
                         // Stratified arrival: order i of N falls uniformly in the i-th of N
                         // equal slices of the hour, so times come out sorted without a sort.
-                        let u: f64 = rand::RngExt::random(&mut rng);
+                        let u = streams::unit_from_word(&mut rng);
                         let offset = ((i as f64 + u) * f64::from(HOUR_S) / c.count as f64) as u32;
                         let placed = hour_start + offset.min(HOUR_S - 1);
                         let order_id = c.first_id + (i - c.first);
@@ -736,10 +744,17 @@ struct Stepper<'a> {
     hub_outs: Vec<TaskOut>,
     at_hub: Vec<(HubId, Parcel)>,
     served: Vec<Parcel>,
+    /// Whether parcels with no queue ahead run to the horizon at once (`Span::own_end`).
+    run_ahead: bool,
 }
 
 impl<'a> Stepper<'a> {
-    fn new(scenario: &'a Scenario, params: RunParams, events_per_step: usize) -> Stepper<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        params: RunParams,
+        events_per_step: usize,
+        run_ahead: bool,
+    ) -> Stepper<'a> {
         let plan = Plan::new(scenario, params);
         let hours = (plan.horizon_s / HOUR_S) as usize;
         let hubs = plan
@@ -773,6 +788,7 @@ impl<'a> Stepper<'a> {
             hub_outs: Vec::new(),
             at_hub: Vec::new(),
             served: Vec::new(),
+            run_ahead,
         }
     }
 
@@ -848,6 +864,11 @@ impl<'a> Stepper<'a> {
             start,
             end: start + step_s,
             hour_end: hour_start + HOUR_S,
+            own_end: if self.run_ahead {
+                self.plan.horizon_s
+            } else {
+                start + step_s
+            },
         };
         let k = self.step;
 
@@ -998,8 +1019,8 @@ fn simulate_in_steps<S: Sink + Send>(
     stop: &AtomicBool,
     events_per_step: usize,
 ) -> Result<RunStats, Error> {
-    let mut stepper = Stepper::new(scenario, params, events_per_step);
     let sort = sink.needs_order();
+    let mut stepper = Stepper::new(scenario, params, events_per_step, !sort);
     // Step s - 1 is sorted and handed to the sink (folded, logged) while step s is
     // computed, on the same threads: the sort and the fold are off the critical path,
     // and the order the sink sees is unchanged.
@@ -1270,6 +1291,9 @@ mod tests {
             assert!(ordered.0.len() > 10_000, "{} events", ordered.0.len());
             // The sort was skipped, not done anyway.
             assert!(!unordered.0.is_sorted_by_key(Event::order_key));
+            // Parcels ran ahead: steps are within an hour, so only that brings later
+            // days' events before earlier days'.
+            assert!(!unordered.0.is_sorted_by_key(|e| e.time_s / DAY_S));
             unordered.0.sort_by_key(Event::order_key);
             assert!(unordered.0 == ordered.0, "{events_per_step}");
         }

@@ -5,8 +5,7 @@
 //! made), so the same order in two variants sees the same numbers. Only the hub queue,
 //! which depends on other parcels, is decided later.
 
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
+use super::streams::{OrderRng, unit_from_word};
 
 use super::Plan;
 use crate::dist::Dist;
@@ -113,7 +112,7 @@ impl Parcel {
     /// Draws order `index` of its unit; `rng` is positioned at the order's block.
     pub fn draw(
         plan: &Plan,
-        rng: &mut ChaCha8Rng,
+        rng: &mut OrderRng,
         market: MarketId,
         order_id: u64,
         placed: u32,
@@ -121,24 +120,24 @@ impl Parcel {
         let s = plan.scenario;
         let mp = &plan.markets[market.ix()];
         let m = &s.markets[market.ix()];
-        let pool = mp.pools[pick(&mp.pool_cdf, rng.random::<f64>())];
+        let pool = mp.pools[pick(&mp.pool_cdf, unit_from_word(rng))];
         let route_id =
             s.route_of[market.ix()][pool.ix()].expect("validated: every source has a route");
         let route = &s.routes[route_id.ix()];
         // Read last: the popularity table's slot arrives from memory meanwhile.
         let seller = plan.pools[pool.ix()].start_rank(rng);
-        let category = CategoryId(mp.categories[pick(&mp.category_cdf, rng.random::<f64>())]);
+        let category = CategoryId(mp.categories[pick(&mp.category_cdf, unit_from_word(rng))]);
         let value_cents = s.pools[pool.ix()].order_value[category.ix()]
             .as_ref()
             .expect("validated: pools sell every category their markets buy")
             .sample_cents(rng)
             .max(1);
-        let method = MethodId(pick(&mp.method_cdf, rng.random::<f64>()) as u8);
+        let method = MethodId(pick(&mp.method_cdf, unit_from_word(rng)) as u8);
         let success = m.payment[method.ix()].success;
         let mut attempts = 0;
         let mut flags = 0;
         for k in 1..=m.max_payment_attempts {
-            let ok = rng.random::<f64>() < success;
+            let ok = unit_from_word(rng) < success;
             if ok && flags & PAID == 0 {
                 flags |= PAID;
                 attempts = k;
@@ -152,7 +151,7 @@ impl Parcel {
         // same words, less work. A stage is reached only if the event before it falls
         // inside the horizon; times are saturating sums as in `advance`, and a hub's
         // queue only adds to them, so a bound that is already past the horizon is final.
-        let draw = |d: &Dist, used: bool, rng: &mut ChaCha8Rng| {
+        let draw = |d: &Dist, used: bool, rng: &mut OrderRng| {
             if used {
                 d.sample_u32(rng)
             } else {
@@ -180,7 +179,7 @@ impl Parcel {
             .map_or(0, |h| draw(&s.hubs[h.ix()].service_time, sent_on, rng));
         let transit = draw(&route.transit, sent_on, rng);
         let clearance = draw(&m.customs.clearance_time, sent_on, rng);
-        let inspected = rng.random::<f64>() < m.customs.inspection_rate;
+        let inspected = unit_from_word(rng) < m.customs.inspection_rate;
         let inspection = draw(&m.customs.inspection_delay, sent_on && inspected, rng);
         let to_customs = transit
             .saturating_add(clearance)
@@ -188,7 +187,7 @@ impl Parcel {
         let customs = before_customs.saturating_add(to_customs);
         let cleared = sent_on && within(customs);
         let last_mile = draw(&m.last_mile, cleared, rng);
-        let returns = rng.random::<f64>() < m.return_rate;
+        let returns = unit_from_word(rng) < m.return_rate;
         let delivered = cleared && within(customs.saturating_add(last_mile));
         let return_after = draw(&m.return_time, delivered && returns, rng);
         let seller = plan.pools[pool.ix()].finish_rank(seller);
@@ -220,6 +219,13 @@ impl Parcel {
             attempts,
             flags,
         }
+    }
+
+    /// Whether a hub queue still lies ahead: until the queue has decided its departure,
+    /// the parcel's future depends on other parcels; after it, only on its own draws.
+    #[inline]
+    pub fn queue_ahead(&self, plan: &Plan) -> bool {
+        self.stage < Stage::HubDepart && plan.scenario.routes[self.route.ix()].hub.is_some()
     }
 
     /// Emits every event due before `end`, in lifecycle order.
