@@ -478,35 +478,51 @@ fn hand_over<S: Sink>(
     Ok(())
 }
 
-/// Per hour, the parcels whose next event falls in it, in fixed-size blocks that are
-/// reused once emptied.
+/// Per hour, the parcels whose next event falls in it, in blocks of at most `BLOCK`.
+/// An hour's first block grows as parcels come (many hours only ever get a few); the
+/// others are full-size blocks from the schedule's pool of emptied ones.
 struct Buckets<T> {
     hours: Vec<Vec<Vec<T>>>,
-    spare: Vec<Vec<T>>,
 }
 
 impl<T: Copy> Buckets<T> {
     fn new(hours: usize) -> Buckets<T> {
         Buckets {
             hours: (0..hours).map(|_| Vec::new()).collect(),
-            spare: Vec::new(),
         }
     }
 
-    fn file(&mut self, hour: usize, item: T) {
+    fn file(&mut self, hour: usize, item: T, spare: &Mutex<Vec<Vec<T>>>) {
         let bucket = &mut self.hours[hour];
         if bucket.last().is_none_or(|b| b.len() == BLOCK) {
-            bucket.push(
-                self.spare
-                    .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(BLOCK)),
-            );
+            let reused = spare.lock().expect("no task panics").pop();
+            bucket.push(reused.unwrap_or_else(|| {
+                // A new first block grows, doubling up to exactly `BLOCK` (a power of
+                // two); a later one is needed at full size.
+                if bucket.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(BLOCK)
+                }
+            }));
         }
         bucket.last_mut().expect("a block").push(item);
     }
 
     fn is_empty(&self) -> bool {
         self.hours.iter().all(Vec::is_empty)
+    }
+}
+
+/// Puts full-size `blocks` into `pool` for reuse, emptied; an hour's first block that
+/// stopped growing short of full size is freed.
+fn recycle_blocks<T>(blocks: &mut Vec<Vec<T>>, pool: &mut Mutex<Vec<Vec<T>>>) {
+    let pool = pool.get_mut().expect("no task panics");
+    for mut block in blocks.drain(..) {
+        if block.capacity() >= BLOCK {
+            block.clear();
+            pool.push(block);
+        }
     }
 }
 
@@ -527,8 +543,13 @@ const MAX_SHELVES: usize = 4;
 /// Where every parcel waits for the hour of its next event. Tasks file their parcels
 /// in parallel, each into a shelf it locks; a parcel's shelf and its place in an hour
 /// change nothing, since each step's events are sorted and its hub arrivals ordered.
+/// Emptied full-size blocks go back to one pool per kind that every shelf draws from,
+/// so the blocks in existence never outnumber those the busiest hour held at once
+/// (per-shelf pools would pile up blocks in a shelf that files less than it gets back).
 struct Schedule {
     shelves: Vec<Mutex<Shelf>>,
+    spare_unpaid: Mutex<Vec<Vec<Parcel>>>,
+    spare_paid: Mutex<Vec<Vec<Stored>>>,
     hours: usize,
 }
 
@@ -544,6 +565,8 @@ impl Schedule {
                     })
                 })
                 .collect(),
+            spare_unpaid: Mutex::new(Vec::new()),
+            spare_paid: Mutex::new(Vec::new()),
             hours,
         }
     }
@@ -567,9 +590,9 @@ impl Schedule {
             let slot = (p.next / HOUR_S) as usize;
             if slot < self.hours {
                 if p.is_paid() {
-                    shelf.paid.file(slot, p.store());
+                    shelf.paid.file(slot, p.store(), &self.spare_paid);
                 } else {
-                    shelf.unpaid.file(slot, *p);
+                    shelf.unpaid.file(slot, *p, &self.spare_unpaid);
                 }
             } else if p.stage != parcel::Stage::Return {
                 // Delivered parcels that may still come back are not in flight.
@@ -590,19 +613,27 @@ impl Schedule {
         (unpaid, paid)
     }
 
-    /// Returns emptied blocks to the shelves, spread evenly.
+    /// Returns an hour's emptied blocks to the pools.
     fn recycle(&mut self, unpaid: &mut Vec<Vec<Parcel>>, paid: &mut Vec<Vec<Stored>>) {
-        let n = self.shelves.len();
-        for (i, mut block) in unpaid.drain(..).enumerate() {
-            block.clear();
-            let shelf = self.shelves[i % n].get_mut().expect("no task panics");
-            shelf.unpaid.spare.push(block);
-        }
-        for (i, mut block) in paid.drain(..).enumerate() {
-            block.clear();
-            let shelf = self.shelves[i % n].get_mut().expect("no task panics");
-            shelf.paid.spare.push(block);
-        }
+        recycle_blocks(unpaid, &mut self.spare_unpaid);
+        recycle_blocks(paid, &mut self.spare_paid);
+    }
+
+    /// Blocks in existence: in the hours' buckets and in the pools.
+    #[cfg(test)]
+    fn blocks(&mut self) -> usize {
+        let filed: usize = self
+            .shelves
+            .iter_mut()
+            .map(|s| {
+                let s = s.get_mut().expect("no task panics");
+                s.unpaid.hours.iter().map(Vec::len).sum::<usize>()
+                    + s.paid.hours.iter().map(Vec::len).sum::<usize>()
+            })
+            .sum();
+        filed
+            + self.spare_unpaid.get_mut().expect("no task panics").len()
+            + self.spare_paid.get_mut().expect("no task panics").len()
     }
 
     /// Parcels in flight at the horizon, per market.
@@ -1272,6 +1303,34 @@ mod tests {
             sample,
         };
         (scenario, params)
+    }
+
+    #[test]
+    fn emptied_blocks_are_reused_whichever_shelf_files_next() {
+        let text = include_str!("../../tests/data/small.toml");
+        let (scenario, params) = scenario_and_params(text, 1, 1.0);
+        let plan = Plan::new(&scenario, params);
+        let mut rng = OrderRng::new(&streams::base_rng(1, 0), 0, 0, 0);
+        rng.begin(0);
+        let parcel = Parcel::draw(&plan, &mut rng, MarketId(0), 0, 0);
+        let hours = 100;
+        // Two shelves, but outside the thread pool every filing lands in the first:
+        // emptied blocks must come back to it, not pile up beside the second.
+        let mut schedule = Schedule::new(hours, scenario.markets.len(), 2);
+        let mut most = 0;
+        for hour in 0..hours - 1 {
+            let next = (hour as u32 + 1) * HOUR_S;
+            let mut filed = parcel;
+            filed.next = next;
+            let batch = vec![filed; 3 * BLOCK + 1];
+            schedule.file(&batch);
+            let (mut unpaid, mut paid) = schedule.take(hour);
+            assert_eq!(unpaid.len() + paid.len(), if hour == 0 { 0 } else { 4 });
+            schedule.recycle(&mut unpaid, &mut paid);
+            most = most.max(schedule.blocks());
+        }
+        // Hour h + 1's four blocks, and hour h's back in the pool.
+        assert!(most <= 8, "{most} blocks for at most 8 in use");
     }
 
     #[test]
