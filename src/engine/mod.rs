@@ -367,12 +367,13 @@ fn run_tasks(
             match task {
                 Task::Draw(c) => {
                     let mut rng = OrderRng::new(base, c.market.0, span.day, span.hour);
+                    let slice_s = f64::from(HOUR_S) / c.count as f64;
                     for i in c.first..c.last {
                         rng.begin(i);
                         // Stratified arrival: order i of N falls uniformly in the i-th of N
                         // equal slices of the hour, so times come out sorted without a sort.
                         let u = streams::unit_from_word(&mut rng);
-                        let offset = ((i as f64 + u) * f64::from(HOUR_S) / c.count as f64) as u32;
+                        let offset = ((i as f64 + u) * slice_s) as u32;
                         let placed = hour_start + offset.min(HOUR_S - 1);
                         let order_id = c.first_id + (i - c.first);
                         out.take(plan, schedule, span, || {
