@@ -3,8 +3,9 @@
 //! Layout: a first line `#tradesim-events schema=1`, a second line `#context {json}`
 //! (the run's dimensions, see `Context`), the CSV header, one row per event, and a last
 //! line `#end events=N` so that a truncated log is caught. Rows are formatted in
-//! parallel chunks; one thread hashes them and another writes them, in order, so
-//! neither the formatting, the hash nor the disk serialises the run.
+//! parallel chunks and hashed on the same threads while the next chunks are formatted;
+//! a thread of its own writes them, in order, so neither the formatting, the hash nor
+//! the disk serialises the run.
 
 use std::io::{BufRead, Read as _, Write};
 use std::path::Path;
@@ -53,11 +54,12 @@ pub const COLUMNS: [&str; 19] = [
 
 /// Events formatted per parallel task, each chunk into its own buffer (about 1.2 MB).
 const FORMAT_CHUNK: usize = 16_384;
-/// Buffers of formatted rows in existence, being filled or queued for the writer
-/// threads: they bound the memory the log takes, however large a step.
-const BUFFERS: usize = 16;
-/// Buffers filled at a time: the writer threads drain the others meanwhile.
-const ROUND: usize = BUFFERS / 2;
+/// Buffers formatted at a time, in parallel.
+const ROUND: usize = 8;
+/// Buffers of formatted rows in existence: a round being formatted, the round before
+/// being hashed, and two rounds queued for the writing thread or being written. They
+/// bound the memory the log takes, however large a step.
+const BUFFERS: usize = 4 * ROUND;
 
 /// A buffer of log text. Rows are formatted straight into `bytes` with fixed-size
 /// copies that may reach past a row's end, so `bytes` is kept at its full length, zeroed
@@ -83,29 +85,35 @@ impl Chunk {
     }
 }
 
-/// What the hashing thread receives, in order, and passes on to the writing thread.
+/// What the writing thread receives, in order.
 enum Msg {
     Rows(Chunk),
     /// The log is complete: flush and report.
     End,
 }
 
-/// Writes the event log: `write` formats each step's rows in parallel chunks on the
-/// rayon threads, and threads of its own hash and write them, in order,
-/// recycling the buffers. A `LogWriter` dropped before `finish` (an error elsewhere, an
-/// interrupt) stops its threads and leaves the log incomplete.
+/// Writes the event log. `write` formats each step's rows in parallel chunks on the
+/// rayon threads and hashes them there too, in order, each round of chunks while the
+/// next is formatted (so `--threads` counts every thread that computes); a thread of
+/// its own writes them, in order, and hands the buffers back. A `LogWriter` dropped
+/// before `finish` (an error elsewhere, an interrupt) stops that thread and leaves the
+/// log incomplete.
 pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
     labels: Labels,
     next_seq: u64,
     /// Names the log in messages.
     name: String,
+    hash: Sha256,
+    /// Formatted, not yet hashed: hashed and passed on beside the next round's
+    /// formatting, or by `finish`.
+    unhashed: Vec<Chunk>,
     rows: Option<SyncSender<Msg>>,
     /// Buffers the writing thread hands back once written, emptied.
     spare: Receiver<Chunk>,
     /// Buffers made so far, at most `BUFFERS`.
     made: usize,
     round: Vec<Chunk>,
-    writer: Option<JoinHandle<Result<Finished<W>, Error>>>,
+    writer: Option<JoinHandle<Result<W, Error>>>,
 }
 
 /// A completed log.
@@ -132,18 +140,20 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     }
 
     fn named(out: W, context: &Context, name: String) -> Result<LogWriter<W>, Error> {
+        // Neither channel is ever full: each holds at most the `BUFFERS` buffers there are.
         let (rows, rows_rx) = mpsc::sync_channel(BUFFERS + 1);
-        // Never full: it holds at most the `BUFFERS` buffers there are.
         let (spare_tx, spare) = mpsc::sync_channel(BUFFERS);
         let thread_name = name.clone();
         let writer = std::thread::Builder::new()
-            .name("event-log".to_string())
-            .spawn(move || write_out(out, &rows_rx, spare_tx, &thread_name))
-            .map_err(Error::io("starting the event log's hashing thread"))?;
+            .name("event-log-write".to_string())
+            .spawn(move || write_rows(out, &rows_rx, &spare_tx, &thread_name))
+            .map_err(Error::io("starting the event log's writing thread"))?;
         let mut log = LogWriter {
             labels: Labels::new(context),
             next_seq: 1,
             name,
+            hash: Sha256::new(),
+            unhashed: Vec::with_capacity(ROUND),
             rows: Some(rows),
             spare,
             made: 0,
@@ -156,12 +166,13 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}\n",
             COLUMNS.join(",")
         ));
-        log.send(Msg::Rows(header))?;
+        log.unhashed.push(header);
         Ok(log)
     }
 
-    /// Formats `events` (the next rows of the log) and queues them for the writer
-    /// thread; waits only when every buffer is in use.
+    /// Formats `events` (the next rows of the log), hashing the rows before them
+    /// meanwhile, and queues them for the writing thread; waits only when every buffer
+    /// is in use.
     pub fn write(&mut self, events: &[Event]) -> Result<(), Error> {
         for batch in events.chunks(ROUND * FORMAT_CHUNK) {
             let n = batch.len().div_ceil(FORMAT_CHUNK);
@@ -171,38 +182,54 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             }
             let labels = &self.labels;
             let first_seq = self.next_seq;
-            self.round
-                .par_iter_mut()
-                .zip(batch.par_chunks(FORMAT_CHUNK))
-                .enumerate()
-                .for_each(|(i, (buf, chunk))| {
-                    let seq = first_seq + (i * FORMAT_CHUNK) as u64;
-                    let mut rows = Rows::new(labels, seq, std::mem::take(buf));
-                    for e in chunk {
-                        rows.format(e);
-                    }
-                    *buf = rows.finish();
-                });
-            self.next_seq += batch.len() as u64;
-            let mut round = std::mem::take(&mut self.round);
-            for buf in round.drain(..) {
-                self.send(Msg::Rows(buf))?;
+            let (hash, unhashed, rows) = (&mut self.hash, &mut self.unhashed, &self.rows);
+            let (sent, ()) = rayon::join(
+                || pass_on(hash, unhashed, rows),
+                || {
+                    self.round
+                        .par_iter_mut()
+                        .zip(batch.par_chunks(FORMAT_CHUNK))
+                        .enumerate()
+                        .for_each(|(i, (buf, chunk))| {
+                            let seq = first_seq + (i * FORMAT_CHUNK) as u64;
+                            let mut rows = Rows::new(labels, seq, std::mem::take(buf));
+                            for e in chunk {
+                                rows.format(e);
+                            }
+                            *buf = rows.finish();
+                        })
+                },
+            );
+            if !sent {
+                return Err(self.stopped());
             }
-            self.round = round;
+            self.next_seq += batch.len() as u64;
+            std::mem::swap(&mut self.round, &mut self.unhashed);
         }
         Ok(())
     }
 
-    /// Writes the end marker, waits for the writer threads, and returns the sink with
+    /// Writes the end marker, waits for the writing thread, and returns the sink with
     /// the log's SHA-256.
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
         let mut end = self.buffer()?;
         end.set_text(&format!("{END_PREFIX}{}\n", self.next_seq - 1));
-        self.send(Msg::Rows(end))?;
+        self.unhashed.push(end);
+        if !pass_on(&mut self.hash, &mut self.unhashed, &self.rows) {
+            return Err(self.stopped());
+        }
         self.send(Msg::End)?;
         self.rows = None;
+        let sha256 = std::mem::take(&mut self.hash)
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         match self.writer.take().map(JoinHandle::join) {
-            Some(Ok(finished)) => finished,
+            Some(Ok(written)) => Ok(Finished {
+                out: written?,
+                sha256,
+            }),
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => Err(self.stopped()),
         }
@@ -218,7 +245,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             self.made += 1;
             return Ok(Chunk::default());
         }
-        // Fails only when the writer threads have stopped, which they do early on an error.
+        // Fails only when the writing thread has stopped, which it does early on an error.
         self.spare.recv().map_err(|_| self.stopped())
     }
 
@@ -229,7 +256,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         }
     }
 
-    /// The writer threads hung up early: their error.
+    /// The writing thread hung up early: its error.
     fn stopped(&mut self) -> Error {
         self.rows = None;
         match self.writer.take().map(JoinHandle::join) {
@@ -237,15 +264,30 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             Some(Ok(Ok(_))) | None => Error::Io {
                 context: format!("writing {}", self.name),
-                source: std::io::Error::other("the writer threads stopped after an earlier error"),
+                source: std::io::Error::other("the writing thread stopped after an earlier error"),
             },
         }
     }
 }
 
+/// Hashes `unhashed` in order and passes each buffer to the writing thread; false if
+/// that thread has stopped (on an error, which `LogWriter::stopped` reports).
+fn pass_on(hash: &mut Sha256, unhashed: &mut Vec<Chunk>, rows: &Option<SyncSender<Msg>>) -> bool {
+    let Some(rows) = rows else {
+        return false;
+    };
+    for buf in unhashed.drain(..) {
+        hash.update(buf.text());
+        if rows.send(Msg::Rows(buf)).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 impl<W: Write + Send + 'static> Drop for LogWriter<W> {
-    /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writer threads
-    /// stop without completing the log, and waits for them.
+    /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writing
+    /// thread stops without completing the log, and waits for it.
     fn drop(&mut self) {
         self.rows = None;
         if let Some(writer) = self.writer.take() {
@@ -254,54 +296,10 @@ impl<W: Write + Send + 'static> Drop for LogWriter<W> {
     }
 }
 
-/// The hashing thread: hashes each buffer of rows and passes it to the writing thread
-/// (`write_rows`), which writes it, hands it back and at the end flushes `out`. Hashing
-/// and writing each take seconds for a large log (SHA-256 at about 1.5 GB/s, direct
-/// writes that wait for the disk), so they overlap instead of adding up. Stops at the first error, or when the
-/// `LogWriter` hangs up early.
-///
-/// Only the writing thread holds `spare`: when it stops on an error, the `LogWriter`'s
-/// wait for a buffer back ends at once, even with every buffer already passed on and
-/// this thread waiting for rows.
-fn write_out<W: Write + Send>(
-    out: W,
-    rows: &Receiver<Msg>,
-    spare: SyncSender<Chunk>,
-    name: &str,
-) -> Result<Finished<W>, Error> {
-    let (to_write, write_rx) = mpsc::sync_channel(BUFFERS + 1);
-    std::thread::scope(|scope| {
-        let writer = std::thread::Builder::new()
-            .name("event-log-write".to_string())
-            .spawn_scoped(scope, move || write_rows(out, &write_rx, &spare, name))
-            .map_err(Error::io("starting the event log's writing thread"))?;
-        let mut hash = Sha256::new();
-        let mut complete = false;
-        while let Ok(msg) = rows.recv() {
-            if let Msg::Rows(buf) = &msg {
-                hash.update(buf.text());
-            } else {
-                complete = true;
-            }
-            // Refused only when the writing thread stopped on an error, reported below.
-            if to_write.send(msg).is_err() || complete {
-                break;
-            }
-        }
-        drop(to_write);
-        let out = match writer.join() {
-            Ok(written) => written?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        if !complete {
-            return Err(Error::Interrupted);
-        }
-        let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Finished { out, sha256 })
-    })
-}
-
-/// Writes each buffer of rows into `out` and hands it back, emptied; flushes at the end.
+/// The writing thread: writes each buffer of rows into `out` and hands it back,
+/// emptied; flushes at the end. Stops at the first error, or when the `LogWriter`
+/// hangs up early. Only this thread holds `spare`: when it stops, the `LogWriter`'s
+/// wait for a buffer back ends at once.
 fn write_rows<W: Write>(
     mut out: W,
     rows: &Receiver<Msg>,
@@ -1401,9 +1399,9 @@ mod tests {
         assert!(dropped.load(Ordering::Relaxed), "the writer thread ended");
     }
 
-    /// A disk that fails only after the hashing thread has passed it every buffer: the
-    /// formatting side, waiting for a buffer back, must still hear of the failure (it
-    /// used to wait forever, with the hashing thread waiting for rows).
+    /// A disk that fails only after it has been passed every buffer: the formatting
+    /// side, waiting for a buffer back, must still hear of the failure (it once waited
+    /// forever, with a hashing thread in between waiting for rows).
     #[test]
     fn a_slow_failing_disk_does_not_hang_the_writer() {
         struct SlowFailure;
