@@ -94,7 +94,7 @@ impl Dist {
     }
 
     /// One draw in canonical units; never negative for the parameters validation admits.
-    #[inline]
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         let raw = match &self.sampler {
             Sampler::Constant(v) => *v,
