@@ -248,8 +248,8 @@ fn log_and_projections(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("log");
     g.throughput(Throughput::Elements(n));
-    // Encoding only: rows formatted (in parallel chunks), hashed and thrown away by the
-    // writer thread.
+    // Encoding only: rows formatted in parallel chunks and hashed on the rayon threads,
+    // then thrown away by the writing thread.
     g.bench_function("write_sink", |b| {
         b.iter(|| {
             let mut w = LogWriter::new(std::io::sink(), &context).expect("header");

@@ -105,26 +105,47 @@ fn thread_count_changes_nothing_but_speed() {
     assert_eq!(m1, m2);
 }
 
+/// The shipped month, with its hub and direct routes, on 1 and 2 threads; and without
+/// the log, where parcels with no hub queue ahead run to the horizon as soon as they are
+/// drawn instead of waiting for each event's hour, the very same tables (the baseline,
+/// and the variant whose hub outage makes parcels queue for days).
 #[test]
 fn shipped_scenario_is_identical_across_threads_at_a_sample() {
     let dir = tmp();
-    let mut outs = Vec::new();
-    for threads in ["1", "2"] {
-        let out = dir.path().join(threads);
-        ok(&[
-            "run",
-            &shipped("dftz_baseline.toml").display().to_string(),
-            "--sample",
-            "0.002",
-            "--threads",
-            threads,
-            "--quiet",
-            "--out",
-            &out.display().to_string(),
-        ]);
-        outs.push(outputs(&out));
+    for variant in [None, Some("dftz-outage")] {
+        let (mut outs, mut logs) = (Vec::new(), Vec::new());
+        for (threads, log) in [("1", true), ("2", true), ("1", false), ("2", false)] {
+            let out = dir.path().join(format!("{variant:?}-{threads}-{log}"));
+            let out_text = out.display().to_string();
+            let mut args = vec![
+                "run".to_string(),
+                shipped("dftz_baseline.toml").display().to_string(),
+                "--sample".into(),
+                "0.002".into(),
+                "--threads".into(),
+                threads.into(),
+                "--quiet".into(),
+                "--out".into(),
+                out_text,
+            ];
+            if let Some(v) = variant {
+                args.extend(["--variant".into(), v.into()]);
+            }
+            if !log {
+                args.push("--no-event-log".into());
+            }
+            ok(&args);
+            let mut files = outputs(&out);
+            logs.extend(files.remove("events.csv"));
+            assert_eq!(files.len(), 6, "six tables");
+            outs.push(files);
+        }
+        assert_eq!(logs.len(), 2);
+        assert!(logs[0] == logs[1], "{variant:?}: the logs differ");
+        for (i, other) in outs.iter().enumerate().skip(1) {
+            assert!(*other == outs[0], "{variant:?}: run {i} differs");
+        }
     }
-    assert_eq!(outs[0], outs[1]);
 }
 
 #[test]
