@@ -542,9 +542,9 @@ const MAX_SHELVES: usize = 4;
 /// Where every parcel waits for the hour of its next event. Tasks file their parcels
 /// in parallel, each into a shelf it locks; a parcel's shelf and its place in an hour
 /// change nothing, since each step's events are sorted and its hub arrivals ordered.
-/// Emptied full-size blocks go back to one pool per kind that every shelf draws from,
-/// so the blocks in existence never outnumber those the busiest hour held at once
-/// (per-shelf pools would pile up blocks in a shelf that files less than it gets back).
+/// Emptied blocks go back to one pool per kind that every shelf draws from, so the
+/// blocks in existence never outnumber those the busiest hours held at once (per-shelf
+/// pools would pile up blocks in a shelf that files less than it gets back).
 struct Schedule {
     shelves: Vec<Mutex<Shelf>>,
     spare_unpaid: Mutex<Vec<Vec<Parcel>>>,

@@ -1,9 +1,9 @@
 //! An order in flight: everything drawn for it at placement, and where it is now.
 //!
 //! All of an order's randomness is drawn when it is placed, in a fixed sequence from
-//! its own stream block, whatever the outcomes (a draw that turns out unused is still
-//! made), so the same order in two variants sees the same numbers. Only the hub queue,
-//! which depends on other parcels, is decided later.
+//! its own slot of its hour's stream, whatever the outcomes (a draw that turns out
+//! unused still takes its words), so the same order in two variants sees the same
+//! numbers. Only the hub queue, which depends on other parcels, is decided later.
 
 use super::streams::{OrderRng, unit_from_word};
 
@@ -109,7 +109,7 @@ fn pick(cdf: &[f64], u: f64) -> usize {
 }
 
 impl Parcel {
-    /// Draws order `index` of its unit; `rng` is positioned at the order's block.
+    /// Draws an order; `rng` has begun it (`OrderRng::begin`).
     pub fn draw(
         plan: &Plan,
         rng: &mut OrderRng,

@@ -60,7 +60,6 @@ pub fn seek_unit(rng: &mut ChaCha8Rng, stream: u64) {
 /// The draws of one hour's orders: after `begin(i)`, the words of order `i`'s slot,
 /// then of its overflow reserve. Orders begun in increasing order read the `Orders`
 /// stream front to back, one refill per `WINDOW` words, with no seek.
-#[derive(Clone)]
 pub struct OrderRng {
     orders: ChaCha8Rng,
     overflow: ChaCha8Rng,
