@@ -3,13 +3,16 @@
 //! Layout: a first line `#tradesim-events schema=1`, a second line `#context {json}`
 //! (the run's dimensions, see `Context`), the CSV header, one row per event, and a last
 //! line `#end events=N` so that a truncated log is caught. Rows are formatted in
-//! parallel chunks and hashed on the same threads while the next chunks are formatted;
-//! a thread of its own writes them, in order, so neither the formatting, the hash nor
-//! the disk serialises the run.
+//! parallel chunks and hashed, in order, by rayon jobs that run whenever a thread has
+//! nothing else to do; a thread of its own writes them, in order, so neither the
+//! formatting, the hash nor the disk serialises the run.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, Read as _, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
@@ -56,10 +59,10 @@ pub const COLUMNS: [&str; 19] = [
 const FORMAT_CHUNK: usize = 16_384;
 /// Buffers formatted at a time, in parallel.
 const ROUND: usize = 8;
-/// Buffers of formatted rows in existence: a round being formatted, the round before
-/// being hashed, and two rounds queued for the writing thread or being written. They
-/// bound the memory the log takes, however large a step.
-const BUFFERS: usize = 4 * ROUND;
+/// Buffers of formatted rows in existence: a round being formatted, and the rounds
+/// before it waiting to be hashed, queued for the writing thread or being written. They
+/// bound the memory the log takes, however large a step, and how far the hash may lag.
+const BUFFERS: usize = 6 * ROUND;
 
 /// A buffer of log text. Rows are formatted straight into `bytes` with fixed-size
 /// copies that may reach past a row's end, so `bytes` is kept at its full length, zeroed
@@ -93,27 +96,83 @@ enum Msg {
 }
 
 /// Writes the event log. `write` formats each step's rows in parallel chunks on the
-/// rayon threads and hashes them there too, in order, each round of chunks while the
-/// next is formatted (so `--threads` counts every thread that computes); a thread of
-/// its own writes them, in order, and hands the buffers back. A `LogWriter` dropped
-/// before `finish` (an error elsewhere, an interrupt) stops that thread and leaves the
-/// log incomplete.
+/// rayon threads and queues them to be hashed, in order, by a rayon job that any thread
+/// with nothing else to do takes up (so the hash, a chain that cannot be split, holds
+/// up neither the step nor the formatting, and `--threads` counts every thread that
+/// computes); a thread of its own writes them, in order, and hands the buffers back. A
+/// `LogWriter` dropped before `finish` (an error elsewhere, an interrupt) stops that
+/// thread and leaves the log incomplete.
 pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
     labels: Labels,
     next_seq: u64,
     /// Names the log in messages.
     name: String,
-    hash: Sha256,
-    /// Formatted, not yet hashed: hashed and passed on beside the next round's
-    /// formatting, or by `finish`.
-    unhashed: Vec<Chunk>,
-    rows: Option<SyncSender<Msg>>,
+    hasher: Arc<Hasher>,
     /// Buffers the writing thread hands back once written, emptied.
     spare: Receiver<Chunk>,
     /// Buffers made so far, at most `BUFFERS`.
     made: usize,
     round: Vec<Chunk>,
     writer: Option<JoinHandle<Result<W, Error>>>,
+}
+
+/// Formatted rows on their way to the writing thread: queued, then hashed in order.
+struct Hasher {
+    queue: Mutex<VecDeque<Chunk>>,
+    /// Held by the one thread hashing: whoever takes it hashes the whole queue.
+    state: Mutex<HashState>,
+    /// The writing thread has hung up (on an error, which `LogWriter::stopped` reports).
+    stopped: AtomicBool,
+}
+
+struct HashState {
+    sha: Sha256,
+    /// `None` once the log is finished or abandoned.
+    rows: Option<SyncSender<Msg>>,
+}
+
+impl Hasher {
+    fn queue(&self, bufs: impl IntoIterator<Item = Chunk>) {
+        self.queue.lock().expect("no hash panics").extend(bufs);
+    }
+
+    /// Hashes the queued buffers in order and passes each to the writing thread. Returns
+    /// at once if another thread is at it (that thread sees what was queued meanwhile),
+    /// unless `wait`: then every buffer queued before the call is passed on on return.
+    fn drain(&self, wait: bool) {
+        loop {
+            let mut state = if wait {
+                self.state.lock().expect("no hash panics")
+            } else {
+                match self.state.try_lock() {
+                    Ok(state) => state,
+                    Err(_) => return,
+                }
+            };
+            // The queue's lock is let go before the hash (a `while let` would hold it).
+            let next = || self.queue.lock().expect("no hash panics").pop_front();
+            while let Some(buf) = next() {
+                state.sha.update(buf.text());
+                let sent = state
+                    .rows
+                    .as_ref()
+                    .is_some_and(|rows| rows.send(Msg::Rows(buf)).is_ok());
+                if !sent {
+                    self.stopped.store(true, Ordering::Relaxed);
+                }
+            }
+            drop(state);
+            // A buffer queued after the last look, while this thread still held `state`:
+            // the job queued with it may have found `state` taken and left it here.
+            if self.queue.lock().expect("no hash panics").is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, HashState> {
+        self.state.lock().expect("no hash panics")
+    }
 }
 
 /// A completed log.
@@ -152,9 +211,14 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             labels: Labels::new(context),
             next_seq: 1,
             name,
-            hash: Sha256::new(),
-            unhashed: Vec::with_capacity(ROUND),
-            rows: Some(rows),
+            hasher: Arc::new(Hasher {
+                queue: Mutex::new(VecDeque::with_capacity(BUFFERS)),
+                state: Mutex::new(HashState {
+                    sha: Sha256::new(),
+                    rows: Some(rows),
+                }),
+                stopped: AtomicBool::new(false),
+            }),
             spare,
             made: 0,
             round: Vec::with_capacity(ROUND),
@@ -166,13 +230,12 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}\n",
             COLUMNS.join(",")
         ));
-        log.unhashed.push(header);
+        log.hasher.queue([header]);
         Ok(log)
     }
 
-    /// Formats `events` (the next rows of the log), hashing the rows before them
-    /// meanwhile, and queues them for the writing thread; waits only when every buffer
-    /// is in use.
+    /// Formats `events` (the next rows of the log) and queues them to be hashed and
+    /// written; waits only when every buffer is in use.
     pub fn write(&mut self, events: &[Event]) -> Result<(), Error> {
         for batch in events.chunks(ROUND * FORMAT_CHUNK) {
             let n = batch.len().div_ceil(FORMAT_CHUNK);
@@ -182,29 +245,25 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             }
             let labels = &self.labels;
             let first_seq = self.next_seq;
-            let (hash, unhashed, rows) = (&mut self.hash, &mut self.unhashed, &self.rows);
-            let (sent, ()) = rayon::join(
-                || pass_on(hash, unhashed, rows),
-                || {
-                    self.round
-                        .par_iter_mut()
-                        .zip(batch.par_chunks(FORMAT_CHUNK))
-                        .enumerate()
-                        .for_each(|(i, (buf, chunk))| {
-                            let seq = first_seq + (i * FORMAT_CHUNK) as u64;
-                            let mut rows = Rows::new(labels, seq, std::mem::take(buf));
-                            for e in chunk {
-                                rows.format(e);
-                            }
-                            *buf = rows.finish();
-                        })
-                },
-            );
-            if !sent {
+            self.round
+                .par_iter_mut()
+                .zip(batch.par_chunks(FORMAT_CHUNK))
+                .enumerate()
+                .for_each(|(i, (buf, chunk))| {
+                    let seq = first_seq + (i * FORMAT_CHUNK) as u64;
+                    let mut rows = Rows::new(labels, seq, std::mem::take(buf));
+                    for e in chunk {
+                        rows.format(e);
+                    }
+                    *buf = rows.finish();
+                });
+            self.next_seq += batch.len() as u64;
+            self.hasher.queue(self.round.drain(..));
+            let hasher = Arc::clone(&self.hasher);
+            rayon::spawn(move || hasher.drain(false));
+            if self.hasher.stopped.load(Ordering::Relaxed) {
                 return Err(self.stopped());
             }
-            self.next_seq += batch.len() as u64;
-            std::mem::swap(&mut self.round, &mut self.unhashed);
         }
         Ok(())
     }
@@ -214,17 +273,19 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
         let mut end = self.buffer()?;
         end.set_text(&format!("{END_PREFIX}{}\n", self.next_seq - 1));
-        self.unhashed.push(end);
-        if !pass_on(&mut self.hash, &mut self.unhashed, &self.rows) {
+        self.hasher.queue([end]);
+        self.hasher.drain(true);
+        if self.hasher.stopped.load(Ordering::Relaxed) {
             return Err(self.stopped());
         }
-        self.send(Msg::End)?;
-        self.rows = None;
-        let sha256 = std::mem::take(&mut self.hash)
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let (sha, rows) = {
+            let mut state = self.hasher.state();
+            (std::mem::take(&mut state.sha), state.rows.take())
+        };
+        if rows.is_none_or(|rows| rows.send(Msg::End).is_err()) {
+            return Err(self.stopped());
+        }
+        let sha256 = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(written)) => Ok(Finished {
                 out: written?,
@@ -245,20 +306,16 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             self.made += 1;
             return Ok(Chunk::default());
         }
+        // Every buffer is queued, hashed or being written: pass the queued ones on
+        // rather than wait for a thread to take up their hash.
+        self.hasher.drain(true);
         // Fails only when the writing thread has stopped, which it does early on an error.
         self.spare.recv().map_err(|_| self.stopped())
     }
 
-    fn send(&mut self, msg: Msg) -> Result<(), Error> {
-        match &self.rows {
-            Some(rows) if rows.send(msg).is_ok() => Ok(()),
-            _ => Err(self.stopped()),
-        }
-    }
-
     /// The writing thread hung up early: its error.
     fn stopped(&mut self) -> Error {
-        self.rows = None;
+        self.hasher.state().rows = None;
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(Err(e))) => e,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -270,26 +327,11 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     }
 }
 
-/// Hashes `unhashed` in order and passes each buffer to the writing thread; false if
-/// that thread has stopped (on an error, which `LogWriter::stopped` reports).
-fn pass_on(hash: &mut Sha256, unhashed: &mut Vec<Chunk>, rows: &Option<SyncSender<Msg>>) -> bool {
-    let Some(rows) = rows else {
-        return false;
-    };
-    for buf in unhashed.drain(..) {
-        hash.update(buf.text());
-        if rows.send(Msg::Rows(buf)).is_err() {
-            return false;
-        }
-    }
-    true
-}
-
 impl<W: Write + Send + 'static> Drop for LogWriter<W> {
     /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writing
     /// thread stops without completing the log, and waits for it.
     fn drop(&mut self) {
-        self.rows = None;
+        self.hasher.state().rows = None;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
