@@ -440,6 +440,8 @@ fn each_prefetched<T>(runs: &[&[T]], mut take: impl FnMut(&T)) {
 struct StepEvents {
     parts: Vec<Vec<Event>>,
     parts_len: usize,
+    /// The first of `parts` that holds new orders' events.
+    new_from: usize,
     /// The step's first second, and its length in seconds.
     start: u32,
     seconds: usize,
@@ -461,8 +463,12 @@ fn hand_over<S: Sink>(
         .map(Vec::as_slice)
         .filter(|events| !events.is_empty());
     if sort {
+        let new_from = step.parts[..step.new_from]
+            .iter()
+            .filter(|events| !events.is_empty())
+            .count();
         let parts: Vec<&[Event]> = parts.collect();
-        let n = sort_step(&parts, &mut step.sorted, step.start, step.seconds);
+        let n = sort_step(&parts, new_from, &mut step.sorted, step.start, step.seconds);
         if n > 0 {
             sink.events(&step.sorted[..n])?;
         }
@@ -999,6 +1005,7 @@ impl<'a> Stepper<'a> {
         // has consumed; the new orders' events last, since they follow all others that
         // share their second (see `sort_second`).
         out.parts_len = 0;
+        out.new_from = used - drawn + hub_used;
         out.start = span.start;
         out.seconds = step_s as usize;
         let (drawing, advancing) = self.outs[..used].split_at_mut(drawn);
@@ -1076,28 +1083,44 @@ fn simulate_in_steps<S: Sink + Send>(
     Ok(stats)
 }
 
-/// Groups of task outputs the sort scatters in parallel; fixed, so that the work does
-/// not depend on the thread count (the output never does: sort keys are unique).
+/// Groups of task outputs the sort scatters in parallel (one more where the new
+/// orders' outputs begin); fixed, so that the work does not depend on the thread count
+/// (the output never does: sort keys are unique).
 const SORT_GROUPS: usize = 4;
 
 /// Sorts a step's events by (time, order id, stage) into the front of `sorted` and
 /// returns how many there are: a counting sort on the second within the step's
 /// `seconds`, the tasks' buffers scattered in parallel groups, then each second's few
 /// events sorted in parallel. Much cheaper than one comparison sort over the step.
-/// `sorted` only grows, so its front is never written twice.
-fn sort_step(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: usize) -> usize {
+/// `parts[new_from..]` hold the new orders' events (see `sort_second`). `sorted` only
+/// grows, so its front is never written twice.
+fn sort_step(
+    parts: &[&[Event]],
+    new_from: usize,
+    sorted: &mut Vec<Event>,
+    start: u32,
+    seconds: usize,
+) -> usize {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let Some(&filler) = parts.iter().find_map(|p| p.first()) else {
         return 0;
     };
-    // Contiguous runs of parts with about the same number of events.
-    let mut groups: Vec<&[&[Event]]> = Vec::with_capacity(SORT_GROUPS);
+    // Contiguous runs of parts with about the same number of events, the new orders'
+    // in groups of their own.
+    let mut groups: Vec<&[&[Event]]> = Vec::with_capacity(SORT_GROUPS + 1);
+    let mut new_groups = 0;
     let (mut from, mut seen) = (0, 0);
     for (i, part) in parts.iter().enumerate() {
         seen += part.len();
-        if seen * SORT_GROUPS >= total * (groups.len() + 1) || i + 1 == parts.len() {
+        if seen * SORT_GROUPS >= total * (groups.len() + 1)
+            || i + 1 == parts.len()
+            || i + 1 == new_from
+        {
             groups.push(&parts[from..=i]);
             from = i + 1;
+            if i + 1 == new_from {
+                new_groups = groups.len();
+            }
         }
     }
     let second = |e: &Event| {
@@ -1123,7 +1146,7 @@ fn sort_step(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: u
     let mut pieces: Vec<Vec<&mut [Event]>> = (0..groups.len())
         .map(|_| Vec::with_capacity(seconds))
         .collect();
-    let mut in_seconds: Vec<&mut [Event]> = Vec::with_capacity(seconds);
+    let mut in_seconds: Vec<(&mut [Event], usize)> = Vec::with_capacity(seconds);
     {
         let mut rest: &mut [Event] = &mut sorted[..total];
         for s in 0..seconds {
@@ -1148,38 +1171,43 @@ fn sort_step(parts: &[&[Event]], sorted: &mut Vec<Event>, start: u32, seconds: u
 
     let mut rest: &mut [Event] = &mut sorted[..total];
     for s in 0..seconds {
-        let len: usize = counts.iter().map(|c| c[s] as usize).sum();
+        let older: usize = counts[..new_groups].iter().map(|c| c[s] as usize).sum();
+        let len: usize = older
+            + counts[new_groups..]
+                .iter()
+                .map(|c| c[s] as usize)
+                .sum::<usize>();
         let (events, tail) = rest.split_at_mut(len);
         if len > 1 {
-            in_seconds.push(events);
+            in_seconds.push((events, older));
         }
         rest = tail;
     }
     in_seconds
         .into_par_iter()
         .with_min_len(64)
-        .for_each(sort_second);
+        .for_each(|(events, older)| sort_second(events, older));
     total
 }
 
-/// Sorts one second's events by (order id, stage). The events of orders drawn in this
-/// step usually come last and already in order (drawn in id order, each order's events
-/// in lifecycle order, ids above every older order's), so only the rest is sorted. An
-/// order drawn in an earlier step of the hour but placed in this one, or another
-/// market's new orders with lower ids, break that: the check below then falls back to
-/// sorting the whole second.
-fn sort_second(events: &mut [Event]) {
-    let mut split = events.len().saturating_sub(1);
-    while split > 0 && in_log_order(&events[split - 1], &events[split]).is_lt() {
-        split -= 1;
+/// Sorts one second's events by (order id, stage), given that the first `older` are
+/// those of parcels drawn before this step, in no particular order, and the rest those
+/// of the orders drawn in it. These come in order already (drawn in id order, each
+/// order's events in lifecycle order) and usually above every older id, so only the
+/// older ones are sorted. An order carried over from an earlier step of the hour may
+/// have a higher id than some of this step's (those of a market before it in the hour's
+/// ids): the two sorted runs are then merged.
+fn sort_second(events: &mut [Event], older: usize) {
+    let (old, new) = events.split_at_mut(older);
+    old.sort_unstable_by(in_log_order);
+    if !new.is_sorted_by(|a, b| in_log_order(a, b).is_lt()) {
+        new.sort_unstable_by(in_log_order);
     }
-    let (older, newer) = events.split_at_mut(split);
-    older.sort_unstable_by(in_log_order);
-    if let (Some(last), Some(first)) = (older.last(), newer.first())
+    if let (Some(last), Some(first)) = (old.last(), new.first())
         && in_log_order(last, first).is_gt()
     {
-        // A new order already at its hub, say: not the common case.
-        events.sort_unstable_by(in_log_order);
+        // Two sorted runs: the standard library's stable sort finds them and merges.
+        events.sort_by(in_log_order);
     }
 }
 
@@ -1228,15 +1256,19 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the parts, and whether or not their new orders come last in order,
-        /// the step comes out exactly as a plain sort by the log's key would give.
+        /// Whatever the parts, and whether or not the new orders' events come in order
+        /// and above the older ids, the step comes out exactly as a plain sort by the
+        /// log's key would give.
         #[test]
         fn sort_step_is_a_sort_by_the_log_key(
             parts in proptest::collection::vec(
                 proptest::collection::vec((0u32..40, 0u64..300, 0u8..4), 0..200),
                 0..12,
             ),
-            presorted_tail in proptest::collection::vec((0u32..40, 0u8..3), 0..300),
+            new in proptest::collection::vec((0u32..40, 0u8..3), 0..300),
+            first_new_id in 0u64..400,
+            new_parts in 1usize..4,
+            new_in_order in any::<bool>(),
             stale in 0usize..3000,
         ) {
             let start = 7 * HOUR_S;
@@ -1251,18 +1283,26 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            // Like newly drawn orders: ids above the rest, already in key order.
-            let mut tail: Vec<Event> = presorted_tail
+            // Like newly drawn orders: consecutive ids, usually above the rest, in key
+            // order, over a market's tasks or several.
+            let mut new: Vec<Event> = new
                 .into_iter()
                 .enumerate()
-                .map(|(i, (t, a))| event(start + t * 90, 1000 + i as u64, a))
+                .map(|(i, (t, a))| (t, first_new_id + i as u64, a))
+                .filter(|(t, o, a)| seen.insert((*t, *o, *a)))
+                .map(|(t, o, a)| event(start + t * 90, o, a))
                 .collect();
-            tail.sort_by_key(Event::order_key);
-            parts.push(tail);
+            new.sort_by_key(Event::order_key);
+            if !new_in_order {
+                new.reverse();
+            }
+            let new_from = parts.len();
+            let per_part = new.len().div_ceil(new_parts).max(1);
+            parts.extend(new.chunks(per_part).map(<[Event]>::to_vec));
             let slices: Vec<&[Event]> = parts.iter().map(Vec::as_slice).collect();
             // Stale events from an earlier step, more than this one has: left behind.
             let mut sorted = vec![event(start, 0, 0); stale];
-            let len = sort_step(&slices, &mut sorted, start, HOUR_S as usize);
+            let len = sort_step(&slices, new_from, &mut sorted, start, HOUR_S as usize);
             let mut expected: Vec<Event> = parts.concat();
             expected.sort_by_key(Event::order_key);
             prop_assert_eq!(&sorted[..len], &expected[..]);
