@@ -13,6 +13,7 @@ mod error;
 pub mod event;
 mod exp;
 pub mod explain;
+mod in_order;
 pub mod log;
 pub mod model;
 pub mod projection;

@@ -7,12 +7,11 @@
 //! nothing else to do; a thread of its own writes them, in order, so neither the
 //! formatting, the hash nor the disk serialises the run.
 
-use std::collections::VecDeque;
 use std::io::{BufRead, Read as _, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
@@ -24,6 +23,7 @@ use crate::date::Date;
 use crate::direct::DirectFile;
 use crate::engine::DAY_S;
 use crate::event::{Event, EventKind, KIND_NAMES};
+use crate::in_order::InOrder;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -118,9 +118,7 @@ pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
 
 /// Formatted rows on their way to the writing thread: queued, then hashed in order.
 struct Hasher {
-    queue: Mutex<VecDeque<Chunk>>,
-    /// Held by the one thread hashing: whoever takes it hashes the whole queue.
-    state: Mutex<HashState>,
+    rows: InOrder<Chunk, HashState>,
     /// The writing thread has hung up (on an error, which `LogWriter::stopped` reports).
     stopped: AtomicBool,
 }
@@ -132,46 +130,30 @@ struct HashState {
 }
 
 impl Hasher {
-    fn queue(&self, bufs: impl IntoIterator<Item = Chunk>) {
-        self.queue.lock().expect("no hash panics").extend(bufs);
-    }
-
-    /// Hashes the queued buffers in order and passes each to the writing thread. Returns
-    /// at once if another thread is at it (that thread sees what was queued meanwhile),
-    /// unless `wait`: then every buffer queued before the call is passed on on return.
-    fn drain(&self, wait: bool) {
-        loop {
-            let mut state = if wait {
-                self.state.lock().expect("no hash panics")
-            } else {
-                match self.state.try_lock() {
-                    Ok(state) => state,
-                    Err(_) => return,
-                }
-            };
-            // The queue's lock is let go before the hash (a `while let` would hold it).
-            let next = || self.queue.lock().expect("no hash panics").pop_front();
-            while let Some(buf) = next() {
-                state.sha.update(buf.text());
-                let sent = state
-                    .rows
-                    .as_ref()
-                    .is_some_and(|rows| rows.send(Msg::Rows(buf)).is_ok());
-                if !sent {
-                    self.stopped.store(true, Ordering::Relaxed);
-                }
-            }
-            drop(state);
-            // A buffer queued after the last look, while this thread still held `state`:
-            // the job queued with it may have found `state` taken and left it here.
-            if self.queue.lock().expect("no hash panics").is_empty() {
-                return;
-            }
+    /// Hashes the next buffer and passes it to the writing thread.
+    fn pass_on(&self, state: &mut HashState, buf: Chunk) {
+        state.sha.update(buf.text());
+        let sent = state
+            .rows
+            .as_ref()
+            .is_some_and(|rows| rows.send(Msg::Rows(buf)).is_ok());
+        if !sent {
+            self.stopped.store(true, Ordering::Relaxed);
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, HashState> {
-        self.state.lock().expect("no hash panics")
+    /// A rayon job: hashes one queued buffer (a millisecond or so, so that a thread that
+    /// took the job up while waiting for something else is not kept long) and leaves
+    /// the next to a job of its own.
+    fn hash_job(self: Arc<Hasher>) {
+        if self.rows.work_next(|state, buf| self.pass_on(state, buf)) {
+            rayon::spawn(move || self.hash_job());
+        }
+    }
+
+    /// Hashes and passes on every queued buffer, after any other thread at it.
+    fn drain(&self) {
+        self.rows.drain(|state, buf| self.pass_on(state, buf));
     }
 }
 
@@ -212,8 +194,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             next_seq: 1,
             name,
             hasher: Arc::new(Hasher {
-                queue: Mutex::new(VecDeque::with_capacity(BUFFERS)),
-                state: Mutex::new(HashState {
+                rows: InOrder::new(HashState {
                     sha: Sha256::new(),
                     rows: Some(rows),
                 }),
@@ -230,7 +211,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}\n",
             COLUMNS.join(",")
         ));
-        log.hasher.queue([header]);
+        log.hasher.rows.push([header]);
         Ok(log)
     }
 
@@ -258,9 +239,9 @@ impl<W: Write + Send + 'static> LogWriter<W> {
                     *buf = rows.finish();
                 });
             self.next_seq += batch.len() as u64;
-            self.hasher.queue(self.round.drain(..));
+            self.hasher.rows.push(self.round.drain(..));
             let hasher = Arc::clone(&self.hasher);
-            rayon::spawn(move || hasher.drain(false));
+            rayon::spawn(move || hasher.hash_job());
             if self.hasher.stopped.load(Ordering::Relaxed) {
                 return Err(self.stopped());
             }
@@ -273,13 +254,13 @@ impl<W: Write + Send + 'static> LogWriter<W> {
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
         let mut end = self.buffer()?;
         end.set_text(&format!("{END_PREFIX}{}\n", self.next_seq - 1));
-        self.hasher.queue([end]);
-        self.hasher.drain(true);
+        self.hasher.rows.push([end]);
+        self.hasher.drain();
         if self.hasher.stopped.load(Ordering::Relaxed) {
             return Err(self.stopped());
         }
         let (sha, rows) = {
-            let mut state = self.hasher.state();
+            let mut state = self.hasher.rows.state();
             (std::mem::take(&mut state.sha), state.rows.take())
         };
         if rows.is_none_or(|rows| rows.send(Msg::End).is_err()) {
@@ -308,14 +289,14 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         }
         // Every buffer is queued, hashed or being written: pass the queued ones on
         // rather than wait for a thread to take up their hash.
-        self.hasher.drain(true);
+        self.hasher.drain();
         // Fails only when the writing thread has stopped, which it does early on an error.
         self.spare.recv().map_err(|_| self.stopped())
     }
 
     /// The writing thread hung up early: its error.
     fn stopped(&mut self) -> Error {
-        self.hasher.state().rows = None;
+        self.hasher.rows.state().rows = None;
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(Err(e))) => e,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -331,7 +312,7 @@ impl<W: Write + Send + 'static> Drop for LogWriter<W> {
     /// Unfinished (an error elsewhere, an interrupt): hangs up, so that the writing
     /// thread stops without completing the log, and waits for it.
     fn drop(&mut self) {
-        self.hasher.state().rows = None;
+        self.hasher.rows.state().rows = None;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
