@@ -38,9 +38,9 @@ impl<T, S> InOrder<T, S> {
     }
 
     /// Runs `work` on the next queued item, if any, unless another thread is at work
-    /// (which then sees to what is queued). Returns true if this call worked and items
-    /// are left: the caller's to see to, with another call later (a thread that found
-    /// this one at work has given up).
+    /// (which then sees to what is queued). Returns true if this call held the state and
+    /// items are left: the caller's to see to, with another call later (a thread that
+    /// found this one at work has given up).
     pub fn work_next(&self, work: impl FnOnce(&mut S, T)) -> bool {
         let mut state = match self.state.try_lock() {
             Ok(state) => state,

@@ -142,9 +142,9 @@ impl Hasher {
         }
     }
 
-    /// A rayon job: hashes one queued buffer (a millisecond or so, so that a thread that
-    /// took the job up while waiting for something else is not kept long) and leaves
-    /// the next to a job of its own.
+    /// A rayon job: hashes one queued buffer (a millisecond or so) and leaves the next
+    /// to a job of its own, so that the hash comes in pieces the threads can fit between
+    /// other work, not in one stretch as long as the backlog.
     fn hash_job(self: Arc<Hasher>) {
         if self.rows.work_next(|state, buf| self.pass_on(state, buf)) {
             rayon::spawn(move || self.hash_job());

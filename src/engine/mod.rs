@@ -1002,8 +1002,8 @@ impl<'a> Stepper<'a> {
         }
 
         // The task buffers change places with those of the step before, which the sink
-        // has consumed; the new orders' events last, since they follow all others that
-        // share their second (see `sort_second`).
+        // has consumed; the new orders' events last, since they usually follow all
+        // others that share their second (see `sort_second`).
         out.parts_len = 0;
         out.new_from = used - drawn + hub_used;
         out.start = span.start;
@@ -1083,9 +1083,9 @@ fn simulate_in_steps<S: Sink + Send>(
     Ok(stats)
 }
 
-/// Groups of task outputs the sort scatters in parallel (one more where the new
-/// orders' outputs begin); fixed, so that the work does not depend on the thread count
-/// (the output never does: sort keys are unique).
+/// Groups of task outputs the sort scatters in parallel, about (the new orders' outputs
+/// start a group of their own); fixed, so that the work does not depend on the thread
+/// count (the output never does: sort keys are unique).
 const SORT_GROUPS: usize = 4;
 
 /// Sorts a step's events by (time, order id, stage) into the front of `sorted` and
@@ -1190,13 +1190,15 @@ fn sort_step(
     total
 }
 
-/// Sorts one second's events by (order id, stage), given that the first `older` are
-/// those of parcels drawn before this step, in no particular order, and the rest those
-/// of the orders drawn in it. These come in order already (drawn in id order, each
+/// Sorts one second's events by (order id, stage), given that the first `older` come
+/// from the tasks that advanced parcels (drawn before this step, or drawn in it and
+/// served by a hub in it), in no particular order, and the rest from the tasks that
+/// drew this step's orders. These come in order already (drawn in id order, each
 /// order's events in lifecycle order) and usually above every older id, so only the
 /// older ones are sorted. An order carried over from an earlier step of the hour may
 /// have a higher id than some of this step's (those of a market before it in the hour's
-/// ids): the two sorted runs are then merged.
+/// ids), and an order of this step may leave its hub in this second: the two sorted
+/// runs are then merged.
 fn sort_second(events: &mut [Event], older: usize) {
     let (old, new) = events.split_at_mut(older);
     old.sort_unstable_by(in_log_order);
