@@ -1285,12 +1285,13 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            // Like newly drawn orders: consecutive ids, usually above the rest, in key
-            // order, over a market's tasks or several.
+            // Like newly drawn orders: consecutive ids, usually above the rest, two
+            // events an order (sometimes in the same second), in key order, over a
+            // market's tasks or several.
             let mut new: Vec<Event> = new
                 .into_iter()
                 .enumerate()
-                .map(|(i, (t, a))| (t, first_new_id + i as u64, a))
+                .map(|(i, (t, a))| (t, first_new_id + i as u64 / 2, a))
                 .filter(|(t, o, a)| seen.insert((*t, *o, *a)))
                 .map(|(t, o, a)| event(start + t * 90, o, a))
                 .collect();
