@@ -1083,9 +1083,9 @@ fn simulate_in_steps<S: Sink + Send>(
     Ok(stats)
 }
 
-/// Groups of task outputs the sort scatters in parallel, about (the new orders' outputs
-/// start a group of their own); fixed, so that the work does not depend on the thread
-/// count (the output never does: sort keys are unique).
+/// About how many groups of task outputs the sort scatters in parallel (the new
+/// orders' outputs start a group of their own); fixed, so that the work does not depend
+/// on the thread count (the output never does: sort keys are unique).
 const SORT_GROUPS: usize = 4;
 
 /// Sorts a step's events by (time, order id, stage) into the front of `sorted` and
