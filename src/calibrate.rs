@@ -17,7 +17,8 @@ use crate::engine::RunParams;
 use crate::model::{Scenario, Target};
 use crate::projection::Tables;
 use crate::report::thousands;
-use crate::run::{self, Staging};
+use crate::run;
+use crate::staging::Staging;
 
 /// Target metrics that are amounts of money (USD); the others are counts.
 const MONEY_METRICS: &[&str] = &["gmv_usd", "duty_usd", "vat_usd"];
@@ -265,9 +266,8 @@ pub fn command(args: CalibrateArgs, out: &mut dyn Write) -> Result<(), Error> {
         replication: 0,
         sample: args.sample,
     };
-    let dest = std::env::temp_dir().join(format!("tradesim-calibrate-{}", std::process::id()));
     // Never committed: dropping it removes the directory and the tables written into it.
-    let staging = Staging::new(&dest, true)?;
+    let staging = Staging::scratch(&std::env::temp_dir())?;
     let progress = Progress::new(args.quiet, scenario.days, 1);
     let simulated = run::thread_pool(args.threads)?.install(|| {
         run::simulate_into(

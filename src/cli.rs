@@ -188,6 +188,9 @@ pub struct CalibrateArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
+    /// Check that a run at this fraction of buyers fits the machine, 0 < F <= 1.
+    #[arg(long, default_value_t = 1.0)]
+    pub sample: f64,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +207,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
             &a.scenario.scenario,
             a.scenario.variant.as_deref(),
             &a.scenario.sets,
+            a.sample,
             out,
         ),
         Command::Scenarios(a) => crate::report::list_scenarios(a.dir.as_deref(), out),
@@ -292,6 +296,7 @@ impl Progress {
 fn cmd_run(a: RunArgs, out: &mut dyn Write) -> Result<(), Error> {
     let loaded = load(&a.scenario)?;
     run::check_sample(a.sample)?;
+    crate::cost::check(&loaded.scenario, a.sample)?;
     let dest = match &a.out {
         Some(p) => p.clone(),
         None => default_out(&loaded.scenario, loaded.variant.as_deref()),

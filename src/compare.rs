@@ -27,8 +27,9 @@ use crate::date::Date;
 use crate::engine::RunParams;
 use crate::projection::Tables;
 use crate::report::grouped;
-use crate::run::{self, Manifest, Staging};
+use crate::run::{self, Manifest};
 use crate::scenario::{self, Loaded};
+use crate::staging::Staging;
 
 pub const CSV: &str = "compare.csv";
 pub const DAILY_CSV: &str = "compare_daily.csv";
@@ -72,19 +73,18 @@ struct Outcome {
 pub fn command(args: CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
     // Everything is checked before anything is written.
     run::check_sample(args.sample)?;
-    if args.replications == 0 {
-        return Err(Error::Usage(
-            "--replications must be at least 1".to_string(),
-        ));
-    }
+    run::check_replications(args.replications)?;
     let arms = arms(&args)?;
+    for arm in &arms {
+        crate::cost::check(&arm.loaded.scenario, args.sample)?;
+    }
     let base = &arms[0].loaded;
     let dest = match &args.out {
         Some(p) => p.clone(),
         None => cli::default_out(&base.scenario, Some("compare")),
     };
     let pool = run::thread_pool(args.threads)?;
-    let staging = Staging::new(&dest, args.force)?;
+    let staging = Staging::new(&dest, args.force, &[&args.scenario])?;
 
     let reps = args.replications;
     let total_days = arms

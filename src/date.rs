@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+/// Seconds in an hour and in a day: simulated time is whole seconds from the start.
+pub const HOUR_S: u32 = 3600;
+pub const DAY_S: u32 = 86_400;
+
 /// A calendar date, stored as days since 1970-01-01.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(i32);

@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod compare;
 pub mod context;
+pub mod cost;
 pub mod date;
 pub mod direct;
 pub mod dist;
@@ -19,7 +20,9 @@ pub mod model;
 pub mod projection;
 pub mod replay;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod scenario;
+pub mod staging;
 
 pub use error::Error;

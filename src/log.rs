@@ -25,6 +25,7 @@ use crate::engine::DAY_S;
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::in_order::InOrder;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
+use crate::rules;
 
 pub const SCHEMA_VERSION: u32 = 1;
 /// Schema versions this build reads.
@@ -667,7 +668,7 @@ impl<'a> Rows<'a> {
 const MAX_ROW: u64 = 4096;
 // The longest row valid names allow: six names (a route's id counts for two), each
 // after a comma, and the other 13 columns at most 20 digits each after a comma.
-const _: () = assert!(6 * (1 + crate::model::MAX_NAME_BYTES) + 1 + 13 * 21 < MAX_ROW as usize);
+const _: () = assert!(6 * (1 + crate::rules::MAX_NAME_BYTES) + 1 + 13 * 21 < MAX_ROW as usize);
 /// The longest `#context` line.
 const MAX_CONTEXT: u64 = 64 << 20;
 
@@ -969,50 +970,109 @@ impl<R: BufRead> LogReader<R> {
     }
 }
 
-/// What `Tables` and `parse_row` rely on: every id in range, a row per day for each hub.
+/// What `Tables` and `parse_row` rely on (every id in range, a row per day for each
+/// hub), and what the scenario language demands of the same names, shares and horizon:
+/// a log's context passes only if a scenario could have made it.
 fn check_context(ctx: &Context) -> Result<(), String> {
-    if Date::parse(&ctx.start_date).is_none() {
+    let Some(start) = Date::parse(&ctx.start_date) else {
         return Err(format!(
             "start_date `{}` is not a YYYY-MM-DD date",
             ctx.start_date
         ));
-    }
-    if ctx.days == 0 || ctx.days > u32::MAX / DAY_S {
-        return Err(format!("days = {} is out of range", ctx.days));
-    }
-    let too_many = |what: &str, n: usize| {
-        (n == 0 || n > 256).then(|| format!("{n} {what} (1 to 256 expected)"))
     };
-    if let Some(m) = too_many("markets", ctx.markets.len())
-        .or_else(|| too_many("categories", ctx.categories.len()))
-        .or_else(|| too_many("seller pools", ctx.pools.len()))
-        .or_else(|| too_many("routes", ctx.routes.len()))
-        .or_else(|| {
-            (ctx.hubs.len() > 256)
-                .then(|| format!("{} hubs (at most 256 expected)", ctx.hubs.len()))
-        })
-    {
-        return Err(m);
+    rules::horizon(start, ctx.days)?;
+    rules::file_name(&ctx.scenario).map_err(|e| format!("scenario name: {e}"))?;
+    if !(ctx.sample > 0.0 && ctx.sample <= 1.0) {
+        return Err(format!("sample = {} is not in (0, 1]", ctx.sample));
     }
+    let count = |what: &str, n: usize, min: usize| {
+        if n < min || n > rules::MAX_ENTITIES {
+            Err(format!(
+                "{n} {what} ({min} to {} expected)",
+                rules::MAX_ENTITIES
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    count("markets", ctx.markets.len(), 1)?;
+    count("categories", ctx.categories.len(), 1)?;
+    count("seller pools", ctx.pools.len(), 1)?;
+    count("routes", ctx.routes.len(), 1)?;
+    count("hubs", ctx.hubs.len(), 0)?;
+    let ids = |what: &str, names: Vec<&str>| -> Result<(), String> {
+        for n in &names {
+            rules::name(n).map_err(|e| format!("{what}: {e}"))?;
+        }
+        match rules::first_duplicate(names) {
+            Some(d) => Err(format!("{what}: \"{d}\" is listed twice")),
+            None => Ok(()),
+        }
+    };
+    ids(
+        "markets",
+        ctx.markets.iter().map(|m| m.id.as_str()).collect(),
+    )?;
     for m in &ctx.markets {
-        if let Some(e) = too_many("payment methods", m.methods.len()) {
-            return Err(format!("market `{}`: {e}", m.id));
-        }
+        rules::not_reserved(&m.id).map_err(|e| format!("market `{}`: {e}", m.id))?;
+        count("payment methods", m.methods.len(), 1)
+            .map_err(|e| format!("market `{}`: {e}", m.id))?;
+        ids(
+            &format!("market `{}` payment methods", m.id),
+            m.methods.iter().map(String::as_str).collect(),
+        )?;
     }
+    ids(
+        "categories",
+        ctx.categories.iter().map(String::as_str).collect(),
+    )?;
+    ids(
+        "seller pools",
+        ctx.pools.iter().map(|p| p.id.as_str()).collect(),
+    )?;
+    ids("hubs", ctx.hubs.iter().map(|h| h.id.as_str()).collect())?;
     for p in &ctx.pools {
-        if p.tiers.is_empty() {
-            return Err(format!("seller pool `{}` has no size tier", p.id));
+        let what = format!("seller pool `{}`", p.id);
+        if p.count == 0 {
+            return Err(format!("{what} has no sellers"));
         }
+        count("size tiers", p.tiers.len(), 1).map_err(|e| format!("{what}: {e}"))?;
+        let names: Vec<&str> = p.tiers.iter().map(|(n, _)| n.as_str()).collect();
+        ids(&format!("{what} size tiers"), names)?;
+        // A pool without tiers has the one implicit tier the tables call `all`.
+        if p.tiers.len() > 1 {
+            for (n, _) in &p.tiers {
+                rules::not_reserved(n).map_err(|e| format!("{what}: {e}"))?;
+            }
+        }
+        rules::shares(p.tiers.iter().map(|(_, share)| *share))
+            .map_err(|e| format!("{what} size tiers: {e}"))?;
     }
+    let mut pairs = std::collections::BTreeSet::new();
     for r in &ctx.routes {
-        if usize::from(r.market) >= ctx.markets.len()
-            || usize::from(r.pool) >= ctx.pools.len()
-            || r.hub.is_some_and(|h| usize::from(h) >= ctx.hubs.len())
-        {
+        let (Some(market), Some(pool)) = (
+            ctx.markets.get(usize::from(r.market)),
+            ctx.pools.get(usize::from(r.pool)),
+        ) else {
             return Err(format!(
-                "route `{}` refers to a market, pool or hub that is not listed",
+                "route `{}` refers to a market or pool that is not listed",
                 r.id
             ));
+        };
+        if r.hub.is_some_and(|h| usize::from(h) >= ctx.hubs.len()) {
+            return Err(format!(
+                "route `{}` refers to a hub that is not listed",
+                r.id
+            ));
+        }
+        if r.id != format!("{}:{}", pool.id, market.id) {
+            return Err(format!(
+                "route `{}` joins seller pool `{}` and market `{}`, so its id must be `{}:{}`",
+                r.id, pool.id, market.id, pool.id, market.id
+            ));
+        }
+        if !pairs.insert((r.market, r.pool)) {
+            return Err(format!("route `{}` is listed twice", r.id));
         }
     }
     for h in &ctx.hubs {
@@ -1283,7 +1343,16 @@ mod tests {
         let (mut context, events, _) = tiny();
         context.markets[1].id = "india-via-paytm-mobile-wallets".to_string();
         context.markets[1].methods[1] = "c".repeat(PIECE - 1);
-        context.routes[3].id = "malaysia-digital-free-trade-zone:to-india".to_string();
+        let pool = usize::from(context.routes[3].pool);
+        context.pools[pool].id = "malaysia-digital-free-trade-zone".to_string();
+        // A route's id names its pool and market, as the scenario language makes it.
+        for r in &mut context.routes {
+            r.id = format!(
+                "{}:{}",
+                context.pools[usize::from(r.pool)].id,
+                context.markets[usize::from(r.market)].id
+            );
+        }
         context.hubs[0].id = "h".repeat(3 * PIECE);
         context.categories[1] = "e".repeat(2 * PIECE + 5);
         let mut log = LogWriter::new(Vec::new(), &context).unwrap();

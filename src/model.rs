@@ -6,7 +6,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::date::Date;
+use crate::date::{DAY_S, Date};
 use crate::dist::Dist;
 
 macro_rules! id_type {
@@ -36,12 +36,6 @@ id_type!(
     MethodId
 );
 
-/// Most entities of one kind a scenario may hold (ids are stored in a byte).
-pub const MAX_ENTITIES: usize = 250;
-/// Longest id or name, in bytes: a row of the event log holds five of them (a route's
-/// id is two, joined by `:`) and must stay within what the log's reader accepts.
-pub const MAX_NAME_BYTES: usize = 100;
-
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
@@ -56,7 +50,10 @@ pub struct Scenario {
     pub pools: Vec<SellerPool>,
     pub routes: Vec<Route>,
     pub peaks: Vec<Peak>,
-    pub variants: Vec<VariantInfo>,
+    /// Per day and market (`day * markets + market`), the product of that day's peaks.
+    pub peak_factors: Vec<f64>,
+    /// Shared: every variant's scenario carries the file's list.
+    pub variants: std::sync::Arc<[VariantInfo]>,
     pub targets: Vec<Target>,
     /// `route_of[market][pool]`: the route serving that pair, if any.
     pub route_of: Vec<Vec<Option<RouteId>>>,
@@ -353,11 +350,51 @@ impl Scenario {
 
     /// Peak multiplier on `day` for `market` (peaks on the same date multiply).
     pub fn peak_multiplier(&self, market: MarketId, day: u32) -> f64 {
-        self.peaks
+        self.peak_factors[day as usize * self.markets.len() + market.ix()]
+    }
+
+    /// The product of the peaks on each day for each market (`peak_factors`), built once
+    /// so that a day's rate costs the same whatever the number of peaks.
+    pub fn peak_table(peaks: &[Peak], days: u32, markets: usize) -> Vec<f64> {
+        let mut factors = vec![1.0; days as usize * markets];
+        for p in peaks {
+            for m in &p.markets {
+                factors[p.day as usize * markets + m.ix()] *= p.multiplier;
+            }
+        }
+        factors
+    }
+
+    /// Share of a market's orders that end up paid.
+    pub fn paid_share(&self, market: MarketId) -> f64 {
+        let m = &self.markets[market.ix()];
+        m.payment
             .iter()
-            .filter(|p| p.day == day && p.markets.contains(&market))
-            .map(|p| p.multiplier)
-            .product()
+            .map(|p| p.share * (1.0 - (1.0 - p.success).powi(i32::from(m.max_payment_attempts))))
+            .sum()
+    }
+
+    /// Expected parcels arriving at `hub` on `day`, at full scale.
+    pub fn expected_hub_arrivals(&self, hub: usize, day: u32) -> f64 {
+        let mut total = 0.0;
+        for route in self
+            .routes
+            .iter()
+            .filter(|r| r.hub.is_some_and(|h| h.ix() == hub))
+        {
+            let lag_s = self.pools[route.pool.ix()].handling_time.mean()
+                + route.to_hub.as_ref().map_or(0.0, |d| d.mean());
+            let lag = (lag_s / f64::from(DAY_S)).round() as i64;
+            let placed = i64::from(day) - lag;
+            if placed < 0 || placed >= i64::from(self.days) {
+                continue;
+            }
+            let share = self.demand[route.market.ix()].shares[route.pool.ix()];
+            total += self.expected_orders(route.market, placed as u32)
+                * share
+                * self.paid_share(route.market);
+        }
+        total
     }
 
     /// Expected orders placed in `market` on `day` at full scale.

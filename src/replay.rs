@@ -17,8 +17,9 @@ use crate::cli::{self, ExplainArgs, Progress, ReplayArgs, ReproduceArgs, STOP};
 use crate::engine::RunParams;
 use crate::log::LogReader;
 use crate::projection::{TABLES, Tables};
-use crate::run::{self, EVENTS, MANIFEST, Staging};
+use crate::run::{self, EVENTS, MANIFEST};
 use crate::scenario::{self, sha256_hex};
+use crate::staging::Staging;
 
 /// Read buffer for the log.
 const READ_BUFFER: usize = 1 << 20;
@@ -118,23 +119,11 @@ pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error
         (None, false) => Some(loc.dir.join("replay")),
         (None, true) => None,
     };
-    if let Some(dest) = &dest {
-        let log = loc
-            .log
-            .canonicalize()
-            .map_err(Error::io(format!("reading {}", loc.log.display())))?;
-        if dest.canonicalize().is_ok_and(|d| log.starts_with(d)) {
-            return Err(Error::Usage(format!(
-                "--out {} holds the log being replayed; choose another directory",
-                dest.display()
-            )));
-        }
-    }
     // Staged before reading, so that a taken destination fails at once and a damaged
     // log leaves nothing behind.
     let staging = dest
         .as_deref()
-        .map(|d| Staging::new(d, args.force))
+        .map(|d| Staging::new(d, args.force, &[&loc.log]))
         .transpose()?;
     let tables = replay_log(&loc.log)?;
     if let (Some(staging), Some(dest)) = (staging, &dest) {
@@ -276,7 +265,7 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
 
     // Re-run inside the run directory (its file system has room for the log); the
     // staging directory is never committed, so it is removed however this returns.
-    let staging = Staging::new(&run_dir.join("reproduce"), true)?;
+    let staging = Staging::scratch(&run_dir)?;
     let params = RunParams {
         seed: manifest.seed,
         replication: manifest.replication,

@@ -40,46 +40,20 @@ pub fn grouped(v: f64, decimals: usize) -> String {
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-/// Share of a market's orders that end up paid.
-fn paid_share(s: &Scenario, m: MarketId) -> f64 {
-    let market = &s.markets[m.ix()];
-    market
-        .payment
-        .iter()
-        .map(|p| p.share * (1.0 - (1.0 - p.success).powi(i32::from(market.max_payment_attempts))))
-        .sum()
-}
-
-/// Expected parcels arriving at each hub on `day`, at full scale.
-pub fn expected_hub_arrivals(s: &Scenario, hub: usize, day: u32) -> f64 {
-    let mut total = 0.0;
-    for route in s
-        .routes
-        .iter()
-        .filter(|r| r.hub.is_some_and(|h| h.ix() == hub))
-    {
-        let lag_s = s.pools[route.pool.ix()].handling_time.mean()
-            + route.to_hub.as_ref().map_or(0.0, |d| d.mean());
-        let lag = (lag_s / f64::from(DAY_S)).round() as i64;
-        let placed = i64::from(day) - lag;
-        if placed < 0 || placed >= i64::from(s.days) {
-            continue;
-        }
-        let share = s.demand[route.market.ix()].shares[route.pool.ix()];
-        total +=
-            s.expected_orders(route.market, placed as u32) * share * paid_share(s, route.market);
-    }
-    total
-}
-
 pub fn validate(
     file: &Path,
     variant: Option<&str>,
     sets: &[Override],
+    sample: f64,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let loaded = scenario::load(file, variant, sets)?;
-    let s = &loaded.scenario;
+    crate::run::check_sample(sample)?;
+    let text = scenario::read_text(file)?;
+    let name = file.display().to_string();
+    let document = scenario::Document::parse(&text, &name)?;
+    let scenario = document.scenario(variant, sets)?;
+    let cost = crate::cost::check(&scenario, sample)?;
+    let s = &scenario;
     writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(Error::stdout)?;
     if !s.description.is_empty() {
         writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
@@ -148,7 +122,7 @@ pub fn validate(
         writeln!(
             out,
             "      {:.1} % of orders get paid within {} attempt(s)",
-            paid_share(s, mid) * 100.0,
+            s.paid_share(mid) * 100.0,
             m.max_payment_attempts
         )
         .map_err(Error::stdout)?;
@@ -159,7 +133,7 @@ pub fn validate(
     }
     for (hi, h) in s.hubs.iter().enumerate() {
         let busiest = (0..s.days)
-            .map(|d| (d, expected_hub_arrivals(s, hi, d)))
+            .map(|d| (d, s.expected_hub_arrivals(hi, d)))
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
             .unwrap_or((0, 0.0));
         let lines = h.lines_on(busiest.0);
@@ -217,11 +191,30 @@ pub fn validate(
         .map_err(Error::stdout)?;
     }
 
+    let at = if sample == 1.0 {
+        "full scale".to_string()
+    } else {
+        format!("--sample {sample}")
+    };
+    writeln!(
+        out,
+        "\ncost at {at}: {} orders, at most {} events, {} parcels in flight at most, about {:.2} GiB of memory",
+        thousands(cost.orders),
+        thousands(cost.events),
+        thousands(cost.parcels_in_flight),
+        cost.memory_bytes / (1024.0 * 1024.0 * 1024.0)
+    )
+    .map_err(Error::stdout)?;
+
     if variant.is_none() && !s.variants.is_empty() {
         writeln!(out, "\nvariants").map_err(Error::stdout)?;
         let mut failed = Vec::new();
-        for v in &s.variants {
-            match scenario::load(file, Some(&v.name), sets) {
+        for v in s.variants.iter() {
+            let checked = document
+                .scenario(Some(&v.name), sets)
+                .map_err(Error::from)
+                .and_then(|s| crate::cost::check(&s, sample));
+            match checked {
                 Ok(_) => {
                     writeln!(out, "  {} ok: {}", v.name, v.description).map_err(Error::stdout)?
                 }
@@ -277,7 +270,7 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
                 if !s.description.is_empty() {
                     writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
                 }
-                for v in &s.variants {
+                for v in s.variants.iter() {
                     writeln!(out, "    --variant {}: {}", v.name, v.description)
                         .map_err(Error::stdout)?;
                 }

@@ -17,6 +17,7 @@ use crate::log::LogWriter;
 use crate::model::Scenario;
 use crate::projection::Tables;
 use crate::scenario::{Loaded, sha256_hex};
+use crate::staging::Staging;
 
 pub const MANIFEST: &str = "manifest.json";
 pub const EVENTS: &str = "events.csv";
@@ -120,12 +121,8 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<Vec<Replication>, Error> {
     check_sample(req.sample)?;
-    if req.replications == 0 {
-        return Err(Error::Usage(
-            "--replications must be at least 1".to_string(),
-        ));
-    }
-    let staging = Staging::new(&req.out, req.force)?;
+    check_replications(req.replications)?;
+    let staging = Staging::new(&req.out, req.force, &[&req.loaded.file])?;
     let pool = thread_pool(req.threads)?;
     let threads = pool.current_num_threads();
     let mut reps = Vec::new();
@@ -170,7 +167,27 @@ pub fn run(
     Ok(reps)
 }
 
+/// Most worker threads `--threads` may ask for; far more than any machine has cores.
+pub const MAX_THREADS: usize = 1024;
+/// Most replications one command may run.
+pub const MAX_REPLICATIONS: u32 = 100_000;
+
+/// Checks `--replications`.
+pub fn check_replications(replications: u32) -> Result<(), Error> {
+    if !(1..=MAX_REPLICATIONS).contains(&replications) {
+        return Err(Error::Usage(format!(
+            "--replications must be from 1 to {MAX_REPLICATIONS}, found {replications}"
+        )));
+    }
+    Ok(())
+}
+
 pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
+    if threads > MAX_THREADS {
+        return Err(Error::Usage(format!(
+            "--threads must be at most {MAX_THREADS} (0 means one per core), found {threads}"
+        )));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -290,73 +307,4 @@ pub fn hash_file(path: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     std::io::copy(&mut file, &mut h).map_err(Error::io(format!("reading {}", path.display())))?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// A temporary directory beside the destination, renamed into place on success and
-/// removed on failure (including a panic or an early return).
-pub struct Staging {
-    pub tmp: PathBuf,
-    dest: PathBuf,
-    committed: bool,
-}
-
-impl Staging {
-    pub fn new(dest: &Path, force: bool) -> Result<Staging, Error> {
-        if dest.exists() && !force {
-            return Err(Error::Usage(format!(
-                "{} already exists; choose another --out or pass --force to replace it",
-                dest.display()
-            )));
-        }
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
-        let name = dest
-            .file_name()
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "{} is not a usable output directory",
-                    dest.display()
-                ))
-            })?
-            .to_string_lossy()
-            .to_string();
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(Error::io(format!("removing {}", tmp.display())))?;
-        }
-        fs::create_dir_all(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
-        Ok(Staging {
-            tmp,
-            dest: dest.to_path_buf(),
-            committed: false,
-        })
-    }
-
-    /// Moves the staged directory to its destination, replacing an old one.
-    pub fn commit(mut self) -> Result<(), Error> {
-        if self.dest.exists() {
-            let old = self.tmp.with_extension("old");
-            fs::rename(&self.dest, &old)
-                .map_err(Error::io(format!("moving {} aside", self.dest.display())))?;
-            fs::rename(&self.tmp, &self.dest)
-                .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
-            fs::remove_dir_all(&old).map_err(Error::io(format!("removing {}", old.display())))?;
-        } else {
-            fs::rename(&self.tmp, &self.dest)
-                .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
-        }
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.tmp);
-        }
-    }
 }

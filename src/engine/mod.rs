@@ -41,8 +41,7 @@ use crate::event::Event;
 use crate::model::{HubId, MarketId, PoolId, Scenario};
 
 /// The unit of order streams, order counts and the schedule.
-pub const HOUR_S: u32 = 3600;
-pub const DAY_S: u32 = 86_400;
+pub use crate::date::{DAY_S, HOUR_S};
 /// Orders drawn per parallel task.
 const ORDER_CHUNK: usize = 1024;
 /// Parcels a task files at a time: a small buffer stays in cache between its fills,
@@ -1044,6 +1043,8 @@ pub fn simulate<S: Sink + Send>(
     sink: &mut S,
     stop: &AtomicBool,
 ) -> Result<RunStats, Error> {
+    // Every hour's order rate is then finite and small enough to draw and to hold.
+    crate::cost::check(scenario, params.sample)?;
     simulate_in_steps(scenario, params, sink, stop, STEP_EVENTS)
 }
 

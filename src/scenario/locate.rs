@@ -1,23 +1,57 @@
 //! Maps a problem's entity path back to `file:line:column` in the scenario text.
 
+use std::cell::OnceCell;
+
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::overrides::{element_name, segments};
+use super::{Problems, ScenarioError};
 
-/// `file:line:column` of the deepest part of `path` found in `text`; for a path an
-/// override set, the override is the location that matters, so it is named instead.
-pub fn locate(text: &str, file: &str, path: &str, overridden: &[String]) -> String {
-    if let Some(o) = overridden.iter().find(|o| {
-        path == o.as_str()
-            || path.starts_with(&format!("{o}."))
-            || path.starts_with(&format!("{o}["))
-    }) {
-        return format!("{file} (override {o})");
+/// Locates problems in one text, parsing it once however many problems there are.
+pub struct Locator<'a> {
+    text: &'a str,
+    file: &'a str,
+    root: OnceCell<Option<Spanned<DeTable<'a>>>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str, file: &'a str) -> Locator<'a> {
+        Locator {
+            text,
+            file,
+            root: OnceCell::new(),
+        }
     }
-    match span_of(text, path) {
-        Some(offset) => line_col(text, file, offset),
-        None => file.to_string(),
+
+    /// The problems, each with its location, as an error.
+    pub fn located(&self, problems: Problems, overridden: &[String]) -> ScenarioError {
+        let problems = problems
+            .0
+            .into_iter()
+            .map(|mut p| {
+                p.location = self.locate(&p.path, overridden);
+                p
+            })
+            .collect();
+        ScenarioError::Invalid(problems)
+    }
+
+    /// `file:line:column` of the deepest part of `path` found in the text; for a path an
+    /// override set, the override is the location that matters, so it is named instead.
+    pub fn locate(&self, path: &str, overridden: &[String]) -> String {
+        if let Some(o) = overridden.iter().find(|o| {
+            path == o.as_str()
+                || path.starts_with(&format!("{o}."))
+                || path.starts_with(&format!("{o}["))
+        }) {
+            return format!("{} (override {o})", self.file);
+        }
+        let root = self.root.get_or_init(|| DeTable::parse(self.text).ok());
+        match root.as_ref().and_then(|root| span_of(root.get_ref(), path)) {
+            Some(offset) => line_col(self.text, self.file, offset),
+            None => self.file.to_string(),
+        }
     }
 }
 
@@ -29,14 +63,13 @@ pub fn line_col(text: &str, file: &str, offset: usize) -> String {
     format!("{file}:{line}:{column}")
 }
 
-fn span_of(text: &str, path: &str) -> Option<usize> {
+fn span_of(root: &DeTable, path: &str) -> Option<usize> {
     if path.is_empty() {
         return None;
     }
-    let root = DeTable::parse(text).ok()?;
     let segs = segments(path).ok()?;
     let mut best = None;
-    let mut table: &DeTable = root.get_ref();
+    let mut table: &DeTable = root;
     let mut i = 0;
     while i < segs.len() {
         let seg = &segs[i];

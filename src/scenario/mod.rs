@@ -90,16 +90,56 @@ pub struct Loaded {
     pub overrides: Vec<Override>,
 }
 
+/// Largest scenario file read, in bytes. The shipped scenarios are about 10 KB; a file
+/// this size already holds thousands of entities, and parsing takes about 70 bytes of
+/// memory per byte of text.
+pub const MAX_SCENARIO_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a scenario file's text, refusing one too large before reading it.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let read_error = |source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_err(read_error)?.len();
+    let too_large = |len: u64| {
+        ScenarioError::Invalid(vec![Problem {
+            path: String::new(),
+            message: format!(
+                "the file is {len} bytes; scenario files may be at most {MAX_SCENARIO_BYTES} bytes"
+            ),
+            location: path.display().to_string(),
+        }])
+    };
+    if len > MAX_SCENARIO_BYTES {
+        return Err(too_large(len));
+    }
+    // Bounded again while reading: the file may grow (or be a pipe) after the check.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_SCENARIO_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        ))
+    })
+}
+
 /// Reads, overrides and validates a scenario file.
 pub fn load(
     path: &Path,
     variant: Option<&str>,
     sets: &[Override],
 ) -> Result<Loaded, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = read_text(path)?;
     let scenario = load_str(&text, &path.display().to_string(), variant, sets)?;
     Ok(Loaded {
         scenario,
@@ -122,93 +162,131 @@ pub fn load_str(
     variant: Option<&str>,
     sets: &[Override],
 ) -> Result<Scenario, ScenarioError> {
-    let located = |problems: Problems, overridden: &[String]| -> ScenarioError {
-        let problems = problems
-            .0
-            .into_iter()
-            .map(|mut p| {
-                p.location = locate::locate(text, file, &p.path, overridden);
-                p
-            })
-            .collect();
-        ScenarioError::Invalid(problems)
-    };
-    let syntax_error = |e: toml::de::Error| -> ScenarioError {
-        let location = match e.span() {
-            Some(span) => locate::line_col(text, file, span.start),
-            None => file.to_string(),
-        };
-        ScenarioError::Invalid(vec![Problem {
-            path: String::new(),
-            message: e.message().trim_end().to_string(),
-            location,
-        }])
-    };
+    Document::parse(text, file)?.scenario(variant, sets)
+}
 
-    let raw = deserialize_reporting_unknown_keys(text, file)?;
-    let reference = validate::validate(&raw).map_err(|p| located(p, &[]))?;
+/// A scenario file parsed and validated as written, ready to have overrides applied:
+/// each variant then costs the scenario's size and its own overrides, not the file's
+/// (which may hold thousands of variants).
+pub struct Document<'a> {
+    locator: locate::Locator<'a>,
+    /// The file as written, validated, with its demand model.
+    reference: Scenario,
+    /// The parsed file without its `[[variant]]` list.
+    table: toml::Table,
+    variants: Vec<raw::RawVariant>,
+}
 
-    let mut all_sets = Vec::new();
-    if let Some(name) = variant {
-        match raw.variant.iter().find(|v| v.name == name) {
-            Some(v) => all_sets.extend(v.set.iter().map(|(path, value)| Override {
-                path: path.clone(),
-                value: value.clone(),
-                origin: format!("variant `{name}`"),
-            })),
-            None => {
-                let known: Vec<&str> = raw.variant.iter().map(|v| v.name.as_str()).collect();
-                let mut problems = Problems::default();
-                let known = if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                };
-                problems.add(
-                    "",
-                    format!("unknown variant `{name}`; the scenario's variants: {known}"),
-                );
-                return Err(located(problems, &[]));
+impl<'a> Document<'a> {
+    pub fn parse(text: &'a str, file: &'a str) -> Result<Document<'a>, ScenarioError> {
+        let locator = locate::Locator::new(text, file);
+        let raw = deserialize_reporting_unknown_keys(text, file)?;
+        let mut reference = validate::validate(&raw).map_err(|p| locator.located(p, &[]))?;
+        let as_written = reference.clone();
+        reference.apply_demand_model(&as_written);
+        validate::check_volumes(&reference).map_err(|p| locator.located(p, &[]))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => locate::line_col(text, file, span.start),
+                None => file.to_string(),
+            };
+            ScenarioError::Invalid(vec![Problem {
+                path: String::new(),
+                message: e.message().trim_end().to_string(),
+                location,
+            }])
+        })?;
+        table.remove("variant");
+        Ok(Document {
+            locator,
+            reference,
+            table,
+            variants: raw.variant,
+        })
+    }
+
+    /// The names of the file's variants, in file order.
+    pub fn variant_names(&self) -> impl Iterator<Item = &str> {
+        self.variants.iter().map(|v| v.name.as_str())
+    }
+
+    /// The scenario with `variant`'s overrides and then `sets` applied, validated.
+    pub fn scenario(
+        &self,
+        variant: Option<&str>,
+        sets: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let mut all_sets = Vec::new();
+        if let Some(name) = variant {
+            match self.variants.iter().find(|v| v.name == name) {
+                Some(v) => all_sets.extend(v.set.iter().map(|(path, value)| Override {
+                    path: path.clone(),
+                    value: value.clone(),
+                    origin: format!("variant `{name}`"),
+                })),
+                None => {
+                    let known: Vec<&str> = self.variant_names().collect();
+                    let known = if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    };
+                    let mut problems = Problems::default();
+                    problems.add(
+                        "",
+                        format!("unknown variant `{name}`; the scenario's variants: {known}"),
+                    );
+                    return Err(self.locator.located(problems, &[]));
+                }
             }
         }
-    }
-    all_sets.extend(sets.iter().cloned());
-    if all_sets.is_empty() {
-        let mut scenario = reference.clone();
-        scenario.apply_demand_model(&reference);
-        return Ok(scenario);
-    }
-
-    let mut table: toml::Table = toml::from_str(text).map_err(syntax_error)?;
-    let mut problems = Problems::default();
-    for o in &all_sets {
-        if let Err(message) = overrides::apply(&mut table, &o.path, o.value.clone()) {
-            problems.add(&o.path, format!("{message} (from {})", o.origin));
+        all_sets.extend(sets.iter().cloned());
+        if all_sets.is_empty() {
+            return Ok(self.reference.clone());
         }
-    }
-    let overridden: Vec<String> = all_sets.iter().map(|o| o.path.clone()).collect();
-    if !problems.is_empty() {
-        return Err(located(problems, &overridden));
-    }
-    let raw = RawScenario::deserialize(toml::Value::Table(table)).map_err(|e| {
+
+        let mut table = self.table.clone();
         let mut problems = Problems::default();
-        let origins: Vec<String> = all_sets
-            .iter()
-            .map(|o| format!("{} = {} ({})", o.path, o.value, o.origin))
-            .collect();
-        problems.add(
-            "",
-            format!(
-                "after applying {}: {}",
-                origins.join(", "),
-                e.message().trim_end()
-            ),
-        );
-        located(problems, &overridden)
-    })?;
-    let mut scenario = validate::validate(&raw).map_err(|p| located(p, &overridden))?;
-    scenario.apply_demand_model(&reference);
-    Ok(scenario)
+        for o in &all_sets {
+            if o.path == "variant"
+                || o.path.starts_with("variant.")
+                || o.path.starts_with("variant[")
+            {
+                problems.add(
+                    &o.path,
+                    format!("variants cannot be overridden (from {})", o.origin),
+                );
+            } else if let Err(message) = overrides::apply(&mut table, &o.path, o.value.clone()) {
+                problems.add(&o.path, format!("{message} (from {})", o.origin));
+            }
+        }
+        let overridden: Vec<String> = all_sets.iter().map(|o| o.path.clone()).collect();
+        if !problems.is_empty() {
+            return Err(self.locator.located(problems, &overridden));
+        }
+        let raw = RawScenario::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let mut problems = Problems::default();
+            let origins: Vec<String> = all_sets
+                .iter()
+                .map(|o| format!("{} = {} ({})", o.path, o.value, o.origin))
+                .collect();
+            problems.add(
+                "",
+                format!(
+                    "after applying {}: {}",
+                    origins.join(", "),
+                    raw::in_user_terms(e.message().trim_end())
+                ),
+            );
+            self.locator.located(problems, &overridden)
+        })?;
+        let mut scenario =
+            validate::validate(&raw).map_err(|p| self.locator.located(p, &overridden))?;
+        scenario.variants = self.reference.variants.clone();
+        scenario.apply_demand_model(&self.reference);
+        validate::check_volumes(&scenario).map_err(|p| self.locator.located(p, &overridden))?;
+        Ok(scenario)
+    }
 }
 
 /// Most unknown keys reported from one file before giving up.
@@ -228,7 +306,7 @@ fn deserialize_reporting_unknown_keys(
             Some(offset) => locate::line_col(text, file, offset),
             None => file.to_string(),
         };
-        let message = e.message().trim_end().to_string();
+        let message = raw::in_user_terms(e.message().trim_end());
         (
             offset,
             Problem {

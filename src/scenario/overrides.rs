@@ -115,6 +115,14 @@ pub fn apply(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
             format!("`{walked}`")
         };
         if last && seg.index.is_none() {
+            if walked.is_empty()
+                && matches!(table.get(seg.key), Some(Value::Table(_) | Value::Array(_)))
+            {
+                return Err(format!(
+                    "`{}` is a whole section of the scenario; set a key inside it, e.g. `{}.KEY=VALUE`",
+                    seg.key, seg.key
+                ));
+            }
             let value = match (table.get(seg.key), value) {
                 // `--set x=2` on a float key means 2.0.
                 (Some(Value::Float(_)), Value::Integer(n)) => Value::Float(n as f64),
@@ -153,6 +161,12 @@ pub fn apply(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
                 i += 1;
                 push(&mut walked, name);
                 if i + 1 == segs.len() && segs[i].index.is_none() {
+                    if !value.is_table() {
+                        return Err(format!(
+                            "`{walked}` is a whole entry; set a key inside it, e.g. `{walked}.KEY=VALUE`, \
+                             or give a table"
+                        ));
+                    }
                     items[pos] = value;
                     return Ok(());
                 }

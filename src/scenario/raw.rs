@@ -36,6 +36,7 @@ pub struct RawHeader {
     #[serde(default)]
     pub description: String,
     pub seed: u64,
+    #[serde(deserialize_with = "date_text")]
     pub start_date: String,
     pub days: i64,
 }
@@ -57,6 +58,7 @@ pub struct RawHub {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapacityChange {
+    #[serde(deserialize_with = "date_text")]
     pub date: String,
     pub lines: i64,
 }
@@ -174,6 +176,7 @@ pub struct RawRoute {
 #[serde(deny_unknown_fields)]
 pub struct RawPeak {
     pub name: String,
+    #[serde(deserialize_with = "date_text")]
     pub date: String,
     pub markets: Vec<String>,
     pub multiplier: f64,
@@ -191,6 +194,7 @@ pub struct RawVariant {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
+    #[serde(deserialize_with = "date_text")]
     pub date: String,
     pub market: String,
     pub metric: String,
@@ -198,4 +202,68 @@ pub struct RawTarget {
     pub tolerance: f64,
     #[serde(default)]
     pub source: String,
+}
+
+/// A date, written as a string (`"2016-11-09"`) or as a bare TOML date (`2016-11-09`),
+/// kept as text for `validate` to check.
+fn date_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    struct DateText;
+    impl<'de> serde::de::Visitor<'de> for DateText {
+        type Value = String;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date such as \"2016-11-09\"")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        // TOML hands its dates to serde as a map with one private key.
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<String, A::Error> {
+            let value = toml::value::Datetime::deserialize(
+                serde::de::value::MapAccessDeserializer::new(map),
+            )?;
+            match (value.date, value.time, value.offset) {
+                (Some(date), None, None) => Ok(date.to_string()),
+                _ => Err(serde::de::Error::custom(format!(
+                    "expected a date such as \"2016-11-09\", found the date-time {value}"
+                ))),
+            }
+        }
+    }
+    de.deserialize_any(DateText)
+}
+
+/// A serde message in the scenario language's terms: `expected struct RawMarket` becomes
+/// `expected a [[market]] table`.
+pub fn in_user_terms(message: &str) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("struct RawScenario", "a scenario"),
+        ("struct RawHeader", "the [scenario] table"),
+        ("struct RawHub", "a [[hub]] table"),
+        (
+            "struct RawCapacityChange",
+            "a capacity change table { date, lines }",
+        ),
+        ("struct RawMarket", "a [[market]] table"),
+        (
+            "struct RawPayment",
+            "a payment table { method, share, success }",
+        ),
+        ("struct RawCustoms", "a customs table"),
+        (
+            "struct RawElasticities",
+            "an elasticities table { landed_cost, delivery_time }",
+        ),
+        ("struct RawSellers", "a [[sellers]] table"),
+        ("struct RawSizeTier", "a size tier table { name, share }"),
+        ("struct RawRoute", "a [[route]] table"),
+        ("struct RawPeak", "a [[peak]] table"),
+        ("struct RawVariant", "a [[variant]] table"),
+        ("struct RawTarget", "a [[target]] table"),
+    ];
+    NAMES
+        .iter()
+        .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }

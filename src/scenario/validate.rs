@@ -6,14 +6,12 @@ use toml::Value;
 
 use super::Problems;
 use super::raw::*;
+use crate::cost::number;
 use crate::date::Date;
 use crate::dist::{self, Dist, Quantity};
 use crate::model::*;
+use crate::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_LIST};
 
-/// Longest horizon accepted: ten years of days keeps every time in a `u32` of seconds.
-const MAX_DAYS: i64 = 3660;
-/// Shares must sum to 1 within this.
-const SHARE_EPSILON: f64 = 1e-6;
 const MAX_PAYMENT_ATTEMPTS: i64 = 20;
 
 pub fn validate(raw: &RawScenario) -> Result<Scenario, Problems> {
@@ -117,38 +115,119 @@ impl Validator {
     }
 
     fn shares_sum_to_one(&mut self, path: &str, shares: impl Iterator<Item = f64>) {
-        let sum: f64 = shares.sum();
-        if (sum - 1.0).abs() > SHARE_EPSILON {
-            // Rounded so that 0.1 + 0.8 reads as 0.9, not 0.8999999999999999.
-            let shown = (sum * 1e9).round() / 1e9;
-            self.err(path, format!("shares must sum to 1, found {shown}"));
+        if let Err(e) = rules::sum_to_one(shares) {
+            self.err(path, e);
         }
     }
 
-    /// Names that appear in override paths and CSV cells: non-empty, no spaces, dots,
-    /// `=`, brackets, commas or quotes, and short enough that every row of the event log
-    /// stays within what the log's reader accepts.
+    /// Names that appear in override paths and CSV cells (see `rules::name`).
     fn usable_name(&mut self, path: &str, name: &str) -> bool {
-        if name.len() > MAX_NAME_BYTES {
-            self.err(
-                path,
-                format!(
-                    "a name of {} bytes is too long (at most {MAX_NAME_BYTES})",
-                    name.len()
-                ),
-            );
-            return false;
+        match rules::name(name) {
+            Ok(()) => true,
+            Err(e) => {
+                self.err(path, e);
+                false
+            }
         }
-        let bad =
-            |c: char| matches!(c, '.' | '=' | '[' | ']' | ',' | '"' | '\'') || c.is_whitespace();
-        if name.is_empty() || name.contains(bad) {
-            self.err(
-                path,
-                format!("\"{name}\" is not a usable name (non-empty; no spaces, dots, `=`, brackets, commas or quotes)"),
-            );
-            return false;
+    }
+
+    /// Names that also name output directories (see `rules::file_name`).
+    fn file_name(&mut self, path: &str, name: &str) -> bool {
+        match rules::file_name(name) {
+            Ok(()) => true,
+            Err(e) => {
+                self.err(path, e);
+                false
+            }
         }
-        true
+    }
+
+    fn not_reserved(&mut self, path: &str, name: &str) {
+        if let Err(e) = rules::not_reserved(name) {
+            self.err(path, e);
+        }
+    }
+
+    /// Checks every list's length before anything is done per entry, so a file with a
+    /// million markets is refused at once. False if any list is too long.
+    fn list_lengths(&mut self, raw: &RawScenario) -> bool {
+        let lengths = [
+            ("hub", raw.hub.len(), MAX_ENTITIES),
+            ("market", raw.market.len(), MAX_ENTITIES),
+            ("sellers", raw.sellers.len(), MAX_ENTITIES),
+            ("route", raw.route.len(), MAX_ENTITIES),
+            ("peak", raw.peak.len(), MAX_LIST),
+            ("variant", raw.variant.len(), MAX_LIST),
+            ("target", raw.target.len(), MAX_LIST),
+        ];
+        let mut fine = true;
+        for (kind, len, max) in lengths {
+            if len > max {
+                self.err(
+                    kind,
+                    format!("at most {max} [[{kind}]] entries are supported, found {len}"),
+                );
+                fine = false;
+            }
+        }
+        let nested = raw
+            .hub
+            .iter()
+            .map(|h| {
+                (
+                    format!("hub.{}.capacity_changes", h.id),
+                    h.capacity_changes.len(),
+                    MAX_LIST,
+                )
+            })
+            .chain(raw.market.iter().flat_map(|m| {
+                [
+                    (
+                        format!("market.{}.payment", m.id),
+                        m.payment.len(),
+                        MAX_ENTITIES,
+                    ),
+                    (
+                        format!("market.{}.categories", m.id),
+                        m.categories.len(),
+                        MAX_ENTITIES,
+                    ),
+                    (
+                        format!("market.{}.sources", m.id),
+                        m.sources.len(),
+                        MAX_ENTITIES,
+                    ),
+                ]
+            }))
+            .chain(raw.sellers.iter().flat_map(|s| {
+                [
+                    (
+                        format!("sellers.{}.size_tiers", s.id),
+                        s.size_tiers.len(),
+                        MAX_ENTITIES,
+                    ),
+                    (
+                        format!("sellers.{}.order_value", s.id),
+                        s.order_value.len(),
+                        MAX_ENTITIES,
+                    ),
+                ]
+            }))
+            .chain(
+                raw.variant
+                    .iter()
+                    .map(|v| (format!("variant.{}.set", v.name), v.set.len(), MAX_LIST)),
+            );
+        for (path, len, max) in nested {
+            if len > max {
+                self.err(
+                    &path,
+                    format!("at most {max} entries are supported, found {len}"),
+                );
+                fine = false;
+            }
+        }
+        fine
     }
 
     /// Checks ids are usable in override paths and unique; returns them in order.
@@ -163,23 +242,15 @@ impl Validator {
             }
             out.push(id.to_string());
         }
-        if out.len() > MAX_ENTITIES {
-            self.err(
-                kind,
-                format!(
-                    "at most {MAX_ENTITIES} entries are supported, found {}",
-                    out.len()
-                ),
-            );
-        }
         out
     }
 
     fn scenario(&mut self, raw: &RawScenario) -> Option<Scenario> {
-        let header = &raw.scenario;
-        if header.name.trim().is_empty() {
-            self.err("scenario.name", "must not be empty");
+        if !self.list_lengths(raw) {
+            return None;
         }
+        let header = &raw.scenario;
+        self.file_name("scenario.name", &header.name);
         self.start = Date::parse(&header.start_date);
         if self.start.is_none() {
             self.err(
@@ -190,10 +261,19 @@ impl Validator {
                 ),
             );
         }
-        self.days = self.count("scenario.days", header.days, 1, MAX_DAYS);
+        self.days = self.count("scenario.days", header.days, 1, i64::from(MAX_DAYS));
+        if let Some(start) = self.start
+            && let Err(e) = rules::horizon(start, self.days)
+        {
+            self.err("scenario.start_date", e);
+            self.start = None;
+        }
 
         let hub_ids = self.ids("hub", raw.hub.iter().map(|h| h.id.as_str()));
         let market_ids = self.ids("market", raw.market.iter().map(|m| m.id.as_str()));
+        for (i, id) in market_ids.iter().enumerate() {
+            self.not_reserved(&format!("market[{i}].id"), id);
+        }
         let pool_ids = self.ids("sellers", raw.sellers.iter().map(|s| s.id.as_str()));
         if raw.market.is_empty() {
             self.err("market", "the scenario needs at least one [[market]]");
@@ -216,6 +296,7 @@ impl Validator {
                 "market",
                 format!("at most {MAX_ENTITIES} categories are supported"),
             );
+            return None;
         }
 
         let hubs: Vec<Hub> = raw.hub.iter().map(|h| self.hub(h)).collect();
@@ -300,12 +381,6 @@ impl Validator {
                 });
             }
         }
-        if routes.len() > MAX_ENTITIES {
-            self.err(
-                "route",
-                format!("at most {MAX_ENTITIES} routes are supported"),
-            );
-        }
         for (m, market) in markets.iter().enumerate() {
             for (p, share) in market.sources.iter().enumerate() {
                 if *share > 0.0 && route_of[m][p].is_none() {
@@ -330,7 +405,7 @@ impl Validator {
             }
         }
 
-        let peaks = raw
+        let peaks: Vec<Peak> = raw
             .peak
             .iter()
             .enumerate()
@@ -358,16 +433,14 @@ impl Validator {
             .collect();
 
         let mut variant_names = BTreeSet::new();
-        let variants = raw
+        let variants: Vec<VariantInfo> = raw
             .variant
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                if v.name.is_empty() || !variant_names.insert(v.name.clone()) {
-                    self.err(
-                        &format!("variant[{i}].name"),
-                        format!("\"{}\" is empty or a duplicate", v.name),
-                    );
+                let path = format!("variant[{i}].name");
+                if self.file_name(&path, &v.name) && !variant_names.insert(v.name.as_str()) {
+                    self.err(&path, format!("duplicate variant name \"{}\"", v.name));
                 }
                 if v.set.is_empty() {
                     self.err(
@@ -423,6 +496,7 @@ impl Validator {
             })
             .collect();
 
+        let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
             name: header.name.clone(),
             description: header.description.clone(),
@@ -435,7 +509,8 @@ impl Validator {
             pools,
             routes,
             peaks,
-            variants,
+            peak_factors,
+            variants: variants.into(),
             targets,
             route_of,
             demand: Vec::new(),
@@ -507,7 +582,13 @@ impl Validator {
         );
         let mut tiers = Vec::new();
         for (i, t) in s.size_tiers.iter().enumerate() {
-            self.usable_name(&format!("{path}.size_tiers[{i}].name"), &t.name);
+            let tpath = format!("{path}.size_tiers[{i}].name");
+            if self.usable_name(&tpath, &t.name) {
+                self.not_reserved(&tpath, &t.name);
+                if tiers.iter().any(|(n, _): &(String, f64)| *n == t.name) {
+                    self.err(&tpath, format!("duplicate size tier \"{}\"", t.name));
+                }
+            }
             let share = self.probability(&format!("{path}.size_tiers[{i}].share"), t.share);
             tiers.push((t.name.clone(), share));
         }
@@ -576,12 +657,6 @@ impl Validator {
             self.err(&p("payment"), "must list at least one payment method");
         } else {
             self.shares_sum_to_one(&p("payment"), payment.iter().map(|x| x.share));
-        }
-        if payment.len() > MAX_ENTITIES {
-            self.err(
-                &p("payment"),
-                format!("at most {MAX_ENTITIES} methods are supported"),
-            );
         }
         let max_payment_attempts = self.count(
             &p("max_payment_attempts"),
@@ -729,5 +804,51 @@ fn list(ids: &[String]) -> String {
         "none".to_string()
     } else {
         ids.join(", ")
+    }
+}
+
+/// Every product of parameters a run computes per day must be a finite number: expected
+/// orders (buyers x orders per buyer x weekly factor x peaks x demand response), and the
+/// landed costs and lead times behind the demand response.
+pub fn check_volumes(s: &Scenario) -> Result<(), Problems> {
+    let mut problems = Problems::default();
+    for (mi, m) in s.markets.iter().enumerate() {
+        let path = format!("market.{}", m.id);
+        let d = &s.demand[mi];
+        if let Some(p) =
+            (0..s.pools.len()).find(|&p| !(d.landed_usd[p].is_finite() && d.lead_s[p].is_finite()))
+        {
+            problems.add(
+                &path,
+                format!(
+                    "the expected landed cost or delivery time from \"{}\" is not a finite \
+                     number (a value or duration too large)",
+                    s.pools[p].id
+                ),
+            );
+            continue;
+        }
+        let market = MarketId(mi as u8);
+        if let Some(day) = (0..s.days).find(|&day| !s.expected_orders(market, day).is_finite()) {
+            let weekday = s.date_of(day).weekday();
+            problems.add(
+                &path,
+                format!(
+                    "expected orders on {} overflow: active_buyers {} x orders_per_buyer_day {} \
+                     x weekly {} x peaks {} x demand response {} is not a finite number",
+                    s.date_of(day),
+                    number(m.active_buyers),
+                    number(m.orders_per_buyer_day),
+                    number(m.weekly[weekday]),
+                    number(s.peak_multiplier(market, day)),
+                    number(d.multiplier)
+                ),
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }

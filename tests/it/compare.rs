@@ -320,6 +320,25 @@ fn bad_input_exits_2_and_writes_nothing() {
     );
     assert!(err.contains("--force"), "{err}");
     assert!(out.join("keep").exists());
+    // Not even with --force: tradesim did not write it.
+    let err = fails(
+        2,
+        &[
+            "compare",
+            &small,
+            "--variant",
+            "noop",
+            "--out",
+            &out_arg,
+            "--force",
+        ],
+    );
+    assert!(err.contains("not written by tradesim"), "{err}");
+    assert!(out.join("keep").exists());
+    // A comparison tradesim wrote is replaced with --force.
+    std::fs::remove_dir_all(&out).unwrap();
+    compare_small(&out, &["noop"], &["--replications", "1", "--quiet"]);
+    std::fs::write(out.join("keep"), "x").unwrap();
     compare_small(
         &out,
         &["noop"],

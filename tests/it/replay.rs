@@ -59,6 +59,7 @@ fn run_then_replay(scenario: &Path, extra: &[&str]) {
     only(
         &out,
         &[
+            ".tradesim-output",
             "daily_hubs.csv",
             "daily_markets.csv",
             "lead_times.csv",
@@ -110,7 +111,7 @@ fn replay_writes_beside_the_run_by_default_and_never_over_it_unasked() {
     ok(&["replay", &s(&run.join("events.csv")), "--force"]);
     assert_eq!(tables(&run), tables(&run.join("replay")));
     let err = fails(2, &["replay", &s(&run), "--out", &s(&run), "--force"]);
-    assert!(err.contains("holds the log being replayed"), "{err}");
+    assert!(err.contains("an input of this command"), "{err}");
     assert!(run.join("events.csv").is_file(), "the run is untouched");
 }
 
@@ -458,6 +459,7 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
     only(
         &run,
         &[
+            ".tradesim-output",
             "daily_hubs.csv",
             "daily_markets.csv",
             "events.csv",

@@ -66,13 +66,14 @@ pub fn fails<S: AsRef<std::ffi::OsStr>>(code: i32, args: &[S]) -> String {
     stderr(&o)
 }
 
-/// Every file of a run directory except the manifest (which records the thread count).
+/// Every file of a run directory except the manifest (which records the thread count)
+/// and the marker that says tradesim wrote it.
 pub fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).expect("run directory") {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_file() && name != "manifest.json" {
+        if path.is_file() && name != "manifest.json" && name != tradesim::staging::MARKER {
             files.insert(name, std::fs::read(&path).expect("readable"));
         }
     }

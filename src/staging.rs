@@ -1,0 +1,252 @@
+//! Output directories: every command writes into a staging directory beside its
+//! destination and renames it into place at the end, so an interrupted or failed command
+//! leaves nothing half-written. `--force` replaces only a directory that tradesim itself
+//! wrote (it holds the `MARKER` file), and never the current directory, one of its
+//! parents, a directory holding an input of the command, a file or a symbolic link.
+//!
+//! Staging and set-aside directories carry the writing process's id in their names
+//! (`.NAME.tradesim-PID.tmp`, `.NAME.tradesim-PID.old`): two runs never collide on them,
+//! and a later run removes those whose process is gone (killed with `kill -9`, say).
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The file that marks a directory as tradesim's output, so `--force` may replace it.
+pub const MARKER: &str = ".tradesim-output";
+const MARKER_TEXT: &str = "This directory was written by tradesim; `--force` may replace it.\n";
+/// A run directory written before the marker existed is recognised by its manifest.
+const LEGACY_MANIFEST: &str = "manifest.json";
+
+/// A temporary directory beside the destination, renamed into place on success and
+/// removed on failure (including a panic or an early return).
+pub struct Staging {
+    pub tmp: PathBuf,
+    dest: PathBuf,
+    force: bool,
+    inputs: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Staging {
+    /// Checks that `dest` may be written (or, with `force`, replaced) and creates the
+    /// staging directory. `inputs` are the files the command reads: a destination that
+    /// holds one of them is never replaced.
+    pub fn new(dest: &Path, force: bool, inputs: &[&Path]) -> Result<Staging, Error> {
+        let name = dest_name(dest)?;
+        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+        check_replaceable(dest, force, &inputs)?;
+        let parent = parent_of(dest);
+        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
+        remove_stale(&parent);
+        let tmp = parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id()));
+        // Only a process with our id can have made it, and that process is gone.
+        if fs::symlink_metadata(&tmp).is_ok() {
+            fs::remove_dir_all(&tmp).map_err(Error::io(format!("removing {}", tmp.display())))?;
+        }
+        fs::create_dir(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
+        let staging = Staging {
+            tmp,
+            dest: dest.to_path_buf(),
+            force,
+            inputs,
+            committed: false,
+        };
+        let marker = staging.tmp.join(MARKER);
+        fs::write(&marker, MARKER_TEXT)
+            .map_err(Error::io(format!("writing {}", marker.display())))?;
+        Ok(staging)
+    }
+
+    /// A scratch directory in `dir`, removed when dropped; it is never committed.
+    pub fn scratch(dir: &Path) -> Result<Staging, Error> {
+        Staging::new(&dir.join("scratch"), false, &[])
+    }
+
+    /// Moves the staged directory to its destination. An old directory is set aside
+    /// first and put back if the staged one cannot take its place.
+    pub fn commit(mut self) -> Result<(), Error> {
+        // Checked again: something may have appeared at the destination meanwhile.
+        check_replaceable(&self.dest, self.force, &self.inputs)?;
+        let old = self.tmp.with_extension("old");
+        let set_aside = match fs::rename(&self.dest, &old) {
+            Ok(()) => true,
+            Err(e) if e.kind() == ErrorKind::NotFound => false,
+            Err(e) => {
+                return Err(Error::Io {
+                    context: format!("moving {} aside", self.dest.display()),
+                    source: e,
+                });
+            }
+        };
+        if let Err(e) = fs::rename(&self.tmp, &self.dest) {
+            if set_aside {
+                // Best effort: if this fails too, the old run is still whole at `old`.
+                let _ = fs::rename(&old, &self.dest);
+            }
+            return Err(Error::Io {
+                context: format!("renaming into {}", self.dest.display()),
+                source: e,
+            });
+        }
+        self.committed = true;
+        if set_aside {
+            // The new output is in place; an old one that cannot be removed now is
+            // removed by a later run once this process has ended.
+            let _ = fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// The destination's last component, which names the staging directory.
+fn dest_name(dest: &Path) -> Result<String, Error> {
+    match dest.components().next_back() {
+        Some(std::path::Component::Normal(name)) => Ok(name.to_string_lossy().to_string()),
+        _ => Err(Error::Usage(format!(
+            "--out {}: not a usable output directory (name a new directory, not `.`, `..` or `/`)",
+            dest.display()
+        ))),
+    }
+}
+
+fn parent_of(dest: &Path) -> PathBuf {
+    match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether `dest` may be written: it does not exist, or `force` is given and it is a
+/// directory tradesim wrote that is neither where the user stands nor holds an input.
+fn check_replaceable(dest: &Path, force: bool, inputs: &[PathBuf]) -> Result<(), Error> {
+    let refuse = |why: String| Err(Error::Usage(format!("--out {}: {why}", dest.display())));
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("checking {}", dest.display()),
+                source: e,
+            });
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symbolic link; tradesim never replaces one".to_string());
+    }
+    if !meta.is_dir() {
+        return refuse("is a file; tradesim never replaces a file".to_string());
+    }
+    if !force {
+        return refuse(
+            "already exists; choose another --out or pass --force to replace it".to_string(),
+        );
+    }
+    let canonical = dest
+        .canonicalize()
+        .map_err(Error::io(format!("checking {}", dest.display())))?;
+    if let Ok(cwd) = std::env::current_dir().and_then(|d| d.canonicalize())
+        && cwd.starts_with(&canonical)
+    {
+        return refuse(
+            "is the current directory or one of its parents; --force will not replace it"
+                .to_string(),
+        );
+    }
+    for input in inputs {
+        if let Ok(input) = input.canonicalize()
+            && input.starts_with(&canonical)
+        {
+            return refuse(format!(
+                "holds {}, an input of this command; --force will not replace it",
+                input.display()
+            ));
+        }
+    }
+    if !is_tradesim_output(dest) {
+        return refuse(format!(
+            "was not written by tradesim (it has no {MARKER} file); --force replaces only \
+             tradesim's own output: remove it yourself or choose another --out"
+        ));
+    }
+    Ok(())
+}
+
+fn is_tradesim_output(dir: &Path) -> bool {
+    let is_file = |p: PathBuf| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    is_file(dir.join(MARKER))
+        || crate::run::read_manifest(&dir.join(LEGACY_MANIFEST)).is_ok()
+        || crate::run::read_manifest(&dir.join("rep-000").join(LEGACY_MANIFEST)).is_ok()
+}
+
+/// Removes staging and set-aside directories in `parent` whose process has ended.
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(staging_pid) else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        // Ours only: a staging directory holds the marker from its first moment but one.
+        let ours = is_tradesim_output(&entry.path())
+            || fs::read_dir(entry.path()).is_ok_and(|mut d| d.next().is_none());
+        if is_dir && ours && !process_alive(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The process id in a staging or set-aside directory's name.
+fn staging_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let rest = rest
+        .strip_suffix(".tmp")
+        .or_else(|| rest.strip_suffix(".old"))?;
+    let pid = rest.rsplit_once(".tradesim-")?.1;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a process with this id exists. Where that cannot be told, it is taken to be
+/// alive, so nothing of a running process is ever removed.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_names_carry_the_pid() {
+        assert_eq!(staging_pid(".run.tradesim-123.tmp"), Some(123));
+        assert_eq!(staging_pid(".a.b.tradesim-7.old"), Some(7));
+        assert_eq!(staging_pid(".run.tmp-99"), None);
+        assert_eq!(staging_pid("run.tradesim-1.tmp"), None);
+        assert_eq!(staging_pid(".run.tradesim-x.tmp"), None);
+        assert_eq!(staging_pid(".config"), None);
+        assert_eq!(staging_pid(".run.tradesim-.tmp"), None);
+    }
+}
