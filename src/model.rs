@@ -325,7 +325,11 @@ impl Scenario {
                             .pools
                             .iter()
                             .position(|p| p.id == self.pools[pi].id)?;
-                        reference.landed_and_lead(rm, PoolId(rp as u8))
+                        // Computed once with the reference's own demand model, if it has one.
+                        match reference.demand.get(rm.ix()) {
+                            Some(d) if d.lead_s[rp] > 0.0 => Some((d.landed_usd[rp], d.lead_s[rp])),
+                            _ => reference.landed_and_lead(rm, PoolId(rp as u8)),
+                        }
                     })
                     .unwrap_or((landed, lead));
                 let e = market.elasticities;

@@ -322,6 +322,7 @@ fn deserialize_reporting_unknown_keys(
         ScenarioError::Invalid(found.into_iter().map(|(_, p)| p).collect())
     };
     let mut root = toml::de::DeTable::parse(text).map_err(|e| report(vec![problem(&e)]))?;
+    check_list_lengths(root.get_ref(), text, file)?;
     let mut found = Vec::new();
     loop {
         match RawScenario::deserialize(toml::de::Deserializer::from(root.clone())) {
@@ -338,6 +339,47 @@ fn deserialize_reporting_unknown_keys(
                 }
             }
         }
+    }
+}
+
+/// Refuses a file with more entries in a top-level list than the scenario language
+/// allows, before a typed value is made for any of them.
+fn check_list_lengths(
+    root: &toml::de::DeTable,
+    text: &str,
+    file: &str,
+) -> Result<(), ScenarioError> {
+    use crate::rules::{MAX_ENTITIES, MAX_LIST};
+    let limits = [
+        ("hub", MAX_ENTITIES),
+        ("market", MAX_ENTITIES),
+        ("sellers", MAX_ENTITIES),
+        ("route", MAX_ENTITIES),
+        ("peak", MAX_LIST),
+        ("variant", MAX_LIST),
+        ("target", MAX_LIST),
+    ];
+    let problems: Vec<Problem> = root
+        .iter()
+        .filter_map(|(key, value)| {
+            let (kind, max) = limits.iter().find(|(k, _)| *k == key.get_ref())?;
+            let toml::de::DeValue::Array(items) = value.get_ref() else {
+                return None;
+            };
+            (items.len() > *max).then(|| Problem {
+                path: (*kind).to_string(),
+                message: format!(
+                    "at most {max} [[{kind}]] entries are supported, found {}",
+                    items.len()
+                ),
+                location: locate::line_col(text, file, key.span().start),
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid(problems))
     }
 }
 

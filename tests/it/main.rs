@@ -7,4 +7,5 @@ mod calibrate;
 mod compare;
 mod engine;
 mod replay;
+mod safety;
 mod scenario;
