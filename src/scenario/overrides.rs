@@ -272,4 +272,29 @@ mod tests {
         );
         assert!(parse_set("a.b").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Any `--set` text is parsed or refused, and any parsed override is applied to a
+        /// real scenario or refused with problems: never a panic.
+        #[test]
+        fn any_set_is_applied_or_refused(
+            path in "(scenario|market|hub|sellers|route|peak|variant|RU|IN|HUB|CN|MY|\\[[0-9]\\]|customs|duty_rate|lines|weekly|payment|card|share|\\.|x){0,8}",
+            value in "[-0-9a-z.\\[\\]{}=\", eE+]{0,24}",
+        ) {
+            let text = include_str!("../../tests/data/tiny.toml");
+            if let Ok(o) = parse_set(&format!("{path}={value}")) {
+                let _ = crate::scenario::load_str(text, "tiny.toml", None, &[o]);
+            }
+        }
+
+        /// A number set on a number key is the number the scenario then holds.
+        #[test]
+        fn a_set_rate_is_the_rate_run(rate in 0.0f64..1.0) {
+            let text = include_str!("../../tests/data/tiny.toml");
+            let o = parse_set(&format!("market.RU.customs.duty_rate={rate:?}")).unwrap();
+            let s = crate::scenario::load_str(text, "tiny.toml", None, &[o]).unwrap();
+            proptest::prop_assert_eq!(s.markets[0].customs.duty_rate, rate);
+        }
+    }
 }
