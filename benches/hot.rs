@@ -1,5 +1,5 @@
 //! The hot pieces of a run, one at a time: random streams, distribution sampling, the
-//! hub queue, event encoding and log writing, and the projections.
+//! hub queue, event encoding and log writing, the projections, and validating variants.
 //!
 //! Inputs are realistic: distributions come from `tests/data/small.toml`, and the events
 //! (with their context) from simulating that scenario in full. Every benchmark reports
@@ -300,6 +300,35 @@ fn log_and_projections(c: &mut Criterion) {
     g.finish();
 }
 
+/// Validating a scenario with many variants, each applied and checked: the time per
+/// variant should not grow with their number (issue 16 found it quadratic).
+fn validation(c: &mut Criterion) {
+    let tiny =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.toml"))
+            .expect("tests/data/tiny.toml");
+    let mut g = c.benchmark_group("validation");
+    for n in [100u64, 1000] {
+        let mut text = tiny.clone();
+        for i in 0..n {
+            text.push_str(&format!(
+                "\n[[variant]]\nname = \"v{i}\"\nset = {{ \"market.RU.customs.duty_rate\" = 0.{} }}\n",
+                i % 9 + 1
+            ));
+        }
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(format!("every_variant_of_{n}"), |b| {
+            b.iter(|| {
+                let doc = scenario::Document::parse(&text, "tiny.toml").expect("valid");
+                let names: Vec<String> = doc.variant_names().map(str::to_string).collect();
+                for name in &names {
+                    black_box(doc.scenario(Some(name), &[]).expect("valid variant"));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -310,6 +339,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = hot;
     config = config();
-    targets = streams, sampling, hub, log_and_projections
+    targets = streams, sampling, hub, log_and_projections, validation
 }
 criterion_main!(hot);
