@@ -1276,7 +1276,7 @@ mod tests {
         ) {
             let start = 7 * HOUR_S;
             // Keys are unique in a real step: keep the first of each.
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = std::collections::BTreeSet::new();
             let mut parts: Vec<Vec<Event>> = parts
                 .into_iter()
                 .map(|p| {

@@ -1,7 +1,7 @@
 //! `tradesim run`: determinism, the log's contract, tables against the log, conservation,
 //! hub invariants, and the direction of policy effects.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::support::*;
@@ -279,8 +279,8 @@ fn tables_count_what_the_log_holds_and_orders_are_conserved() {
         let y = yoe + era * 400 + i64::from(m <= 2);
         format!("{y:04}-{m:02}-{d:02}")
     };
-    let mut counted: HashMap<(String, String, String), u64> = HashMap::new();
-    let mut duty: HashMap<(String, String), u64> = HashMap::new();
+    let mut counted: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut duty: BTreeMap<(String, String), u64> = BTreeMap::new();
     for r in &rows {
         *counted
             .entry((date_of(r.time), r.market.clone(), r.kind.clone()))
