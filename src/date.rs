@@ -109,6 +109,29 @@ mod tests {
         assert!(Date::parse("2015-02-29").is_none());
         assert!(Date::parse("2016-13-01").is_none());
         assert!(Date::parse("2016-1-01").is_none());
+        // An independent oracle: walk the calendar a day at a time from the epoch.
+        let month_len = |y: i32, m: u32| match m {
+            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        let (mut y, mut m, mut dd) = (1970, 1, 1);
+        for n in 0..150_000 {
+            assert_eq!(Date(n).ymd(), (y, m, dd), "day {n}");
+            assert_eq!(
+                Date(n).weekday(),
+                ((n + 3) % 7) as usize,
+                "1970-01-01 was a Thursday"
+            );
+            dd += 1;
+            if dd > month_len(y, m) {
+                (dd, m) = (1, m + 1);
+                if m > 12 {
+                    (m, y) = (1, y + 1);
+                }
+            }
+        }
         for n in -800_000..800_000 {
             let d = Date(n);
             let (y, m, dd) = d.ymd();

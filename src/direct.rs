@@ -348,6 +348,12 @@ mod tests {
                     DirectFile::buffered(&path).unwrap()
                 };
                 if direct && cfg!(target_os = "linux") && !f.is_direct() {
+                    // CI points TMPDIR at a real disk, so the direct path must run there.
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "direct I/O refused in {}: CI must run this test on a disk that takes it",
+                        dir.path().display()
+                    );
                     eprintln!("note: direct I/O refused in {}", dir.path().display());
                 }
                 write_in_pieces(&mut f, &bytes);
@@ -394,9 +400,14 @@ mod tests {
         }
         let bytes = pattern((8 << 20) + 3 * 4096 + 11);
         write_in_pieces(&mut f, &bytes);
-        if f.is_direct() {
+        if f.is_direct() || !opened_direct {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{}: the fallback from a refused direct write was not exercised",
+                dir.path().display()
+            );
             eprintln!(
-                "note: {} accepts unaligned direct writes; the fallback was not exercised",
+                "note: {}: the fallback from a refused direct write was not exercised",
                 dir.path().display()
             );
         }

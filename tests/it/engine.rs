@@ -264,21 +264,13 @@ fn tables_count_what_the_log_holds_and_orders_are_conserved() {
     let out = dir.path().join("run");
     run_small(&out, &[]);
     let rows = read_log(&out);
-    let start = 1478476800u64; // 2016-11-07T00:00:00Z, the scenario's start
-    let date_of = |t: u64| {
-        let days = (start + t) / 86_400;
-        // Civil date from days since the epoch (the test's own arithmetic).
-        let z = days as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!("{y:04}-{m:02}-{d:02}")
-    };
+    // The scenario starts on 2016-11-07; its dates, written out (an oracle independent
+    // of the calendar arithmetic in src/date.rs).
+    let dates: Vec<String> = (7..=30)
+        .map(|d| format!("2016-11-{d:02}"))
+        .chain((1..=31).map(|d| format!("2016-12-{d:02}")))
+        .collect();
+    let date_of = |t: u64| dates[(t / 86_400) as usize].clone();
     let mut counted: BTreeMap<(String, String, String), u64> = BTreeMap::new();
     let mut duty: BTreeMap<(String, String), u64> = BTreeMap::new();
     for r in &rows {
@@ -619,7 +611,8 @@ fn an_interrupted_run_leaves_nothing_behind() {
         assert!(started.elapsed().as_secs() < 60, "the run never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The handler is installed before the scenario is read, so the signal cannot come
+    // too early once the staging directory exists.
     // The shell's built-in `kill`, so the test needs no extra package.
     let killed = std::process::Command::new("sh")
         .args(["-c", &format!("kill -INT {}", child.id())])
