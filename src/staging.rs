@@ -66,40 +66,61 @@ impl Staging {
     }
 
     /// Moves the staged directory to its destination. An old directory is set aside
-    /// first and put back if the staged one cannot take its place.
+    /// first and put back if the staged one cannot take its place. When another run
+    /// takes the place in between (two `--force` runs into one directory), the later
+    /// rename wins, as if the runs had finished one after the other.
     pub fn commit(mut self) -> Result<(), Error> {
-        // Checked again: something may have appeared at the destination meanwhile.
-        check_replaceable(&self.dest, self.force, &self.inputs)?;
         let old = self.tmp.with_extension("old");
-        let set_aside = match fs::rename(&self.dest, &old) {
-            Ok(()) => true,
-            Err(e) if e.kind() == ErrorKind::NotFound => false,
-            Err(e) => {
-                return Err(Error::Io {
-                    context: format!("moving {} aside", self.dest.display()),
-                    source: e,
-                });
+        for _ in 0..COMMIT_ATTEMPTS {
+            // Checked again: something may have appeared at the destination meanwhile.
+            check_replaceable(&self.dest, self.force, &self.inputs)?;
+            let set_aside = match fs::rename(&self.dest, &old) {
+                Ok(()) => true,
+                Err(e) if e.kind() == ErrorKind::NotFound => false,
+                Err(e) => {
+                    return Err(Error::Io {
+                        context: format!("moving {} aside", self.dest.display()),
+                        source: e,
+                    });
+                }
+            };
+            match fs::rename(&self.tmp, &self.dest) {
+                Ok(()) => {
+                    self.committed = true;
+                    if set_aside {
+                        // The new output is in place; an old one that cannot be removed
+                        // now is removed by a later run once this process has ended.
+                        let _ = fs::remove_dir_all(&old);
+                    }
+                    return Ok(());
+                }
+                // Another run's output arrived in between: it replaced ours-to-replace,
+                // so set it aside in turn (if --force allows) and try again.
+                Err(_) if set_aside && fs::symlink_metadata(&self.dest).is_ok() => {
+                    let _ = fs::remove_dir_all(&old);
+                }
+                Err(_) if !set_aside && fs::symlink_metadata(&self.dest).is_ok() => {}
+                Err(e) => {
+                    if set_aside {
+                        // Best effort: if this fails too, the old run is still whole at `old`.
+                        let _ = fs::rename(&old, &self.dest);
+                    }
+                    return Err(Error::Io {
+                        context: format!("renaming into {}", self.dest.display()),
+                        source: e,
+                    });
+                }
             }
-        };
-        if let Err(e) = fs::rename(&self.tmp, &self.dest) {
-            if set_aside {
-                // Best effort: if this fails too, the old run is still whole at `old`.
-                let _ = fs::rename(&old, &self.dest);
-            }
-            return Err(Error::Io {
-                context: format!("renaming into {}", self.dest.display()),
-                source: e,
-            });
         }
-        self.committed = true;
-        if set_aside {
-            // The new output is in place; an old one that cannot be removed now is
-            // removed by a later run once this process has ended.
-            let _ = fs::remove_dir_all(&old);
-        }
-        Ok(())
+        Err(Error::Usage(format!(
+            "--out {}: other runs kept writing there; try again",
+            self.dest.display()
+        )))
     }
 }
+
+/// Tries to take a destination that other runs keep taking, before giving up.
+const COMMIT_ATTEMPTS: usize = 20;
 
 impl Drop for Staging {
     fn drop(&mut self) {

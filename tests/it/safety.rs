@@ -497,3 +497,47 @@ fn issue_16_a_killed_runs_staging_is_removed_by_the_next_run() {
         [format!(".notes.tradesim-{pid}.tmp"), "run".to_string()]
     );
 }
+
+#[test]
+fn issue_16_concurrent_forced_runs_into_one_place_do_not_collide() {
+    let t = tmp();
+    let out = s(&t.path().join("run"));
+    let tiny = s(&data("tiny.toml"));
+    ok(&["run", &tiny, "--no-event-log", "--quiet", "--out", &out]);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_tradesim"))
+                .args([
+                    "run",
+                    &tiny,
+                    "--no-event-log",
+                    "--quiet",
+                    "--force",
+                    "--out",
+                    &out,
+                ])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(
+        names(t.path()),
+        ["run"],
+        "no staging or set-aside directory left"
+    );
+    let fresh = t.path().join("fresh");
+    ok(&[
+        "run",
+        &tiny,
+        "--no-event-log",
+        "--quiet",
+        "--out",
+        &s(&fresh),
+    ]);
+    assert_eq!(outputs(&t.path().join("run")), outputs(&fresh));
+}
