@@ -20,7 +20,7 @@ use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group,
 use tradesim::engine::{RunParams, Sink};
 use tradesim::event::Event;
 use tradesim::model::Scenario;
-use tradesim::run;
+use tradesim::output::run;
 use tradesim::scenario;
 
 /// Fraction of buyers (and hub capacity) simulated by default.

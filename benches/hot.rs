@@ -18,13 +18,13 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Exp};
 
-use tradesim::context::Context;
-use tradesim::dist::Dist;
 use tradesim::engine::streams::{OrderRng, Purpose, base_rng, seek_unit, stream_id};
 use tradesim::engine::{AliasTable, HubQueue, Plan, Regime, RunParams, Sink};
 use tradesim::event::Event;
+use tradesim::event::context::Context;
 use tradesim::log::LogWriter;
 use tradesim::model::Scenario;
+use tradesim::model::dist::Dist;
 use tradesim::projection::Tables;
 use tradesim::scenario;
 
@@ -62,7 +62,7 @@ fn small_run() -> (Context, Vec<Event>) {
     let mut sink = Collect::default();
     tradesim::engine::simulate(&s, params, &mut sink, &AtomicBool::new(false))
         .expect("small.toml simulates");
-    let context = Context::from_plan(&Plan::new(&s, params));
+    let context = Plan::new(&s, params).context();
     (context, sink.0)
 }
 

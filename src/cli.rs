@@ -1,20 +1,15 @@
-//! The command line: clap arguments -> run configuration -> library calls.
+//! The command line: clap arguments -> each command's configuration -> the command.
+//! Nothing here computes; the commands know nothing of clap.
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Error;
-use crate::model::Scenario;
-use crate::run::{self, RunRequest};
-use crate::scenario::{self, Loaded, Override};
-
-/// Set by Ctrl-C; long work checks it and stops without writing output.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+use crate::commands;
+use crate::scenario::{self, Override};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -199,140 +194,91 @@ pub struct ScenariosArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// Runs a parsed command line, printing to `out`.
-pub fn execute(cli: Cli, out: &mut dyn Write) -> Result<(), Error> {
+/// Runs a parsed command line, printing to `out`; `stop` is set by Ctrl-C, SIGTERM or
+/// SIGHUP.
+pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     match cli.command {
-        Command::Run(a) => cmd_run(a, out),
-        Command::Validate(a) => crate::report::validate(
-            &a.scenario.scenario,
-            a.scenario.variant.as_deref(),
-            &a.scenario.sets,
-            a.sample,
+        Command::Run(a) => commands::run::command(
+            commands::run::Config {
+                scenario: a.scenario.into(),
+                seed: a.seed,
+                replications: a.replications,
+                sample: a.sample,
+                out: a.out,
+                threads: a.threads,
+                event_log: !a.no_event_log,
+                force: a.force,
+                quiet: a.quiet,
+            },
+            stop,
             out,
         ),
-        Command::Scenarios(a) => crate::report::list_scenarios(a.dir.as_deref(), out),
-        Command::Compare(a) => crate::compare::command(a, out),
-        Command::Replay(a) => crate::replay::replay_command(a, out),
-        Command::Reproduce(a) => crate::replay::reproduce_command(a, out),
-        Command::Explain(a) => crate::replay::explain_command(a, out),
-        Command::Calibrate(a) => crate::calibrate::command(a, out),
+        Command::Validate(a) => commands::report::validate(&a.scenario.into(), a.sample, out),
+        Command::Scenarios(a) => commands::report::list_scenarios(a.dir.as_deref(), out),
+        Command::Compare(a) => commands::compare::command(
+            commands::compare::Config {
+                scenario: a.scenario,
+                variants: a.variants,
+                sets: a.sets,
+                replications: a.replications,
+                sample: a.sample,
+                seed: a.seed,
+                out: a.out,
+                threads: a.threads,
+                force: a.force,
+                quiet: a.quiet,
+                independent: a.independent,
+            },
+            stop,
+            out,
+        ),
+        Command::Replay(a) => commands::replay::replay_command(
+            commands::replay::ReplayConfig {
+                input: a.input,
+                out: a.out,
+                check: a.check,
+                force: a.force,
+            },
+            stop,
+            out,
+        ),
+        Command::Reproduce(a) => commands::replay::reproduce_command(
+            commands::replay::ReproduceConfig {
+                manifest: a.manifest,
+                threads: a.threads,
+                quiet: a.quiet,
+            },
+            stop,
+            out,
+        ),
+        Command::Explain(a) => commands::explain::command(
+            commands::explain::Config {
+                run_dir: a.run_dir,
+                order_id: a.order_id,
+            },
+            stop,
+            out,
+        ),
+        Command::Calibrate(a) => commands::calibrate::command(
+            commands::calibrate::Config {
+                scenario: a.scenario.into(),
+                sample: a.sample,
+                seed: a.seed,
+                threads: a.threads,
+                quiet: a.quiet,
+            },
+            stop,
+            out,
+        ),
     }
 }
 
-pub fn load(args: &ScenarioArgs) -> Result<Loaded, Error> {
-    Ok(scenario::load(
-        &args.scenario,
-        args.variant.as_deref(),
-        &args.sets,
-    )?)
-}
-
-/// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.
-pub fn default_out(scenario: &Scenario, variant: Option<&str>) -> PathBuf {
-    let base = match variant {
-        Some(v) => format!("{}-{v}", scenario.name),
-        None => scenario.name.clone(),
-    };
-    let runs = Path::new("runs");
-    let first = runs.join(&base);
-    if !first.exists() {
-        return first;
-    }
-    (2..)
-        .map(|i| runs.join(format!("{base}-{i}")))
-        .find(|p| !p.exists())
-        .expect("a free name")
-}
-
-/// A progress bar on a terminal, nothing otherwise.
-pub struct Progress {
-    bar: Option<ProgressBar>,
-    started: Instant,
-    days: u32,
-}
-
-impl Progress {
-    pub fn new(quiet: bool, days: u32, replications: u32) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new(u64::from(days) * u64::from(replications));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} day {pos}/{len} {msg} (eta {eta})",
-                )
-                .expect("valid template"),
-            );
-            bar
-        });
-        Progress {
-            bar,
-            started: Instant::now(),
-            days,
+impl From<ScenarioArgs> for commands::ScenarioChoice {
+    fn from(a: ScenarioArgs) -> commands::ScenarioChoice {
+        commands::ScenarioChoice {
+            file: a.scenario,
+            variant: a.variant,
+            sets: a.sets,
         }
     }
-
-    pub fn update(&self, replication: u32, day: u32, events: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(u64::from(replication) * u64::from(self.days) + u64::from(day) + 1);
-            let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-            let note = if replication > 0 {
-                format!(" rep {replication}")
-            } else {
-                String::new()
-            };
-            bar.set_message(format!(
-                "{:.1} M events/s{note}",
-                events as f64 / secs / 1e6
-            ));
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-fn cmd_run(a: RunArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let loaded = load(&a.scenario)?;
-    run::check_sample(a.sample)?;
-    crate::cost::check(&loaded.scenario, a.sample)?;
-    let dest = match &a.out {
-        Some(p) => p.clone(),
-        None => default_out(&loaded.scenario, loaded.variant.as_deref()),
-    };
-    let req = RunRequest {
-        seed: a.seed,
-        replications: a.replications,
-        sample: a.sample,
-        out: dest,
-        threads: a.threads,
-        event_log: !a.no_event_log,
-        force: a.force,
-        loaded,
-    };
-    let progress = Progress::new(a.quiet, req.loaded.scenario.days, req.replications);
-    let started = Instant::now();
-    let reps = run::run(&req, &|r, d, e| progress.update(r, d, e), &STOP);
-    progress.finish();
-    let reps = reps?;
-    if a.quiet {
-        return Ok(());
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let events: u64 = reps.iter().map(|r| r.stats.events).sum();
-    writeln!(
-        out,
-        "{} ({} replication{}, sample {}): {} events in {:.2} s ({:.1} M events/s) -> {}",
-        req.loaded.scenario.name,
-        reps.len(),
-        if reps.len() == 1 { "" } else { "s" },
-        req.sample,
-        events,
-        secs,
-        events as f64 / secs / 1e6,
-        req.out.display()
-    )
-    .map_err(Error::stdout)?;
-    crate::report::print_summary(&req.loaded.scenario, &reps[0].summary, req.sample, out)
 }

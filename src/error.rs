@@ -7,6 +7,9 @@ pub enum Error {
     /// The scenario file or an override is wrong.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// A run that would overflow or not fit the machine.
+    #[error(transparent)]
+    Cost(#[from] crate::model::cost::TooCostly),
     /// Arguments that make no sense together, an output directory in the way, ...
     #[error("{0}")]
     Usage(String),
@@ -29,7 +32,7 @@ impl Error {
     /// 2 for bad input or usage, 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Scenario(_) | Error::Usage(_) | Error::BadInput(_) => 2,
+            Error::Scenario(_) | Error::Cost(_) | Error::Usage(_) | Error::BadInput(_) => 2,
             Error::Io { .. } | Error::CheckFailed(_) | Error::Interrupted => 1,
         }
     }

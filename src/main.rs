@@ -2,18 +2,20 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use tradesim::Error;
-use tradesim::cli::{Cli, STOP, execute};
+use tradesim::cli::{Cli, execute};
 
 fn main() -> ExitCode {
+    static STOP: AtomicBool = AtomicBool::new(false);
     let cli = Cli::parse();
-    // Ctrl-C asks the run to stop; it then removes its temporary output.
-    let _ = ctrlc::set_handler(|| STOP.store(true, std::sync::atomic::Ordering::Relaxed));
+    // Ctrl-C, SIGTERM and SIGHUP ask the work to stop; it then removes its staging output.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = execute(cli, &mut out).and_then(|()| out.flush().map_err(Error::stdout));
+    let result = execute(cli, &STOP, &mut out).and_then(|()| out.flush().map_err(Error::stdout));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `tradesim ... | head` closing the pipe early is not a failure.

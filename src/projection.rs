@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use crate::context::{Context, tier_in};
-use crate::date::Date;
-use crate::engine::DAY_S;
+use crate::event::context::{Context, tier_in};
 use crate::event::{Event, EventKind};
+use crate::model::date::DAY_S;
+use crate::model::date::Date;
 
 /// The CSV tables a run writes, in this order, each with its header.
 pub const TABLES: [(&str, &str); 6] = [

@@ -1,7 +1,7 @@
 //! What `tradesim validate` computes from a loaded scenario, without its file I/O.
 
 use tradesim::model::{MarketId, Scenario};
-use tradesim::report::thousands;
+use tradesim::commands::report::thousands;
 
 /// Exercises the expectations `report::validate` prints: horizon, expected orders per
 /// day and market, hub load per day, and each target's expected value.
@@ -42,7 +42,7 @@ pub fn simulate_briefly(s: &Scenario) {
             Ok(())
         }
     }
-    let orders = tradesim::cost::estimate(s, 1.0).orders;
+    let orders = tradesim::model::cost::estimate(s, 1.0).orders;
     let sample = if orders > 5_000.0 { 5_000.0 / orders } else { 1.0 };
     if !(sample > 0.0 && sample <= 1.0) {
         return;

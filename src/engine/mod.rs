@@ -38,10 +38,11 @@ use streams::{OrderRng, Purpose};
 
 use crate::Error;
 use crate::event::Event;
+use crate::event::context::{self, Context};
 use crate::model::{HubId, MarketId, PoolId, Scenario};
 
 /// The unit of order streams, order counts and the schedule.
-pub use crate::date::{DAY_S, HOUR_S};
+pub use crate::model::date::{DAY_S, HOUR_S};
 /// Orders drawn per parallel task.
 const ORDER_CHUNK: usize = 1024;
 /// Parcels a task files at a time: a small buffer stays in cache between its fills,
@@ -237,6 +238,66 @@ impl<'a> Plan<'a> {
             markets,
             pools,
             hub_regimes,
+        }
+    }
+
+    /// The run's dimensions, as its tables and its log's header need them.
+    pub fn context(&self) -> Context {
+        let plan = self;
+        let s = plan.scenario;
+        Context {
+            scenario: s.name.clone(),
+            start_date: s.start.to_string(),
+            days: s.days,
+            seed: plan.params.seed,
+            replication: plan.params.replication,
+            sample: plan.params.sample,
+            markets: s
+                .markets
+                .iter()
+                .map(|m| context::MarketDim {
+                    id: m.id.clone(),
+                    methods: m.payment.iter().map(|p| p.method.clone()).collect(),
+                })
+                .collect(),
+            categories: s.categories.clone(),
+            pools: s
+                .pools
+                .iter()
+                .map(|p| context::PoolDim {
+                    id: p.id.clone(),
+                    count: p.count,
+                    tiers: p.size_tiers.clone(),
+                })
+                .collect(),
+            routes: s
+                .routes
+                .iter()
+                .map(|r| context::RouteDim {
+                    id: r.id.clone(),
+                    market: r.market.0,
+                    pool: r.pool.0,
+                    hub: r.hub.map(|h| h.0),
+                })
+                .collect(),
+            hubs: s
+                .hubs
+                .iter()
+                .zip(&plan.hub_regimes)
+                .map(|(h, regimes)| context::HubDim {
+                    id: h.id.clone(),
+                    lines_by_day: (0..s.days).map(|d| h.lines_on(d)).collect(),
+                    simulated_lines_by_day: (0..s.days)
+                        .map(|d| {
+                            regimes
+                                .iter()
+                                .rev()
+                                .find(|r| r.from_s <= d * DAY_S)
+                                .map_or(0, |r| r.lines)
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 
@@ -1044,7 +1105,7 @@ pub fn simulate<S: Sink + Send>(
     stop: &AtomicBool,
 ) -> Result<RunStats, Error> {
     // Every hour's order rate is then finite and small enough to draw and to hold.
-    crate::cost::check(scenario, params.sample)?;
+    crate::model::cost::check(scenario, params.sample)?;
     simulate_in_steps(scenario, params, sink, stop, STEP_EVENTS)
 }
 
@@ -1226,7 +1287,6 @@ fn in_log_order(a: &Event, b: &Event) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Context;
     use crate::projection::Tables;
 
     struct Fold(Tables);
@@ -1441,7 +1501,7 @@ mod tests {
     fn engine_state_and_folded_log_agree_on_parcels_in_flight() {
         let text = include_str!("../../tests/data/small.toml");
         let (scenario, params) = scenario_and_params(text, 5, 1.0);
-        let ctx = Context::from_plan(&Plan::new(&scenario, params));
+        let ctx = Plan::new(&scenario, params).context();
         let mut sink = Fold(Tables::new(&ctx));
         let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
         let summary = sink.0.summary();

@@ -8,8 +8,8 @@
 use super::streams::{OrderRng, unit_from_word};
 
 use super::Plan;
-use crate::dist::Dist;
 use crate::event::{Event, EventKind};
+use crate::model::dist::Dist;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
 /// An order's stages, in lifecycle order.

@@ -3,6 +3,7 @@
 //! Only this module knows TOML. Every problem is collected with its location (file,
 //! line and column where the text has one, else the override path) before anything runs.
 
+pub mod dist;
 mod locate;
 mod overrides;
 pub mod raw;
@@ -349,7 +350,7 @@ fn check_list_lengths(
     text: &str,
     file: &str,
 ) -> Result<(), ScenarioError> {
-    use crate::rules::{MAX_ENTITIES, MAX_LIST};
+    use crate::model::rules::{MAX_ENTITIES, MAX_LIST};
     let limits = [
         ("hub", MAX_ENTITIES),
         ("market", MAX_ENTITIES),

@@ -175,7 +175,7 @@ pub fn apply(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
             (other, Some(_)) => {
                 return Err(format!(
                     "`{walked}` is not a list: {}",
-                    crate::dist::describe(other)
+                    crate::scenario::dist::describe(other)
                 ));
             }
             (other, None) => other,
@@ -189,7 +189,7 @@ pub fn apply(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
             other => {
                 return Err(format!(
                     "`{walked}` is {}, so it has no `{}`",
-                    crate::dist::describe(other),
+                    crate::scenario::dist::describe(other),
                     segs[i + 1].key
                 ));
             }

@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use toml::Value;
 
 use super::Problems;
+use super::dist;
 use super::raw::*;
-use crate::cost::number;
-use crate::date::Date;
-use crate::dist::{self, Dist, Quantity};
+use crate::model::cost::number;
+use crate::model::date::Date;
+use crate::model::dist::{Dist, Quantity};
+use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_LIST};
 use crate::model::*;
-use crate::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_LIST};
 
 const MAX_PAYMENT_ATTEMPTS: i64 = 20;
 

@@ -477,7 +477,7 @@ fn issue_16_a_killed_runs_staging_is_removed_by_the_next_run() {
     dead.wait().unwrap();
     let stale = t.path().join(format!(".old-run.tradesim-{pid}.tmp"));
     fs::create_dir(&stale).unwrap();
-    fs::write(stale.join(tradesim::staging::MARKER), "").unwrap();
+    fs::write(stale.join(tradesim::output::staging::MARKER), "").unwrap();
     fs::write(stale.join("events.csv"), "half").unwrap();
     // Look-alikes that are not tradesim's staging stay.
     let foreign = t.path().join(format!(".notes.tradesim-{pid}.tmp"));

@@ -73,7 +73,7 @@ pub fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for entry in std::fs::read_dir(dir).expect("run directory") {
         let path = entry.expect("entry").path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_file() && name != "manifest.json" && name != tradesim::staging::MARKER {
+        if path.is_file() && name != "manifest.json" && name != tradesim::output::staging::MARKER {
             files.insert(name, std::fs::read(&path).expect("readable"));
         }
     }

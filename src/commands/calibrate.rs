@@ -10,15 +10,17 @@
 //! miscalibration.
 
 use std::io::Write;
+use std::sync::atomic::AtomicBool;
 
+use super::ScenarioChoice;
+use super::progress::Progress;
 use crate::Error;
-use crate::cli::{self, CalibrateArgs, Progress};
+use crate::commands::report::thousands;
 use crate::engine::RunParams;
 use crate::model::{Scenario, Target};
+use crate::output::run;
+use crate::output::staging::Staging;
 use crate::projection::Tables;
-use crate::report::thousands;
-use crate::run;
-use crate::staging::Staging;
 
 /// Target metrics that are amounts of money (USD); the others are counts.
 const MONEY_METRICS: &[&str] = &["gmv_usd", "duty_usd", "vat_usd"];
@@ -249,8 +251,18 @@ pub fn print_report(
 
 /// `tradesim calibrate`: one replication without an event log, in a temporary directory
 /// that is removed afterwards, scored against the scenario's targets.
-pub fn command(args: CalibrateArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let loaded = cli::load(&args.scenario)?;
+/// What `calibrate` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub scenario: ScenarioChoice,
+    pub sample: f64,
+    pub seed: Option<u64>,
+    pub threads: usize,
+    pub quiet: bool,
+}
+
+pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
+    let loaded = args.scenario.load()?;
     run::check_sample(args.sample)?;
     let scenario = &loaded.scenario;
     if scenario.targets.is_empty() {
@@ -276,7 +288,7 @@ pub fn command(args: CalibrateArgs, out: &mut dyn Write) -> Result<(), Error> {
             &staging.tmp,
             false,
             &|d, e| progress.update(0, d, e),
-            &cli::STOP,
+            stop,
         )
     });
     progress.finish();
@@ -340,8 +352,8 @@ pub fn command(args: CalibrateArgs, out: &mut dyn Write) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::date::Date;
     use crate::model::MarketId;
+    use crate::model::date::Date;
 
     fn scored(rel_error: f64, tolerance: f64) -> Scored {
         Scored {

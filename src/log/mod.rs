@@ -7,6 +7,9 @@
 //! nothing else to do; a thread of its own writes them, in order, so neither the
 //! formatting, the hash nor the disk serialises the run.
 
+pub mod direct;
+mod in_order;
+
 use std::io::{BufRead, Read as _, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -18,14 +21,14 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::context::Context;
-use crate::date::Date;
-use crate::direct::DirectFile;
-use crate::engine::DAY_S;
+use crate::event::context::Context;
 use crate::event::{Event, EventKind, KIND_NAMES};
-use crate::in_order::InOrder;
+use crate::log::direct::DirectFile;
+use crate::log::in_order::InOrder;
+use crate::model::date::DAY_S;
+use crate::model::date::Date;
+use crate::model::rules;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
-use crate::rules;
 
 pub const SCHEMA_VERSION: u32 = 1;
 /// Schema versions this build reads.
@@ -668,7 +671,8 @@ impl<'a> Rows<'a> {
 const MAX_ROW: u64 = 4096;
 // The longest row valid names allow: six names (a route's id counts for two), each
 // after a comma, and the other 13 columns at most 20 digits each after a comma.
-const _: () = assert!(6 * (1 + crate::rules::MAX_NAME_BYTES) + 1 + 13 * 21 < MAX_ROW as usize);
+const _: () =
+    assert!(6 * (1 + crate::model::rules::MAX_NAME_BYTES) + 1 + 13 * 21 < MAX_ROW as usize);
 /// The longest `#context` line.
 const MAX_CONTEXT: u64 = 64 << 20;
 

@@ -4,10 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::ScenarioChoice;
 use crate::Error;
 use crate::engine::DAY_S;
 use crate::model::{MarketId, Scenario};
-use crate::scenario::{self, Override};
+use crate::scenario;
 
 /// `1234567.8` -> `1,234,568`.
 pub fn thousands(v: f64) -> String {
@@ -40,19 +41,14 @@ pub fn grouped(v: f64, decimals: usize) -> String {
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-pub fn validate(
-    file: &Path,
-    variant: Option<&str>,
-    sets: &[Override],
-    sample: f64,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
-    crate::run::check_sample(sample)?;
+pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Result<(), Error> {
+    let (file, variant, sets) = (&choice.file, choice.variant.as_deref(), &choice.sets[..]);
+    crate::output::run::check_sample(sample)?;
     let text = scenario::read_text(file)?;
     let name = file.display().to_string();
     let document = scenario::Document::parse(&text, &name)?;
     let scenario = document.scenario(variant, sets)?;
-    let cost = crate::cost::check(&scenario, sample)?;
+    let cost = crate::model::cost::check(&scenario, sample)?;
     let s = &scenario;
     writeln!(out, "{} is valid: {}", file.display(), s.name).map_err(Error::stdout)?;
     if !s.description.is_empty() {
@@ -213,7 +209,7 @@ pub fn validate(
             let checked = document
                 .scenario(Some(&v.name), sets)
                 .map_err(Error::from)
-                .and_then(|s| crate::cost::check(&s, sample));
+                .and_then(|s| crate::model::cost::check(&s, sample).map_err(Error::from));
             match checked {
                 Ok(_) => {
                     writeln!(out, "  {} ok: {}", v.name, v.description).map_err(Error::stdout)?

@@ -10,14 +10,13 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::context::Context;
 use crate::engine::{self, Plan, RunParams, RunStats, Sink};
 use crate::event::Event;
 use crate::log::LogWriter;
 use crate::model::Scenario;
+use crate::output::staging::Staging;
 use crate::projection::Tables;
 use crate::scenario::{Loaded, sha256_hex};
-use crate::staging::Staging;
 
 pub const MANIFEST: &str = "manifest.json";
 pub const EVENTS: &str = "events.csv";
@@ -250,7 +249,7 @@ pub fn simulate_into(
     stop: &AtomicBool,
 ) -> Result<Simulated, Error> {
     let plan = Plan::new(scenario, params);
-    let context = Context::from_plan(&plan);
+    let context = plan.context();
     let log = if event_log {
         Some(LogWriter::create(&dir.join(EVENTS), &context)?)
     } else {
@@ -307,4 +306,21 @@ pub fn hash_file(path: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     std::io::copy(&mut file, &mut h).map_err(Error::io(format!("reading {}", path.display())))?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.
+pub fn default_out(scenario: &Scenario, variant: Option<&str>) -> PathBuf {
+    let base = match variant {
+        Some(v) => format!("{}-{v}", scenario.name),
+        None => scenario.name.clone(),
+    };
+    let runs = Path::new("runs");
+    let first = runs.join(&base);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|i| runs.join(format!("{base}-{i}")))
+        .find(|p| !p.exists())
+        .expect("a free name")
 }

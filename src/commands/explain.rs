@@ -6,20 +6,28 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::Error;
-use crate::cli::{ExplainArgs, STOP};
-use crate::context::Context;
-use crate::date::Date;
+use crate::commands::replay::{locate_log, open_log};
 use crate::engine::DAY_S;
+use crate::event::context::Context;
 use crate::event::{Event, EventKind};
+use crate::model::date::Date;
 use crate::projection::usd;
-use crate::replay::{locate_log, open_log};
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-pub fn command(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
+/// What `explain` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A run directory (with events.csv), or an events.csv file.
+    pub run_dir: PathBuf,
+    pub order_id: u64,
+}
+
+pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     let loc = locate_log(&args.run_dir)?;
     let mut reader = open_log(&loc.log)?;
     let id = args.order_id;
@@ -36,7 +44,7 @@ pub fn command(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
                 break;
             }
         }
-        if reader.events_read() % (1 << 16) == 0 && STOP.load(Ordering::Relaxed) {
+        if reader.events_read() % (1 << 16) == 0 && stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
     }

@@ -1,155 +1,13 @@
-//! Probability distributions as scenario files write them (`{ dist = "lognormal",
-//! median_days = 12.0, sigma = 0.4 }`) and as the engine samples them.
-//!
-//! The unit lives in the key name, so a value is converted once, here, into the
-//! canonical unit of its quantity (seconds for durations, US dollars for money) and
-//! nothing downstream ever sees a unit again.
+//! Distributions as scenario files write them (`{ dist = "lognormal", median_days = 12.0,
+//! sigma = 0.4 }`): the unit lives in the key name, so each value is converted here, once,
+//! into the canonical unit of its quantity, and nothing downstream sees a unit again.
 
-use rand::Rng;
 use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, Exp, Gamma, StandardNormal, Triangular, Uniform};
+use rand_distr::{Exp, Gamma, Triangular, Uniform};
 use toml::Value;
 
-use crate::scenario::Problems;
-
-/// What a distribution measures, which decides the units its keys may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantity {
-    /// Canonical unit: seconds. Keys end in `_seconds`, `_minutes`, `_hours` or `_days`.
-    Duration,
-    /// Canonical unit: US dollars. Keys end in `_usd`.
-    Money,
-}
-
-impl Quantity {
-    fn units(self) -> &'static [(&'static str, f64)] {
-        match self {
-            Quantity::Duration => &[
-                ("seconds", 1.0),
-                ("minutes", 60.0),
-                ("hours", 3600.0),
-                ("days", 86_400.0),
-            ],
-            Quantity::Money => &[("usd", 1.0)],
-        }
-    }
-
-    fn unit_names(self) -> String {
-        let names: Vec<&str> = self.units().iter().map(|(u, _)| *u).collect();
-        names.join("|")
-    }
-}
-
-/// The distribution kinds a scenario may name.
-pub const KINDS: &str = "constant, uniform, exponential, lognormal, gamma, triangular, empirical";
-
-/// A validated distribution in canonical units, ready to sample.
-#[derive(Debug, Clone)]
-pub struct Dist {
-    sampler: Sampler,
-    /// Multiplies every draw; lets `--sample` rescale service times without re-validating.
-    scale: f64,
-    mean: f64,
-}
-
-#[derive(Debug, Clone)]
-enum Sampler {
-    Constant(f64),
-    Uniform(Uniform<f64>),
-    Exponential(Exp<f64>),
-    /// exp(mu + sigma z) of a standard normal z, as `rand_distr::LogNormal` draws it but
-    /// with `crate::exp` (see there why).
-    LogNormal {
-        mu: f64,
-        sigma: f64,
-    },
-    Gamma(Gamma<f64>),
-    Triangular(Triangular<f64>),
-    Empirical {
-        values: Vec<f64>,
-        index: WeightedAliasIndex<f64>,
-    },
-}
-
-impl Dist {
-    pub fn constant(value: f64) -> Dist {
-        Dist {
-            sampler: Sampler::Constant(value),
-            scale: 1.0,
-            mean: value,
-        }
-    }
-
-    /// The expected value, in canonical units.
-    pub fn mean(&self) -> f64 {
-        self.mean * self.scale
-    }
-
-    /// The same distribution with every value multiplied by `factor`.
-    pub fn scaled(&self, factor: f64) -> Dist {
-        Dist {
-            scale: self.scale * factor,
-            ..self.clone()
-        }
-    }
-
-    /// One draw in canonical units; never negative for the parameters validation admits.
-    #[inline(always)]
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        let raw = match &self.sampler {
-            Sampler::Constant(v) => *v,
-            Sampler::Uniform(d) => d.sample(rng),
-            Sampler::Exponential(d) => d.sample(rng),
-            Sampler::LogNormal { mu, sigma } => {
-                let z: f64 = StandardNormal.sample(rng);
-                crate::exp::exp(mu + sigma * z)
-            }
-            Sampler::Gamma(d) => d.sample(rng),
-            Sampler::Triangular(d) => d.sample(rng),
-            Sampler::Empirical { values, index } => values[index.sample(rng)],
-        };
-        raw * self.scale
-    }
-
-    /// A draw rounded to a whole number of canonical units (seconds), saturating at `u32::MAX`.
-    #[inline]
-    pub fn sample_u32<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
-        to_u32(self.sample(rng))
-    }
-
-    /// Takes from the stream exactly what `sample` would, for a draw whose value is
-    /// never read (so that the draws after it stay put), without a lognormal's `exp`.
-    #[inline]
-    pub fn skip<R: Rng + ?Sized>(&self, rng: &mut R) {
-        match &self.sampler {
-            Sampler::LogNormal { .. } => {
-                let _: f64 = StandardNormal.sample(rng);
-            }
-            _ => {
-                self.sample(rng);
-            }
-        }
-    }
-
-    /// A money draw in whole cents, saturating at `u32::MAX` cents.
-    #[inline]
-    pub fn sample_cents<R: Rng + ?Sized>(&self, rng: &mut R) -> u32 {
-        to_u32(self.sample(rng) * 100.0)
-    }
-}
-
-/// Rounds half up to a whole number, saturating; `as` truncation of `v + 0.5` avoids a
-/// libm `round` call in the hottest loop.
-#[inline]
-fn to_u32(v: f64) -> u32 {
-    if v >= u32::MAX as f64 {
-        u32::MAX
-    } else if v > 0.0 {
-        (v + 0.5) as u32
-    } else {
-        0
-    }
-}
+use super::Problems;
+use crate::model::dist::{Dist, KINDS, Quantity, Sampler};
 
 /// Reads one distribution table at `path`, recording every problem found.
 pub fn parse(
@@ -199,11 +57,7 @@ pub fn parse(
         reader.reject_unused(kind);
     }
     let (sampler, mean) = built?;
-    reader.ok.then_some(Dist {
-        sampler,
-        scale: 1.0,
-        mean,
-    })
+    reader.ok.then(|| Dist::new(sampler, mean))
 }
 
 /// The sampler and mean of a `kind` distribution from the reader's parameters.
@@ -500,7 +354,7 @@ pub fn describe(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     fn parse_str(s: &str, q: Quantity) -> Result<Dist, Vec<String>> {
         let v: toml::Table = toml::from_str(&format!("d = {s}")).unwrap();

@@ -6,8 +6,7 @@
 //! payment attempts; parcels held for their whole mean lead time, as with the event log,
 //! where a run without it holds far fewer), so a refused run would truly not fit.
 
-use crate::Error;
-use crate::date::DAY_S;
+use crate::model::date::DAY_S;
 use crate::model::{MarketId, Scenario};
 
 /// Most events a run may hold: about a day of simulation at the measured rate and some
@@ -28,6 +27,11 @@ const STEP_EVENTS: f64 = (1u64 << 19) as f64;
 const BASE_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
 /// Share of the machine's memory a run may plan to take.
 const MEMORY_SHARE: f64 = 0.8;
+
+/// Why a run cannot be done: what it would take, against the limit it passes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct TooCostly(String);
 
 /// A run's expected size at one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +105,7 @@ pub fn estimate(s: &Scenario, sample: f64) -> Estimate {
 }
 
 /// Refuses a run that overflows or cannot fit this machine's memory.
-pub fn check(s: &Scenario, sample: f64) -> Result<Estimate, Error> {
+pub fn check(s: &Scenario, sample: f64) -> Result<Estimate, TooCostly> {
     let e = estimate(s, sample);
     let at = if sample == 1.0 {
         String::new()
@@ -120,7 +124,7 @@ pub fn check(s: &Scenario, sample: f64) -> Result<Estimate, Error> {
         }
     };
     let refuse = |what: String| {
-        Err(Error::Usage(format!(
+        Err(TooCostly(format!(
             "{}: {what}{at}; this run cannot be done",
             s.name
         )))

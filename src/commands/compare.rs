@@ -16,20 +16,21 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use super::progress::Progress;
 use crate::Error;
-use crate::cli::{self, CompareArgs, Progress};
-use crate::date::Date;
+use crate::commands::report::grouped;
 use crate::engine::RunParams;
+use crate::model::date::Date;
+use crate::output::run::{self, Manifest};
+use crate::output::staging::Staging;
 use crate::projection::Tables;
-use crate::report::grouped;
-use crate::run::{self, Manifest};
+use crate::scenario::Override;
 use crate::scenario::{self, Loaded};
-use crate::staging::Staging;
 
 pub const CSV: &str = "compare.csv";
 pub const DAILY_CSV: &str = "compare_daily.csv";
@@ -70,18 +71,38 @@ struct Outcome {
     daily: Vec<[Option<f64>; 3]>,
 }
 
-pub fn command(args: CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
+/// What `compare` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub scenario: PathBuf,
+    /// The variants compared with the baseline, in order.
+    pub variants: Vec<String>,
+    /// Overrides applied to the baseline and every variant alike.
+    pub sets: Vec<Override>,
+    pub replications: u32,
+    pub sample: f64,
+    pub seed: Option<u64>,
+    /// Default: `runs/<scenario>-compare`, or the next free name.
+    pub out: Option<PathBuf>,
+    pub threads: usize,
+    pub force: bool,
+    pub quiet: bool,
+    /// Each variant with its own seed instead of common random numbers.
+    pub independent: bool,
+}
+
+pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     // Everything is checked before anything is written.
     run::check_sample(args.sample)?;
     run::check_replications(args.replications)?;
     let arms = arms(&args)?;
     for arm in &arms {
-        crate::cost::check(&arm.loaded.scenario, args.sample)?;
+        crate::model::cost::check(&arm.loaded.scenario, args.sample)?;
     }
     let base = &arms[0].loaded;
     let dest = match &args.out {
         Some(p) => p.clone(),
-        None => cli::default_out(&base.scenario, Some("compare")),
+        None => run::default_out(&base.scenario, Some("compare")),
     };
     let pool = run::thread_pool(args.threads)?;
     let staging = Staging::new(&dest, args.force, &[&args.scenario])?;
@@ -93,7 +114,7 @@ pub fn command(args: CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
         .sum::<u32>()
         .saturating_mul(reps);
     let progress = Progress::new(args.quiet, total_days, 1);
-    let outcomes = simulate_all(&arms, &args, &staging.tmp, pool, &progress);
+    let outcomes = simulate_all(&arms, &args, &staging.tmp, pool, &progress, stop);
     progress.finish();
     let outcomes = outcomes?;
 
@@ -141,7 +162,7 @@ pub fn command(args: CompareArgs, out: &mut dyn Write) -> Result<(), Error> {
 }
 
 /// The baseline and each variant, loaded and validated, with their directory names.
-fn arms(args: &CompareArgs) -> Result<Vec<Arm>, Error> {
+fn arms(args: &Config) -> Result<Vec<Arm>, Error> {
     let base = scenario::load(&args.scenario, None, &args.sets)?;
     let seed = args.seed.unwrap_or(base.scenario.seed);
     let mut arms = vec![Arm {
@@ -199,10 +220,11 @@ fn arms(args: &CompareArgs) -> Result<Vec<Arm>, Error> {
 /// arm by arm, replication by replication.
 fn simulate_all(
     arms: &[Arm],
-    args: &CompareArgs,
+    args: &Config,
     tmp: &Path,
     pool: rayon::ThreadPool,
     progress: &Progress,
+    stop: &AtomicBool,
 ) -> Result<Vec<Outcome>, Error> {
     let reps = args.replications as usize;
     let threads = pool.current_num_threads();
@@ -228,14 +250,8 @@ fn simulate_all(
                     let day = days_done.fetch_add(1, Ordering::Relaxed);
                     progress.update(0, day, total);
                 };
-                let sim = run::simulate_into(
-                    &arm.loaded.scenario,
-                    params,
-                    &dir,
-                    false,
-                    &tick,
-                    &cli::STOP,
-                )?;
+                let sim =
+                    run::simulate_into(&arm.loaded.scenario, params, &dir, false, &tick, stop)?;
                 let manifest =
                     Manifest::new(&arm.loaded, params, threads, false, &sim.stats, sim.files);
                 run::write_manifest(&dir, &manifest)?;

@@ -1,5 +1,7 @@
 //! The closed set of events a run produces: the source of truth every table folds.
 
+pub mod context;
+
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
 /// One event. `seq` is not stored: it is the event's position in the log.

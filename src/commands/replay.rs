@@ -10,16 +10,16 @@
 use std::fs::{self, File};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::progress::Progress;
 use crate::Error;
-use crate::cli::{self, ExplainArgs, Progress, ReplayArgs, ReproduceArgs, STOP};
 use crate::engine::RunParams;
 use crate::log::LogReader;
+use crate::output::run::{self, EVENTS, MANIFEST};
+use crate::output::staging::Staging;
 use crate::projection::{TABLES, Tables};
-use crate::run::{self, EVENTS, MANIFEST};
 use crate::scenario::{self, sha256_hex};
-use crate::staging::Staging;
 
 /// Read buffer for the log.
 const READ_BUFFER: usize = 1 << 20;
@@ -99,19 +99,34 @@ pub fn open_log(path: &Path) -> Result<LogReader<BufReader<File>>, Error> {
 }
 
 /// Folds a whole log into tables, one event at a time.
-pub fn replay_log(path: &Path) -> Result<Tables, Error> {
+pub fn replay_log(path: &Path, stop: &AtomicBool) -> Result<Tables, Error> {
     let mut reader = open_log(path)?;
     let mut tables = Tables::new(&reader.context);
     while let Some(event) = reader.next_event()? {
         tables.observe(&event);
-        if tables.events() % STOP_EVERY == 0 && STOP.load(Ordering::Relaxed) {
+        if tables.events() % STOP_EVERY == 0 && stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
     }
     Ok(tables)
 }
 
-pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error> {
+/// What `replay` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// A run directory or an events.csv file.
+    pub input: PathBuf,
+    /// Default: `<run dir>/replay`; with `check`, nowhere.
+    pub out: Option<PathBuf>,
+    pub check: bool,
+    pub force: bool,
+}
+
+pub fn replay_command(
+    args: ReplayConfig,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let loc = locate_log(&args.input)?;
     // `--check` alone verifies and writes nothing; with `--out` it does both.
     let dest = match (&args.out, args.check) {
@@ -125,7 +140,7 @@ pub fn replay_command(args: ReplayArgs, out: &mut dyn Write) -> Result<(), Error
         .as_deref()
         .map(|d| Staging::new(d, args.force, &[&loc.log]))
         .transpose()?;
-    let tables = replay_log(&loc.log)?;
+    let tables = replay_log(&loc.log, stop)?;
     if let (Some(staging), Some(dest)) = (staging, &dest) {
         run::write_tables(&tables, &staging.tmp)?;
         staging.commit()?;
@@ -192,7 +207,20 @@ fn first_difference(a: &[u8], b: &[u8]) -> usize {
     1 + a[..same].iter().filter(|&&c| c == b'\n').count()
 }
 
-pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(), Error> {
+/// What `reproduce` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ReproduceConfig {
+    /// A run's manifest.json, or the run directory holding it.
+    pub manifest: PathBuf,
+    pub threads: usize,
+    pub quiet: bool,
+}
+
+pub fn reproduce_command(
+    args: ReproduceConfig,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let manifest_path = if args.manifest.is_dir() {
         args.manifest.join(MANIFEST)
     } else {
@@ -279,7 +307,7 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
             &staging.tmp,
             manifest.event_log,
             &|d, e| progress.update(0, d, e),
-            &cli::STOP,
+            stop,
         )
     });
     progress.finish();
@@ -386,10 +414,6 @@ pub fn reproduce_command(args: ReproduceArgs, out: &mut dyn Write) -> Result<(),
 
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(16)]
-}
-
-pub fn explain_command(args: ExplainArgs, out: &mut dyn Write) -> Result<(), Error> {
-    crate::explain::command(args, out)
 }
 
 #[cfg(test)]

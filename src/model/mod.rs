@@ -3,11 +3,17 @@
 //!
 //! Only `scenario` builds these values; everything else reads them.
 
+pub mod cost;
+pub mod date;
+pub mod dist;
+mod exp;
+pub mod rules;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::date::{DAY_S, Date};
-use crate::dist::Dist;
+use crate::model::date::{DAY_S, Date};
+use crate::model::dist::Dist;
 
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),*) => {$(

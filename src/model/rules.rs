@@ -4,7 +4,7 @@
 //!
 //! Each rule says what is wrong in the user's terms, or nothing.
 
-use crate::date::Date;
+use crate::model::date::Date;
 
 /// Longest horizon accepted: ten years of days keeps every time in a `u32` of seconds.
 pub const MAX_DAYS: u32 = 3660;

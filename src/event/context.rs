@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{DAY_S, Plan};
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Context {
@@ -59,64 +57,6 @@ pub struct HubDim {
 }
 
 impl Context {
-    pub fn from_plan(plan: &Plan) -> Context {
-        let s = plan.scenario;
-        Context {
-            scenario: s.name.clone(),
-            start_date: s.start.to_string(),
-            days: s.days,
-            seed: plan.params.seed,
-            replication: plan.params.replication,
-            sample: plan.params.sample,
-            markets: s
-                .markets
-                .iter()
-                .map(|m| MarketDim {
-                    id: m.id.clone(),
-                    methods: m.payment.iter().map(|p| p.method.clone()).collect(),
-                })
-                .collect(),
-            categories: s.categories.clone(),
-            pools: s
-                .pools
-                .iter()
-                .map(|p| PoolDim {
-                    id: p.id.clone(),
-                    count: p.count,
-                    tiers: p.size_tiers.clone(),
-                })
-                .collect(),
-            routes: s
-                .routes
-                .iter()
-                .map(|r| RouteDim {
-                    id: r.id.clone(),
-                    market: r.market.0,
-                    pool: r.pool.0,
-                    hub: r.hub.map(|h| h.0),
-                })
-                .collect(),
-            hubs: s
-                .hubs
-                .iter()
-                .zip(&plan.hub_regimes)
-                .map(|(h, regimes)| HubDim {
-                    id: h.id.clone(),
-                    lines_by_day: (0..s.days).map(|d| h.lines_on(d)).collect(),
-                    simulated_lines_by_day: (0..s.days)
-                        .map(|d| {
-                            regimes
-                                .iter()
-                                .rev()
-                                .find(|r| r.from_s <= d * DAY_S)
-                                .map_or(0, |r| r.lines)
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
     /// Index of the size tier of the seller at popularity `rank` in pool `pool`.
     pub fn tier_of(&self, pool: usize, rank: u32) -> usize {
         tier_in(&self.tier_bounds(pool), rank)
@@ -149,21 +89,20 @@ pub fn tier_in(bounds: &[u32], rank: u32) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::engine::{Plan, RunParams};
 
     /// Tiers take their shares of a pool's ranks from the most popular down; a rank
     /// past the rounded last bound still falls in the last tier.
     #[test]
     fn size_tiers_split_the_ranks_by_share() {
-        let text = include_str!("../scenarios/aliexpress_russia_2016.toml");
+        let text = include_str!("../../scenarios/aliexpress_russia_2016.toml");
         let scenario = crate::scenario::load_str(text, "ru.toml", None, &[]).unwrap();
         let params = RunParams {
             seed: 1,
             replication: 0,
             sample: 1.0,
         };
-        let ctx = Context::from_plan(&Plan::new(&scenario, params));
+        let ctx = Plan::new(&scenario, params).context();
         // CN-SME: 200,000 sellers, medium 2 %, small 18 %, micro 80 %.
         assert_eq!(ctx.tier_bounds(0), vec![4_000, 40_000, 200_000]);
         let tiers: Vec<usize> = [0, 3_999, 4_000, 39_999, 40_000, 199_999, 250_000]
