@@ -303,7 +303,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         let sets: Vec<String> = loaded
             .overrides
             .iter()
-            .map(|o| format!(" --set {}={}", o.path, o.value))
+            .map(|o| format!(" --set {o}"))
             .collect();
         writeln!(
             out,

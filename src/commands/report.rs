@@ -65,7 +65,7 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         writeln!(out, "  variant {v}").map_err(Error::stdout)?;
     }
     for o in sets {
-        writeln!(out, "  override {} = {}", o.path, o.value).map_err(Error::stdout)?;
+        writeln!(out, "  override {} = {}", o.path, o.value_text()).map_err(Error::stdout)?;
     }
 
     writeln!(out, "\nmarkets (expected orders at full scale)").map_err(Error::stdout)?;

@@ -16,7 +16,7 @@ use crate::log::LogWriter;
 use crate::model::Scenario;
 use crate::output::staging::Staging;
 use crate::projection::Tables;
-use crate::scenario::{Loaded, sha256_hex};
+use crate::scenario::{Loaded, Override, sha256_hex};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const EVENTS: &str = "events.csv";
@@ -74,11 +74,7 @@ impl Manifest {
             scenario_file: loaded.file.display().to_string(),
             scenario_sha256: loaded.sha256.clone(),
             variant: loaded.variant.clone(),
-            overrides: loaded
-                .overrides
-                .iter()
-                .map(|o| format!("{}={}", o.path, o.value))
-                .collect(),
+            overrides: loaded.overrides.iter().map(Override::to_string).collect(),
             seed: params.seed,
             replication: params.replication,
             sample: params.sample,

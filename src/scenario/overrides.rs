@@ -11,8 +11,23 @@ use toml::{Table, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {
     pub path: String,
-    pub value: Value,
+    /// TOML stays inside the scenario layer: others see the value as text.
+    pub(in crate::scenario) value: Value,
     pub origin: String,
+}
+
+impl Override {
+    /// The value in TOML syntax, as `--set` takes it.
+    pub fn value_text(&self) -> String {
+        self.value.to_string()
+    }
+}
+
+/// `PATH=VALUE`, VALUE in TOML syntax: what `parse_set` reads back.
+impl std::fmt::Display for Override {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.path, self.value)
+    }
 }
 
 /// Parses a command-line `PATH=VALUE`. The value is read as TOML (`0.15`, `"x"`,

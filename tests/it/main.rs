@@ -9,3 +9,4 @@ mod engine;
 mod replay;
 mod safety;
 mod scenario;
+mod tidy;
