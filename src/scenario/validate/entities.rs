@@ -1,0 +1,291 @@
+//! Validating each kind of entry: hubs, seller pools and markets (with their patterns).
+
+use super::*;
+
+impl Validator {
+    pub(super) fn hub(&mut self, h: &RawHub) -> Hub {
+        let path = format!("hub.{}", h.id);
+        let lines = self.count(&format!("{path}.lines"), h.lines, 1, 1_000_000);
+        let service_time = self.dist(
+            &format!("{path}.service_time"),
+            &h.service_time,
+            Quantity::Duration,
+        );
+        let fee_usd = self.non_negative(&format!("{path}.fee_usd"), h.fee_usd);
+        let mut changes: Vec<(u32, u32)> = Vec::new();
+        for (i, c) in h.capacity_changes.iter().enumerate() {
+            let cpath = format!("{path}.capacity_changes[{i}]");
+            let day = self.day(&format!("{cpath}.date"), &c.date);
+            let lines = self.count(&format!("{cpath}.lines"), c.lines, 0, 1_000_000);
+            if let Some(day) = day {
+                if changes.last().is_some_and(|(d, _)| *d >= day) {
+                    self.err(
+                        &format!("{cpath}.date"),
+                        "capacity changes must be in increasing date order",
+                    );
+                }
+                changes.push((day, lines));
+            }
+        }
+        Hub {
+            id: h.id.clone(),
+            name: h.name.clone(),
+            lines,
+            service_time,
+            capacity_changes: changes,
+            fee_usd,
+        }
+    }
+
+    pub(super) fn pool(&mut self, s: &RawSellers, categories: &[String]) -> SellerPool {
+        let path = format!("sellers.{}", s.id);
+        let count = self.count(&format!("{path}.count"), s.count, 1, i64::from(u32::MAX));
+        let popularity_zipf =
+            self.non_negative(&format!("{path}.popularity_zipf"), s.popularity_zipf);
+        let mut order_value = vec![None; categories.len()];
+        for (name, value) in &s.order_value {
+            let d = self.dist(
+                &format!("{path}.order_value.{name}"),
+                value,
+                Quantity::Money,
+            );
+            match categories.iter().position(|c| c == name) {
+                Some(c) => order_value[c] = Some(d),
+                // A category no market buys is harmless but probably a typo.
+                None => self.err(
+                    &format!("{path}.order_value.{name}"),
+                    format!(
+                        "no market buys category \"{name}\"; markets' categories: {}",
+                        list(categories)
+                    ),
+                ),
+            }
+        }
+        let handling_time = self.dist(
+            &format!("{path}.handling_time"),
+            &s.handling_time,
+            Quantity::Duration,
+        );
+        let mut tiers = Vec::new();
+        for (i, t) in s.size_tiers.iter().enumerate() {
+            let tpath = format!("{path}.size_tiers[{i}].name");
+            if self.usable_name(&tpath, &t.name) {
+                self.not_reserved(&tpath, &t.name);
+                if tiers.iter().any(|(n, _): &(String, f64)| *n == t.name) {
+                    self.err(&tpath, format!("duplicate size tier \"{}\"", t.name));
+                }
+            }
+            let share = self.probability(&format!("{path}.size_tiers[{i}].share"), t.share);
+            tiers.push((t.name.clone(), share));
+        }
+        if tiers.is_empty() {
+            tiers.push(("all".to_string(), 1.0));
+        } else {
+            self.shares_sum_to_one(&format!("{path}.size_tiers"), tiers.iter().map(|t| t.1));
+        }
+        SellerPool {
+            id: s.id.clone(),
+            country: s.country.clone(),
+            count,
+            popularity_zipf,
+            order_value,
+            handling_time,
+            size_tiers: tiers,
+        }
+    }
+
+    pub(super) fn market(
+        &mut self,
+        m: &RawMarket,
+        categories: &[String],
+        pool_ids: &[String],
+    ) -> Market {
+        let path = format!("market.{}", m.id);
+        let p = |key: &str| format!("{path}.{key}");
+        let usd_rate = self.positive(&p("usd_rate"), m.usd_rate);
+        let active_buyers = self.positive(&p("active_buyers"), m.active_buyers);
+        let orders_per_buyer_day =
+            self.positive(&p("orders_per_buyer_day"), m.orders_per_buyer_day);
+        let weekly: [f64; 7] = self.pattern(&p("weekly"), m.weekly.as_deref(), false);
+        let intraday: [f64; 24] = self.pattern(&p("intraday"), m.intraday.as_deref(), true);
+
+        let mut category_weights = vec![0.0; categories.len()];
+        for (name, share) in &m.categories {
+            self.usable_name(&format!("{path}.categories.{name}"), name);
+            let share = self.probability(&format!("{path}.categories.{name}"), *share);
+            if let Some(c) = categories.iter().position(|c| c == name) {
+                category_weights[c] = share;
+            }
+        }
+        if m.categories.is_empty() {
+            self.err(&p("categories"), "must list at least one category");
+        } else {
+            self.shares_sum_to_one(&p("categories"), m.categories.values().copied());
+        }
+
+        let mut methods = BTreeSet::new();
+        let payment: Vec<PaymentMethod> = m
+            .payment
+            .iter()
+            .enumerate()
+            .map(|(i, pm)| {
+                let mpath = format!("{path}.payment[{i}]");
+                self.usable_name(&format!("{mpath}.method"), &pm.method);
+                if !methods.insert(pm.method.as_str()) {
+                    self.err(
+                        &format!("{mpath}.method"),
+                        format!("duplicate payment method \"{}\"", pm.method),
+                    );
+                }
+                PaymentMethod {
+                    method: pm.method.clone(),
+                    share: self.probability(&format!("{mpath}.share"), pm.share),
+                    success: self.probability(&format!("{mpath}.success"), pm.success),
+                }
+            })
+            .collect();
+        if payment.is_empty() {
+            self.err(&p("payment"), "must list at least one payment method");
+        } else {
+            self.shares_sum_to_one(&p("payment"), payment.iter().map(|x| x.share));
+        }
+        let max_payment_attempts = self.count(
+            &p("max_payment_attempts"),
+            m.max_payment_attempts,
+            1,
+            MAX_PAYMENT_ATTEMPTS,
+        ) as u8;
+        let payment_retry = self.optional_dist(
+            &p("payment_retry"),
+            m.payment_retry.as_ref(),
+            Quantity::Duration,
+            (max_payment_attempts > 1).then_some("max_payment_attempts > 1"),
+        );
+
+        let c = &m.customs;
+        let cp = |key: &str| format!("{path}.customs.{key}");
+        let duty_base = match c.duty_base.as_deref() {
+            None | Some("full") => DutyBase::Full,
+            Some("excess") => DutyBase::Excess,
+            Some(other) => {
+                self.err(
+                    &cp("duty_base"),
+                    format!("expected \"full\" or \"excess\", found \"{other}\""),
+                );
+                DutyBase::Full
+            }
+        };
+        let inspection_rate = self.probability(&cp("inspection_rate"), c.inspection_rate);
+        let customs = Customs {
+            de_minimis_usd: self.non_negative(&cp("de_minimis_usd"), c.de_minimis_usd),
+            duty_rate: self.non_negative(&cp("duty_rate"), c.duty_rate),
+            vat_rate: self.non_negative(&cp("vat_rate"), c.vat_rate),
+            duty_base,
+            inspection_rate,
+            inspection_delay: self.optional_dist(
+                &cp("inspection_delay"),
+                c.inspection_delay.as_ref(),
+                Quantity::Duration,
+                (inspection_rate > 0.0).then_some("inspection_rate > 0"),
+            ),
+            clearance_time: self.optional_dist(
+                &cp("clearance_time"),
+                c.clearance_time.as_ref(),
+                Quantity::Duration,
+                None,
+            ),
+        };
+
+        let last_mile = self.dist(&p("last_mile"), &m.last_mile, Quantity::Duration);
+        let return_rate = self.probability(&p("return_rate"), m.return_rate);
+        let return_time = self.optional_dist(
+            &p("return_time"),
+            m.return_time.as_ref(),
+            Quantity::Duration,
+            (return_rate > 0.0).then_some("return_rate > 0"),
+        );
+        let elasticities = Elasticities {
+            landed_cost: m.elasticities.landed_cost,
+            delivery_time: m.elasticities.delivery_time,
+        };
+        for (key, e) in [
+            ("landed_cost", elasticities.landed_cost),
+            ("delivery_time", elasticities.delivery_time),
+        ] {
+            if !e.is_finite() || e.abs() > 20.0 {
+                self.err(
+                    &format!("{path}.elasticities.{key}"),
+                    format!("expected a number between -20 and 20, found {e}"),
+                );
+            }
+        }
+
+        let mut sources = vec![0.0; pool_ids.len()];
+        for (id, share) in &m.sources {
+            let spath = format!("{path}.sources.{id}");
+            let share = self.probability(&spath, *share);
+            match pool_ids.iter().position(|x| x == id) {
+                Some(i) => sources[i] = share,
+                None => self.err(
+                    &spath,
+                    format!("unknown seller pool \"{id}\"; known: {}", list(pool_ids)),
+                ),
+            }
+        }
+        if m.sources.is_empty() {
+            self.err(&p("sources"), "must name at least one seller pool");
+        } else {
+            self.shares_sum_to_one(&p("sources"), m.sources.values().copied());
+        }
+
+        Market {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            currency: m.currency.clone(),
+            usd_rate,
+            active_buyers,
+            orders_per_buyer_day,
+            weekly,
+            intraday,
+            category_weights,
+            payment,
+            max_payment_attempts,
+            payment_retry,
+            customs,
+            last_mile,
+            return_rate,
+            return_time,
+            elasticities,
+            sources,
+        }
+    }
+
+    /// A fixed-length list of non-negative weights (default all 1); normalised to sum 1 if asked.
+    pub(super) fn pattern<const N: usize>(
+        &mut self,
+        path: &str,
+        values: Option<&[f64]>,
+        normalise: bool,
+    ) -> [f64; N] {
+        let mut out = [1.0; N];
+        if let Some(values) = values {
+            if values.len() != N {
+                self.err(
+                    path,
+                    format!("expected {N} numbers, found {}", values.len()),
+                );
+            } else if values.iter().any(|v| !v.is_finite() || *v < 0.0)
+                || values.iter().sum::<f64>() <= 0.0
+            {
+                self.err(path, "expected non-negative numbers with a positive sum");
+            } else {
+                out.copy_from_slice(values);
+            }
+        }
+        if normalise {
+            let sum: f64 = out.iter().sum();
+            out.iter_mut().for_each(|v| *v /= sum);
+        }
+        out
+    }
+}
