@@ -56,7 +56,7 @@ pub struct ScenarioArgs {
 }
 
 fn parse_override(s: &str) -> Result<Override, String> {
-    scenario::parse_set(s)
+    scenario::parse_set(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]

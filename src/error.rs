@@ -3,6 +3,7 @@
 use crate::scenario::ScenarioError;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The scenario file or an override is wrong.
     #[error(transparent)]

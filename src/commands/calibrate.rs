@@ -19,7 +19,6 @@ use crate::commands::report::thousands;
 use crate::engine::RunParams;
 use crate::model::{Scenario, Target};
 use crate::output::run;
-use crate::output::staging::Staging;
 use crate::projection::Tables;
 
 /// Target metrics that are amounts of money (USD); the others are counts.
@@ -278,22 +277,12 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         replication: 0,
         sample: args.sample,
     };
-    // Never committed: dropping it removes the directory and the tables written into it.
-    let staging = Staging::scratch(&std::env::temp_dir())?;
     let progress = Progress::new(args.quiet, scenario.days, 1);
-    let simulated = run::thread_pool(args.threads)?.install(|| {
-        run::simulate_into(
-            scenario,
-            params,
-            &staging.tmp,
-            false,
-            &|d, e| progress.update(0, d, e),
-            stop,
-        )
-    });
+    let simulated = run::thread_pool(args.threads)?
+        .install(|| run::simulate_tables(scenario, params, &|d, e| progress.update(0, d, e), stop));
     progress.finish();
-    drop(staging);
-    let scored = score_targets(scenario, &simulated?.tables, args.sample)?;
+    let (_, tables) = simulated?;
+    let scored = score_targets(scenario, &tables, args.sample)?;
 
     if !args.quiet {
         let variant = loaded

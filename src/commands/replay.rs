@@ -265,7 +265,7 @@ pub fn reproduce_command(
     let sets = manifest
         .overrides
         .iter()
-        .map(|s| scenario::parse_set(s).map_err(|e| Error::BadInput(named(e))))
+        .map(|s| scenario::parse_set(s).map_err(|e| Error::BadInput(named(e.to_string()))))
         .collect::<Result<Vec<_>, _>>()?;
     let loaded = scenario::load(&scenario_path, manifest.variant.as_deref(), &sets)?;
     if loaded.sha256 != manifest.scenario_sha256 {

@@ -8,6 +8,7 @@ use super::ScenarioChoice;
 use crate::Error;
 use crate::engine::DAY_S;
 use crate::model::{MarketId, Scenario};
+use crate::projection::Summary;
 use crate::scenario;
 
 /// `1234567.8` -> `1,234,568`.
@@ -283,18 +284,13 @@ pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Err
 /// A few headline lines per market and hub from a run's summary rows.
 pub fn print_summary(
     s: &Scenario,
-    summary: &[(String, String)],
+    summary: &Summary,
     sample: f64,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let get = |key: String| -> String {
-        summary
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let num = |key: String| get(key).parse::<f64>().unwrap_or(0.0);
+    let get =
+        |key: String| -> String { summary.get(&key).map(|v| v.to_string()).unwrap_or_default() };
+    let num = |key: String| summary.get(&key).and_then(|v| v.as_f64()).unwrap_or(0.0);
     if sample < 1.0 {
         writeln!(
             out,

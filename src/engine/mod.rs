@@ -367,11 +367,13 @@ mod tests {
         let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
         let summary = sink.0.summary();
         for (m, market) in scenario.markets.iter().enumerate() {
-            let folded = summary
-                .iter()
-                .find(|(k, _)| *k == format!("{}.in_flight", market.id))
-                .unwrap();
-            assert_eq!(folded.1, stats.in_flight[m].to_string(), "{}", market.id);
+            let folded = summary.get(&format!("{}.in_flight", market.id)).unwrap();
+            assert_eq!(
+                folded,
+                crate::projection::Value::Count(stats.in_flight[m] as i64),
+                "{}",
+                market.id
+            );
             assert!(stats.in_flight[m] > 0);
         }
         assert_eq!(stats.events, sink.0.events());

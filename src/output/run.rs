@@ -15,7 +15,7 @@ use crate::event::Event;
 use crate::log::LogWriter;
 use crate::model::Scenario;
 use crate::output::staging::Staging;
-use crate::projection::Tables;
+use crate::projection::{Summary, Tables};
 use crate::scenario::{Loaded, Override, sha256_hex};
 
 pub const MANIFEST: &str = "manifest.json";
@@ -93,7 +93,7 @@ pub struct Replication {
     /// Where it ended up, after the rename.
     pub dir: PathBuf,
     pub manifest: Manifest,
-    pub summary: Vec<(String, String)>,
+    pub summary: Summary,
     pub stats: RunStats,
 }
 
@@ -208,10 +208,7 @@ impl Sink for RunSink<'_> {
                 );
                 written
             }
-            None => {
-                events.iter().for_each(|e| self.tables.observe(e));
-                Ok(())
-            }
+            None => Sink::events(&mut self.tables, events),
         }
     }
 
@@ -268,6 +265,22 @@ pub fn simulate_into(
         tables: sink.tables,
         files,
     })
+}
+
+/// Simulates one replication into its tables, writing nothing.
+pub fn simulate_tables(
+    scenario: &Scenario,
+    params: RunParams,
+    progress: &(dyn Fn(u32, u64) + Sync),
+    stop: &AtomicBool,
+) -> Result<(RunStats, Tables), Error> {
+    let mut sink = RunSink {
+        tables: Tables::new(&Plan::new(scenario, params).context()),
+        log: None,
+        progress,
+    };
+    let stats = engine::simulate(scenario, params, &mut sink, stop)?;
+    Ok((stats, sink.tables))
 }
 
 /// Writes every table into `dir`; returns each file's SHA-256.

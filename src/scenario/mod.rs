@@ -65,7 +65,11 @@ impl Problems {
 
 /// Why a scenario could not be loaded. Each problem is on its own line.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScenarioError {
+    /// A `--set` argument that is not `PATH=VALUE`.
+    #[error("{0}")]
+    Override(String),
     #[error("{}: cannot read the scenario file: {source}", path.display())]
     Read {
         path: PathBuf,

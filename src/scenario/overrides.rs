@@ -33,15 +33,16 @@ impl std::fmt::Display for Override {
 /// Parses a command-line `PATH=VALUE`. The value is read as TOML (`0.15`, `"x"`,
 /// `[1, 2]`, `{ dist = "constant", value_days = 2 }`); a bare word that is not TOML is
 /// taken as a string, so `--set route.MY-SME:RU.via=MY-DFTZ` needs no quotes.
-pub fn parse_set(arg: &str) -> Result<Override, String> {
+pub fn parse_set(arg: &str) -> Result<Override, super::ScenarioError> {
+    let bad = |m: String| super::ScenarioError::Override(m);
     let Some((path, value)) = arg.split_once('=') else {
-        return Err(format!(
+        return Err(bad(format!(
             "--set `{arg}`: expected PATH=VALUE, e.g. market.RU.customs.duty_rate=0.15"
-        ));
+        )));
     };
     let path = path.trim();
     if path.is_empty() {
-        return Err(format!("--set `{arg}`: the path before `=` is empty"));
+        return Err(bad(format!("--set `{arg}`: the path before `=` is empty")));
     }
     let value = value.trim();
     let parsed = toml::from_str::<Table>(&format!("v = {value}"))

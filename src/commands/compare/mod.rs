@@ -272,11 +272,8 @@ fn simulate_all(
 fn outcome(tables: &Tables) -> Outcome {
     let summary = tables
         .summary()
-        .into_iter()
-        .map(|(name, value)| {
-            let v = value.parse::<f64>().ok();
-            (name, v)
-        })
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.as_f64()))
         .collect();
     let ctx = tables.context();
     let daily = (0..ctx.days as usize)

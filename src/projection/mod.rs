@@ -4,6 +4,10 @@
 //! Percentiles come from a log-linear histogram: exact below 256 s, and within 1/256
 //! (0.4 %) of the true value above (the bucket's midpoint is reported).
 
+mod summary;
+
+pub use summary::{Summary, Value};
+
 use std::fmt::Write as _;
 
 use crate::event::context::{Context, tier_in};
@@ -461,96 +465,24 @@ impl Tables {
         out.push((TABLES[4].0, t));
 
         let mut t = header(5);
-        for (name, value) in self.summary() {
+        for (name, value) in self.summary().iter() {
             let _ = writeln!(t, "{name},{value}");
         }
         out.push((TABLES[5].0, t));
         out
     }
+}
 
-    /// Headline metrics, the rows `compare` works on: (name, formatted value).
-    pub fn summary(&self) -> Vec<(String, String)> {
-        let nm = self.ctx.markets.len();
-        let nh = self.ctx.hubs.len();
-        let days = self.ctx.days as usize;
-        let mut rows = Vec::new();
-        let mut all = MarketDay::default();
-        for (m, market) in self.ctx.markets.iter().enumerate() {
-            let mut x = MarketDay::default();
-            for d in 0..days {
-                let y = &self.market_days[d * nm + m];
-                add_market_day(&mut x, y);
-            }
-            add_market_day(&mut all, &x);
-            push_market(&mut rows, &market.id, &x);
-        }
-        push_market(&mut rows, "all", &all);
-        for (h, hub) in self.ctx.hubs.iter().enumerate() {
-            let mut arrived = 0;
-            let mut backlog = 0i64;
-            let mut max_backlog = 0i64;
-            let mut wait = Histogram::default();
-            let mut peak_util: f64 = 0.0;
-            for d in 0..days {
-                let x = &self.hub_days[d * nh + h];
-                arrived += x.arrived;
-                backlog += x.arrived as i64 - x.departed as i64;
-                max_backlog = max_backlog.max(backlog);
-                merge(&mut wait, &x.wait);
-                let lines = hub.simulated_lines_by_day[d];
-                if lines > 0 {
-                    peak_util =
-                        peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
-                }
-            }
-            let id = &hub.id;
-            rows.push((format!("{id}.arrived"), arrived.to_string()));
-            rows.push((format!("{id}.max_backlog"), max_backlog.to_string()));
-            rows.push((format!("{id}.peak_utilisation"), format!("{peak_util:.4}")));
-            rows.push((format!("{id}.mean_wait_hours"), opt(wait.mean().map(hours))));
-            rows.push((
-                format!("{id}.p95_wait_hours"),
-                opt(wait.percentile(0.95).map(hours)),
-            ));
-        }
-        rows.push(("all.events".to_string(), self.events.to_string()));
-        rows
+/// The tables are a sink of their own: a fold of counts and sums, so they need no order.
+impl crate::engine::Sink for Tables {
+    fn events(&mut self, events: &[Event]) -> Result<(), crate::Error> {
+        events.iter().for_each(|e| self.observe(e));
+        Ok(())
     }
-}
 
-fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
-    x.orders += y.orders;
-    x.cancelled += y.cancelled;
-    x.gmv_cents += y.gmv_cents;
-    x.attempts += y.attempts;
-    x.failures += y.failures;
-    x.dispatched += y.dispatched;
-    x.duty_cents += y.duty_cents;
-    x.vat_cents += y.vat_cents;
-    x.inspected += y.inspected;
-    x.delivered += y.delivered;
-    x.returned += y.returned;
-    merge(&mut x.lead, &y.lead);
-}
-
-fn push_market(rows: &mut Vec<(String, String)>, id: &str, x: &MarketDay) {
-    let in_flight = x.orders - x.cancelled - x.delivered;
-    let r = |name: &str, v: String| (format!("{id}.{name}"), v);
-    rows.extend([
-        r("orders", x.orders.to_string()),
-        r("cancelled", x.cancelled.to_string()),
-        r("gmv_usd", usd(x.gmv_cents)),
-        r("payment_attempts", x.attempts.to_string()),
-        r("payment_failures", x.failures.to_string()),
-        r("duty_usd", usd(x.duty_cents as i64)),
-        r("vat_usd", usd(x.vat_cents as i64)),
-        r("inspected", x.inspected.to_string()),
-        r("delivered", x.delivered.to_string()),
-        r("returned", x.returned.to_string()),
-        r("in_flight", in_flight.to_string()),
-        r("mean_lead_time_days", opt(x.lead.mean().map(days))),
-        r("p95_lead_time_days", opt(x.lead.percentile(0.95).map(days))),
-    ]);
+    fn needs_order(&self) -> bool {
+        false
+    }
 }
 
 fn merge(into: &mut Histogram, from: &Histogram) {

@@ -1,0 +1,157 @@
+//! The headline metrics of a run (`summary.csv`), typed: counts, money in cents and
+//! decimals, each shown as the table writes it.
+
+use std::fmt;
+
+use super::*;
+
+/// One headline metric's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// A whole count (orders, parcels, events).
+    Count(i64),
+    /// Money in US cents, shown as dollars with two decimals.
+    Usd(i64),
+    /// A measured quantity shown with four decimals (days, hours, a share); `None` where
+    /// there was nothing to measure (shown empty).
+    Decimal(Option<f64>),
+}
+
+impl Value {
+    /// The number as the table shows it (four decimals for a `Decimal`), so that what
+    /// `compare` averages is what the files hold; `None` for an empty cell.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Count(n) => Some(*n as f64),
+            Value::Usd(cents) => Some(*cents as f64 / 100.0),
+            Value::Decimal(v) => v.map(|v| format!("{v:.4}").parse().expect("a number")),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Count(n) => write!(f, "{n}"),
+            Value::Usd(cents) => f.write_str(&usd(*cents)),
+            Value::Decimal(Some(v)) => write!(f, "{v:.4}"),
+            Value::Decimal(None) => Ok(()),
+        }
+    }
+}
+
+/// The headline metrics, in the order of `summary.csv`: per market (`RU.orders`, ...),
+/// over all markets (`all.orders`, ...), per hub (`MY-DFTZ.arrived`, ...), `all.events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary(Vec<(String, Value)>);
+
+impl Summary {
+    /// The metric called `name`.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// Every metric, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), *v))
+    }
+}
+
+impl Tables {
+    /// Headline metrics, the rows of `summary.csv` and what `compare` works on.
+    pub fn summary(&self) -> Summary {
+        let nm = self.ctx.markets.len();
+        let nh = self.ctx.hubs.len();
+        let days = self.ctx.days as usize;
+        let mut rows = Vec::new();
+        let mut all = MarketDay::default();
+        for (m, market) in self.ctx.markets.iter().enumerate() {
+            let mut x = MarketDay::default();
+            for d in 0..days {
+                let y = &self.market_days[d * nm + m];
+                add_market_day(&mut x, y);
+            }
+            add_market_day(&mut all, &x);
+            push_market(&mut rows, &market.id, &x);
+        }
+        push_market(&mut rows, "all", &all);
+        for (h, hub) in self.ctx.hubs.iter().enumerate() {
+            let mut arrived = 0;
+            let mut backlog = 0i64;
+            let mut max_backlog = 0i64;
+            let mut wait = Histogram::default();
+            let mut peak_util: f64 = 0.0;
+            for d in 0..days {
+                let x = &self.hub_days[d * nh + h];
+                arrived += x.arrived;
+                backlog += x.arrived as i64 - x.departed as i64;
+                max_backlog = max_backlog.max(backlog);
+                merge(&mut wait, &x.wait);
+                let lines = hub.simulated_lines_by_day[d];
+                if lines > 0 {
+                    peak_util =
+                        peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
+                }
+            }
+            let id = &hub.id;
+            rows.push((format!("{id}.arrived"), Value::Count(arrived as i64)));
+            rows.push((format!("{id}.max_backlog"), Value::Count(max_backlog)));
+            rows.push((
+                format!("{id}.peak_utilisation"),
+                Value::Decimal(Some(peak_util)),
+            ));
+            rows.push((
+                format!("{id}.mean_wait_hours"),
+                Value::Decimal(wait.mean().map(hours)),
+            ));
+            rows.push((
+                format!("{id}.p95_wait_hours"),
+                Value::Decimal(wait.percentile(0.95).map(hours)),
+            ));
+        }
+        rows.push(("all.events".to_string(), Value::Count(self.events as i64)));
+        Summary(rows)
+    }
+}
+
+fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
+    x.orders += y.orders;
+    x.cancelled += y.cancelled;
+    x.gmv_cents += y.gmv_cents;
+    x.attempts += y.attempts;
+    x.failures += y.failures;
+    x.dispatched += y.dispatched;
+    x.duty_cents += y.duty_cents;
+    x.vat_cents += y.vat_cents;
+    x.inspected += y.inspected;
+    x.delivered += y.delivered;
+    x.returned += y.returned;
+    merge(&mut x.lead, &y.lead);
+}
+
+fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
+    let in_flight = x.orders - x.cancelled - x.delivered;
+    let r = |name: &str, v: Value| (format!("{id}.{name}"), v);
+    rows.extend([
+        r("orders", Value::Count(x.orders as i64)),
+        r("cancelled", Value::Count(x.cancelled as i64)),
+        r("gmv_usd", Value::Usd(x.gmv_cents)),
+        r("payment_attempts", Value::Count(x.attempts as i64)),
+        r("payment_failures", Value::Count(x.failures as i64)),
+        r("duty_usd", Value::Usd(x.duty_cents as i64)),
+        r("vat_usd", Value::Usd(x.vat_cents as i64)),
+        r("inspected", Value::Count(x.inspected as i64)),
+        r("delivered", Value::Count(x.delivered as i64)),
+        r("returned", Value::Count(x.returned as i64)),
+        r("in_flight", Value::Count(in_flight as i64)),
+        r(
+            "mean_lead_time_days",
+            Value::Decimal(x.lead.mean().map(days)),
+        ),
+        r(
+            "p95_lead_time_days",
+            Value::Decimal(x.lead.percentile(0.95).map(days)),
+        ),
+    ]);
+}
