@@ -230,7 +230,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         if rows.is_none_or(|rows| rows.send(Msg::End).is_err()) {
             return Err(self.stopped());
         }
-        let sha256 = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::model::digest::hex(&sha.finalize());
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(written)) => Ok(Finished {
                 out: written?,

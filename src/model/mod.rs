@@ -5,6 +5,7 @@
 
 pub mod cost;
 pub mod date;
+pub mod digest;
 pub mod dist;
 mod exp;
 pub mod rules;

@@ -314,7 +314,7 @@ pub fn hash_file(path: &Path) -> Result<String, Error> {
     let mut file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
     let mut h = Sha256::new();
     std::io::copy(&mut file, &mut h).map_err(Error::io(format!("reading {}", path.display())))?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::model::digest::hex(&h.finalize()))
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.

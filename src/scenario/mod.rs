@@ -13,7 +13,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::model::Scenario;
 pub use overrides::{Override, parse_set};
@@ -155,10 +154,7 @@ pub fn load(
     })
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::model::digest::sha256_hex;
 
 /// As `load`, from text; `file` names the source in messages.
 pub fn load_str(

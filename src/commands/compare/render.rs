@@ -17,14 +17,15 @@ pub(super) fn fixed(v: Option<f64>, decimals: usize) -> String {
 }
 
 pub(super) fn render_csv(rows: &[Row]) -> String {
-    let mut t = format!("{HEADER}\n");
+    // The csv crate quotes what needs quoting (a metric or variant name with a comma).
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let failed = "writing CSV into memory cannot fail";
+    w.write_record(HEADER.split(',')).expect(failed);
     for row in rows {
         let p = &row.stats;
-        let _ = writeln!(
-            t,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            csv_field(&row.metric),
-            csv_field(&row.variant),
+        w.write_record([
+            row.metric.clone(),
+            row.variant.clone(),
             fixed(p.baseline_mean, 4),
             fixed(p.variant_mean, 4),
             fixed(p.diff, 4),
@@ -32,45 +33,39 @@ pub(super) fn render_csv(rows: &[Row]) -> String {
             fixed(p.ci95.map(|c| c.0), 4),
             fixed(p.ci95.map(|c| c.1), 4),
             p.significant()
-                .map_or("", |s| if s { "true" } else { "false" }),
+                .map_or("", |s| if s { "true" } else { "false" })
+                .to_string(),
             fixed(p.sd_diff, 4),
-            p.n,
-        );
+            p.n.to_string(),
+        ])
+        .expect(failed);
     }
-    t
-}
-
-pub(super) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    String::from_utf8(w.into_inner().expect(failed)).expect("UTF-8 in, UTF-8 out")
 }
 
 /// `compare_daily.csv`: the series the chart draws, per date and arm.
 pub(super) fn render_daily(start: Date, means: &[(String, Vec<[Option<f64>; 3]>)]) -> String {
-    let mut t = String::from("date,variant");
-    for (key, _) in SERIES {
-        let _ = write!(t, ",{key}");
-    }
-    t.push('\n');
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let failed = "writing CSV into memory cannot fail";
+    let header = ["date", "variant"]
+        .into_iter()
+        .chain(SERIES.iter().map(|(key, _)| *key));
+    w.write_record(header).expect(failed);
     let days = means.first().map_or(0, |(_, m)| m.len());
     for d in 0..days {
         for (name, series) in means {
             let x = series[d];
-            let _ = writeln!(
-                t,
-                "{},{},{},{},{}",
-                start.add_days(d as i64),
-                csv_field(name),
+            w.write_record([
+                start.add_days(d as i64).to_string(),
+                name.clone(),
                 fixed(x[0], 4),
                 fixed(x[1], 4),
-                fixed(x[2], 4)
-            );
+                fixed(x[2], 4),
+            ])
+            .expect(failed);
         }
     }
-    t
+    String::from_utf8(w.into_inner().expect(failed)).expect("UTF-8 in, UTF-8 out")
 }
 
 pub(super) fn write_file(path: &Path, text: &str) -> Result<(), Error> {
