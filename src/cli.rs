@@ -213,8 +213,8 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
             stop,
             out,
         ),
-        Command::Validate(a) => commands::report::validate(&a.scenario.into(), a.sample, out),
-        Command::Scenarios(a) => commands::report::list_scenarios(a.dir.as_deref(), out),
+        Command::Validate(a) => commands::validate::validate(&a.scenario.into(), a.sample, out),
+        Command::Scenarios(a) => commands::scenarios::list_scenarios(a.dir.as_deref(), out),
         Command::Compare(a) => commands::compare::command(
             commands::compare::Config {
                 scenario: a.scenario,

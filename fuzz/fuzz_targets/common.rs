@@ -1,7 +1,7 @@
 //! What `tradesim validate` computes from a loaded scenario, without its file I/O.
 
 use tradesim::model::{MarketId, Scenario};
-use tradesim::commands::report::thousands;
+use tradesim::commands::format::thousands;
 
 /// Exercises the expectations `report::validate` prints: horizon, expected orders per
 /// day and market, hub load per day, and each target's expected value.

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use super::ScenarioChoice;
 use super::progress::Progress;
 use crate::Error;
-use crate::commands::report::thousands;
+use crate::commands::format::thousands;
 use crate::engine::RunParams;
 use crate::model::{Scenario, Target};
 use crate::output::run;

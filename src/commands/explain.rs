@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::Error;
 use crate::commands::replay::{locate_log, open_log};
-use crate::engine::DAY_S;
 use crate::event::context::Context;
 use crate::event::{Event, EventKind};
+use crate::model::date::DAY_S;
 use crate::model::date::Date;
 use crate::projection::usd;
 

@@ -4,10 +4,12 @@
 pub mod calibrate;
 pub mod compare;
 pub mod explain;
+pub mod format;
 pub mod progress;
 pub mod replay;
-pub mod report;
 pub mod run;
+pub mod scenarios;
+pub mod validate;
 
 use std::path::PathBuf;
 

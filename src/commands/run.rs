@@ -6,9 +6,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::ScenarioChoice;
+use super::format::thousands;
 use super::progress::Progress;
 use crate::Error;
+use crate::model::Scenario;
 use crate::output::run::{self, RunRequest};
+use crate::projection::Summary;
 
 /// What `run` was asked to do.
 #[derive(Debug, Clone)]
@@ -69,5 +72,52 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         req.out.display()
     )
     .map_err(Error::stdout)?;
-    super::report::print_summary(&req.loaded.scenario, &reps[0].summary, req.sample, out)
+    print_summary(&req.loaded.scenario, &reps[0].summary, req.sample, out)
+}
+
+/// A few headline lines per market and hub from a run's summary rows.
+pub fn print_summary(
+    s: &Scenario,
+    summary: &Summary,
+    sample: f64,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let get =
+        |key: String| -> String { summary.get(&key).map(|v| v.to_string()).unwrap_or_default() };
+    let num = |key: String| summary.get(&key).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    if sample < 1.0 {
+        writeln!(
+            out,
+            "(counts and money are for the {sample} sample; divide by {sample} for full scale)"
+        )
+        .map_err(Error::stdout)?;
+    }
+    for m in &s.markets {
+        let id = &m.id;
+        let lead = get(format!("{id}.mean_lead_time_days"));
+        writeln!(
+            out,
+            "  {id}: {} orders, {} cancelled, GMV ${}, duty+VAT ${}, {} delivered, mean lead time {} days",
+            thousands(num(format!("{id}.orders"))),
+            thousands(num(format!("{id}.cancelled"))),
+            thousands(num(format!("{id}.gmv_usd"))),
+            thousands(num(format!("{id}.duty_usd")) + num(format!("{id}.vat_usd"))),
+            thousands(num(format!("{id}.delivered"))),
+            if lead.is_empty() { "-".to_string() } else { format!("{:.1}", num(format!("{id}.mean_lead_time_days"))) },
+        )
+        .map_err(Error::stdout)?;
+    }
+    for h in &s.hubs {
+        let id = &h.id;
+        writeln!(
+            out,
+            "  {id}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
+            thousands(num(format!("{id}.arrived"))),
+            get(format!("{id}.peak_utilisation")),
+            thousands(num(format!("{id}.max_backlog"))),
+            get(format!("{id}.mean_wait_hours")),
+        )
+        .map_err(Error::stdout)?;
+    }
+    Ok(())
 }

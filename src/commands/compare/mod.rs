@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 use super::progress::Progress;
 use crate::Error;
-use crate::commands::report::grouped;
+use crate::commands::format::grouped;
 use crate::engine::RunParams;
 use crate::model::date::Date;
 use crate::output::run::{self, Manifest};

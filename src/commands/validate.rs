@@ -1,44 +1,13 @@
-//! What the commands print for people: `validate`'s expectations, `scenarios`' list and
-//! the run summary.
+//! `tradesim validate`: a scenario checked, then what it means before anything runs.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use super::ScenarioChoice;
+use super::format::thousands;
 use crate::Error;
-use crate::engine::DAY_S;
-use crate::model::{MarketId, Scenario};
-use crate::projection::Summary;
+use crate::model::MarketId;
+use crate::model::date::DAY_S;
 use crate::scenario;
-
-/// `1234567.8` -> `1,234,568`.
-pub fn thousands(v: f64) -> String {
-    grouped(v, 0)
-}
-
-/// `v` with `decimals` decimals and its integer digits in groups of three
-/// (`-1234.5`, 1 -> `-1,234.5`); never a negative zero.
-pub fn grouped(v: f64, decimals: usize) -> String {
-    let s = format!("{v:.decimals$}");
-    let (sign, digits) = match s.strip_prefix('-') {
-        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => ("", rest),
-        Some(rest) => ("-", rest),
-        None => ("", s.as_str()),
-    };
-    let (int, frac) = digits.split_once('.').map_or((digits, ""), |(i, f)| (i, f));
-    let mut out = sign.to_string();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    out
-}
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -224,106 +193,6 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         if !failed.is_empty() {
             return Err(Error::Usage(failed.join("\n")));
         }
-    }
-    Ok(())
-}
-
-/// The shipped scenarios directory: `./scenarios`, else the source tree's.
-pub fn scenarios_dir(dir: Option<&Path>) -> PathBuf {
-    if let Some(d) = dir {
-        return d.to_path_buf();
-    }
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-}
-
-pub fn list_scenarios(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), Error> {
-    let dir = scenarios_dir(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| Error::Usage(format!("cannot list {}: {e}", dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        writeln!(out, "no scenario files (*.toml) in {}", dir.display()).map_err(Error::stdout)?;
-    }
-    for f in files {
-        match scenario::load(&f, None, &[]) {
-            Ok(l) => {
-                let s = &l.scenario;
-                writeln!(
-                    out,
-                    "{}\n  {} ({} days from {})",
-                    f.display(),
-                    s.name,
-                    s.days,
-                    s.start
-                )
-                .map_err(Error::stdout)?;
-                if !s.description.is_empty() {
-                    writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
-                }
-                for v in s.variants.iter() {
-                    writeln!(out, "    --variant {}: {}", v.name, v.description)
-                        .map_err(Error::stdout)?;
-                }
-            }
-            Err(e) => {
-                let first = e.to_string().lines().next().unwrap_or_default().to_string();
-                writeln!(out, "{}\n  INVALID: {first}", f.display()).map_err(Error::stdout)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A few headline lines per market and hub from a run's summary rows.
-pub fn print_summary(
-    s: &Scenario,
-    summary: &Summary,
-    sample: f64,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
-    let get =
-        |key: String| -> String { summary.get(&key).map(|v| v.to_string()).unwrap_or_default() };
-    let num = |key: String| summary.get(&key).and_then(|v| v.as_f64()).unwrap_or(0.0);
-    if sample < 1.0 {
-        writeln!(
-            out,
-            "(counts and money are for the {sample} sample; divide by {sample} for full scale)"
-        )
-        .map_err(Error::stdout)?;
-    }
-    for m in &s.markets {
-        let id = &m.id;
-        let lead = get(format!("{id}.mean_lead_time_days"));
-        writeln!(
-            out,
-            "  {id}: {} orders, {} cancelled, GMV ${}, duty+VAT ${}, {} delivered, mean lead time {} days",
-            thousands(num(format!("{id}.orders"))),
-            thousands(num(format!("{id}.cancelled"))),
-            thousands(num(format!("{id}.gmv_usd"))),
-            thousands(num(format!("{id}.duty_usd")) + num(format!("{id}.vat_usd"))),
-            thousands(num(format!("{id}.delivered"))),
-            if lead.is_empty() { "-".to_string() } else { format!("{:.1}", num(format!("{id}.mean_lead_time_days"))) },
-        )
-        .map_err(Error::stdout)?;
-    }
-    for h in &s.hubs {
-        let id = &h.id;
-        writeln!(
-            out,
-            "  {id}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
-            thousands(num(format!("{id}.arrived"))),
-            get(format!("{id}.peak_utilisation")),
-            thousands(num(format!("{id}.max_backlog"))),
-            get(format!("{id}.mean_wait_hours")),
-        )
-        .map_err(Error::stdout)?;
     }
     Ok(())
 }
