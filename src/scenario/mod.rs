@@ -28,6 +28,16 @@ pub struct Problem {
     pub location: String,
 }
 
+impl Problem {
+    /// The 1-based line and column in the scenario file, where the problem has them
+    /// (not for a whole-file problem or one an override caused).
+    pub fn line_column(&self) -> Option<(usize, usize)> {
+        let (rest, column) = self.location.rsplit_once(':')?;
+        let (_, line) = rest.rsplit_once(':')?;
+        Some((line.parse().ok()?, column.parse().ok()?))
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.location.is_empty() {

@@ -335,3 +335,21 @@ fn names_too_long_for_the_event_log_are_refused() {
     );
     ok(&["replay", &run.display().to_string(), "--check"]);
 }
+
+/// A library caller gets each problem's line and column as numbers.
+#[test]
+fn problems_carry_their_line_and_column() {
+    let text = std::fs::read_to_string(data("tiny.toml"))
+        .unwrap()
+        .replace("return_rate = 0.15", "return_rate = 1.15");
+    let err = tradesim::load_str(&text, "t.toml", None, &[]).unwrap_err();
+    let tradesim::ScenarioError::Invalid(problems) = err else {
+        panic!("{err}")
+    };
+    let p = &problems[0];
+    assert_eq!(p.path, "market.RU.return_rate");
+    let line = text.lines().position(|l| l.contains("1.15")).unwrap() + 1;
+    assert_eq!(p.line_column().map(|(l, _)| l), Some(line), "{p}");
+    let whole = tradesim::load_str("x = 1", "t.toml", None, &[]).unwrap_err();
+    assert!(whole.to_string().contains("t.toml"));
+}
