@@ -16,7 +16,8 @@ use super::progress::Progress;
 use crate::Error;
 use crate::engine::RunParams;
 use crate::log::LogReader;
-use crate::output::run::{self, EVENTS, MANIFEST};
+use crate::output::manifest::{self, MANIFEST};
+use crate::output::run::{self, EVENTS};
 use crate::output::staging::Staging;
 use crate::projection::{TABLES, Tables};
 use crate::scenario::{self, sha256_hex};
@@ -60,7 +61,7 @@ pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
     }
     let manifest = input.join(MANIFEST);
     if manifest.is_file()
-        && let Ok(m) = run::read_manifest(&manifest)
+        && let Ok(m) = manifest::read_manifest(&manifest)
         && !m.event_log
     {
         return Err(Error::BadInput(format!(
@@ -232,7 +233,7 @@ pub fn reproduce_command(
             manifest_path.display()
         )));
     }
-    let manifest = run::read_manifest(&manifest_path)?;
+    let manifest = manifest::read_manifest(&manifest_path)?;
     let run_dir = match manifest_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -328,7 +329,7 @@ pub fn reproduce_command(
         let rerun = simulated.files.get(*name);
         let path = run_dir.join(name);
         let on_disk = if path.is_file() {
-            Some(run::hash_file(&path)?)
+            Some(manifest::hash_file(&path)?)
         } else {
             None
         };

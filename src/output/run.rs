@@ -3,22 +3,20 @@
 //! nothing half-written and an earlier run is replaced only when asked.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::{self};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-
-use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::engine::{self, Plan, RunParams, RunStats, Sink};
 use crate::event::Event;
 use crate::log::LogWriter;
 use crate::model::Scenario;
+use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
 use crate::projection::{Summary, Tables};
-use crate::scenario::{Loaded, Override, sha256_hex};
+use crate::scenario::{Loaded, sha256_hex};
 
-pub const MANIFEST: &str = "manifest.json";
 pub const EVENTS: &str = "events.csv";
 
 /// What the user asked to run.
@@ -34,57 +32,6 @@ pub struct RunRequest {
     pub threads: usize,
     pub event_log: bool,
     pub force: bool,
-}
-
-/// Everything recorded about one replication, written as `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    pub tradesim_version: String,
-    pub scenario: String,
-    pub scenario_file: String,
-    pub scenario_sha256: String,
-    pub variant: Option<String>,
-    /// `--set` overrides as `PATH=VALUE`, VALUE in TOML syntax, in the order applied.
-    pub overrides: Vec<String>,
-    pub seed: u64,
-    pub replication: u32,
-    pub sample: f64,
-    pub threads: usize,
-    pub event_log: bool,
-    pub events: u64,
-    pub orders: u64,
-    /// SHA-256 of every other file in the directory.
-    pub files: BTreeMap<String, String>,
-}
-
-impl Manifest {
-    /// The record of replication `params` of `loaded`, simulated with `stats` into `files`.
-    pub fn new(
-        loaded: &Loaded,
-        params: RunParams,
-        threads: usize,
-        event_log: bool,
-        stats: &RunStats,
-        files: BTreeMap<String, String>,
-    ) -> Manifest {
-        Manifest {
-            tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
-            scenario: loaded.scenario.name.clone(),
-            scenario_file: loaded.file.display().to_string(),
-            scenario_sha256: loaded.sha256.clone(),
-            variant: loaded.variant.clone(),
-            overrides: loaded.overrides.iter().map(Override::to_string).collect(),
-            seed: params.seed,
-            replication: params.replication,
-            sample: params.sample,
-            threads,
-            event_log,
-            events: stats.events,
-            orders: stats.orders,
-            files,
-        }
-    }
 }
 
 /// One finished replication.
@@ -293,28 +240,6 @@ pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, Stri
         hashes.insert(name.to_string(), sha256_hex(text.as_bytes()));
     }
     Ok(hashes)
-}
-
-pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
-    let path = dir.join(MANIFEST);
-    let mut text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
-    text.push('\n');
-    fs::write(&path, text).map_err(Error::io(format!("writing {}", path.display())))
-}
-
-pub fn read_manifest(path: &Path) -> Result<Manifest, Error> {
-    let text =
-        fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::BadInput(format!("{}: not a tradesim manifest: {e}", path.display())))
-}
-
-pub fn hash_file(path: &Path) -> Result<String, Error> {
-    use sha2::{Digest, Sha256};
-    let mut file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut file, &mut h).map_err(Error::io(format!("reading {}", path.display())))?;
-    Ok(crate::model::digest::hex(&h.finalize()))
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.

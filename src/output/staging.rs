@@ -206,8 +206,9 @@ fn check_replaceable(dest: &Path, force: bool, inputs: &[PathBuf]) -> Result<(),
 fn is_tradesim_output(dir: &Path) -> bool {
     let is_file = |p: PathBuf| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
     is_file(dir.join(MARKER))
-        || crate::output::run::read_manifest(&dir.join(LEGACY_MANIFEST)).is_ok()
-        || crate::output::run::read_manifest(&dir.join("rep-000").join(LEGACY_MANIFEST)).is_ok()
+        || crate::output::manifest::read_manifest(&dir.join(LEGACY_MANIFEST)).is_ok()
+        || crate::output::manifest::read_manifest(&dir.join("rep-000").join(LEGACY_MANIFEST))
+            .is_ok()
 }
 
 /// Removes staging and set-aside directories in `parent` whose process has ended.

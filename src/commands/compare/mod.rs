@@ -34,7 +34,8 @@ use crate::Error;
 use crate::commands::format::grouped;
 use crate::engine::RunParams;
 use crate::model::date::Date;
-use crate::output::run::{self, Manifest};
+use crate::output::manifest::{self, Manifest};
+use crate::output::run;
 use crate::output::staging::Staging;
 use crate::projection::Tables;
 use crate::scenario::Override;
@@ -262,7 +263,7 @@ fn simulate_all(
                     run::simulate_into(&arm.loaded.scenario, params, &dir, false, &tick, stop)?;
                 let manifest =
                     Manifest::new(&arm.loaded, params, threads, false, &sim.stats, sim.files);
-                run::write_manifest(&dir, &manifest)?;
+                manifest::write_manifest(&dir, &manifest)?;
                 Ok(outcome(&sim.tables))
             })
             .collect()
