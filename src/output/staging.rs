@@ -42,27 +42,28 @@ impl Staging {
         fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
         remove_stale(&parent);
         let tmp = parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id()));
-        // Only a process with our id can have made it, and that process is gone.
-        if fs::symlink_metadata(&tmp).is_ok() {
-            fs::remove_dir_all(&tmp).map_err(Error::io(format!("removing {}", tmp.display())))?;
-        }
-        fs::create_dir(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
-        let staging = Staging {
+        create_marked(&tmp)?;
+        Ok(Staging {
             tmp,
             dest: dest.to_path_buf(),
             force,
             inputs,
             committed: false,
-        };
-        let marker = staging.tmp.join(MARKER);
-        fs::write(&marker, MARKER_TEXT)
-            .map_err(Error::io(format!("writing {}", marker.display())))?;
-        Ok(staging)
+        })
     }
 
     /// A scratch directory in `dir`, removed when dropped; it is never committed.
     pub fn scratch(dir: &Path) -> Result<Staging, Error> {
-        Staging::new(&dir.join("scratch"), false, &[])
+        let tmp = dir.join(format!(".scratch.tradesim-{}.tmp", std::process::id()));
+        create_marked(&tmp)?;
+        // Never committed, so no destination is checked; a stale one is removed as any is.
+        Ok(Staging {
+            dest: dir.join(".scratch"),
+            tmp,
+            force: false,
+            inputs: Vec::new(),
+            committed: false,
+        })
     }
 
     /// Moves the staged directory to its destination. An old directory is set aside
@@ -128,6 +129,17 @@ impl Drop for Staging {
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+/// Creates a staging directory holding the marker. Only a process with our id can have
+/// made one of this name before, and that process is gone, so an old one is removed.
+fn create_marked(tmp: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(tmp).is_ok() {
+        fs::remove_dir_all(tmp).map_err(Error::io(format!("removing {}", tmp.display())))?;
+    }
+    fs::create_dir(tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
+    let marker = tmp.join(MARKER);
+    fs::write(&marker, MARKER_TEXT).map_err(Error::io(format!("writing {}", marker.display())))
 }
 
 /// The destination's last component, which names the staging directory.
