@@ -81,7 +81,7 @@ pub struct RunArgs {
     /// Write the tables only, not events.csv.
     #[arg(long)]
     pub no_event_log: bool,
-    /// Replace the output directory if it exists.
+    /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no summary.
@@ -114,7 +114,7 @@ pub struct CompareArgs {
     /// Worker threads (default: one per core). The output does not depend on it.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Replace the output directory if it exists.
+    /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no table.
@@ -136,7 +136,7 @@ pub struct ReplayArgs {
     /// Compare the rebuilt tables with the run's own beside the log and name each that differs.
     #[arg(long)]
     pub check: bool,
-    /// Replace the output directory if it exists.
+    /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
 }
