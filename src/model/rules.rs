@@ -16,6 +16,17 @@ pub const MAX_ENTITIES: usize = 250;
 /// Most entries of a list that is not an id space: peaks, variants, targets, a hub's
 /// capacity changes, a variant's overrides.
 pub const MAX_LIST: usize = 10_000;
+/// The most entries of each top-level list of a scenario file (`[[hub]]`, ...).
+pub const TOP_LEVEL_LIMITS: [(&str, usize); 7] = [
+    ("hub", MAX_ENTITIES),
+    ("market", MAX_ENTITIES),
+    ("sellers", MAX_ENTITIES),
+    ("route", MAX_ENTITIES),
+    ("peak", MAX_LIST),
+    ("variant", MAX_LIST),
+    ("target", MAX_LIST),
+];
+
 /// Longest name in bytes: keeps every row of the event log within what its reader takes.
 pub const MAX_NAME_BYTES: usize = 100;
 /// The name the tables give the total over markets, and the tier row of a whole pool.

@@ -360,16 +360,7 @@ fn check_list_lengths(
     text: &str,
     file: &str,
 ) -> Result<(), ScenarioError> {
-    use crate::model::rules::{MAX_ENTITIES, MAX_LIST};
-    let limits = [
-        ("hub", MAX_ENTITIES),
-        ("market", MAX_ENTITIES),
-        ("sellers", MAX_ENTITIES),
-        ("route", MAX_ENTITIES),
-        ("peak", MAX_LIST),
-        ("variant", MAX_LIST),
-        ("target", MAX_LIST),
-    ];
+    let limits = crate::model::rules::TOP_LEVEL_LIMITS;
     let problems: Vec<Problem> = root
         .iter()
         .filter_map(|(key, value)| {

@@ -154,17 +154,18 @@ impl Validator {
     /// Checks every list's length before anything is done per entry, so a file with a
     /// million markets is refused at once. False if any list is too long.
     fn list_lengths(&mut self, raw: &RawScenario) -> bool {
+        // Checked again here: an override may replace a whole list.
         let lengths = [
-            ("hub", raw.hub.len(), MAX_ENTITIES),
-            ("market", raw.market.len(), MAX_ENTITIES),
-            ("sellers", raw.sellers.len(), MAX_ENTITIES),
-            ("route", raw.route.len(), MAX_ENTITIES),
-            ("peak", raw.peak.len(), MAX_LIST),
-            ("variant", raw.variant.len(), MAX_LIST),
-            ("target", raw.target.len(), MAX_LIST),
+            raw.hub.len(),
+            raw.market.len(),
+            raw.sellers.len(),
+            raw.route.len(),
+            raw.peak.len(),
+            raw.variant.len(),
+            raw.target.len(),
         ];
         let mut fine = true;
-        for (kind, len, max) in lengths {
+        for ((kind, max), len) in rules::TOP_LEVEL_LIMITS.into_iter().zip(lengths) {
             if len > max {
                 self.err(
                     kind,
