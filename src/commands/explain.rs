@@ -1,8 +1,9 @@
 //! `tradesim explain`: one order's story, told from the event log alone.
 //!
 //! The log is streamed; only the order's own events are kept. An order's events can lie
-//! anywhere after its placement (a return comes days later), so the whole log is read
-//! unless the order has ended for certain (cancelled or returned).
+//! anywhere after its placement (a return or the seller's payment comes days later), so
+//! the whole log is read unless the order has ended for certain (cancelled, refused, or
+//! both returned and paid for).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -37,10 +38,13 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         highest = highest.max(Some(e.order_id));
         if e.order_id == id {
             events.push(e);
+            let seen = |f: fn(&EventKind) -> bool| events.iter().any(|e| f(&e.kind));
             if matches!(
                 e.kind,
-                EventKind::OrderCancelled { .. } | EventKind::Returned { .. }
-            ) {
+                EventKind::OrderCancelled { .. } | EventKind::Refused { .. }
+            ) || (seen(|k| matches!(k, EventKind::Returned { .. }))
+                && seen(|k| matches!(k, EventKind::SellerPaid { .. })))
+            {
                 break;
             }
         }
@@ -137,6 +141,9 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
     let mut hub_arrived_at = None;
     let mut attempts = 0;
     let mut ended = false;
+    // The seller's money on this order, in cents: what it received less what it paid.
+    let mut seller_net: i64 = 0;
+    let mut seller_paid = false;
     for e in events {
         let since = dur(e.time_s - prev_t);
         let line = match e.kind {
@@ -164,9 +171,32 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 } else {
                     String::new()
                 };
+                if market.at_delivery[method.ix()] {
+                    let outcome = if success {
+                        "confirmed"
+                    } else {
+                        "not confirmed"
+                    };
+                    format!(
+                        "confirmation attempt {attempt} for {} (paid in cash at the door): {outcome}{after}",
+                        market.methods[method.ix()]
+                    )
+                } else {
+                    format!(
+                        "payment attempt {attempt} by {}: {outcome}{after}",
+                        market.methods[method.ix()]
+                    )
+                }
+            }
+            EventKind::OrderCancelled {
+                value_cents,
+                attempts: 0,
+                ..
+            } => {
+                ended = true;
                 format!(
-                    "payment attempt {attempt} by {}: {outcome}{after}",
-                    market.methods[method.ix()]
+                    "cancelled: the buyer abandoned it before paying (or confirming); the {} USD order is void",
+                    usd(i64::from(value_cents))
                 )
             }
             EventKind::OrderCancelled { value_cents, .. } => {
@@ -181,11 +211,15 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                     usd(i64::from(value_cents))
                 )
             }
-            EventKind::Dispatched => {
+            EventKind::Dispatched { freight_cents, .. } => {
+                seller_net -= i64::from(freight_cents);
                 let after = paid_at.map_or(String::new(), |p| {
                     format!(", {} after payment", dur(e.time_s - p))
                 });
-                format!("dispatched by the seller{after}")
+                format!(
+                    "dispatched by the seller{after}; the seller paid {} USD freight",
+                    usd(i64::from(freight_cents))
+                )
             }
             EventKind::HubArrived { hub } => {
                 hub_arrived_at = Some(e.time_s);
@@ -198,10 +232,25 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 hub,
                 wait_s,
                 service_s,
+                fee_cents,
+                finance_cents,
+                ..
             } => {
+                seller_net -= i64::from(fee_cents) + i64::from(finance_cents);
                 let dim = &ctx.hubs[hub.ix()];
                 let (hub, service) = (&dim.id, dur(service_s));
-                if wait_s == 0 {
+                let mut fees = format!(
+                    "; the seller paid the hub {} USD",
+                    usd(i64::from(fee_cents))
+                );
+                if finance_cents > 0 {
+                    let _ = write!(
+                        fees,
+                        " and {} USD for e-finance (paid now instead of at settlement)",
+                        usd(i64::from(finance_cents))
+                    );
+                }
+                let left = if wait_s == 0 {
                     format!("left hub {hub} after {service} on a line, without queueing")
                 } else {
                     // Days of the wait on which the hub had no line at all.
@@ -220,7 +269,8 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                         "left hub {hub} after {} in its queue{why} and {service} on a line",
                         dur(wait_s)
                     )
-                }
+                };
+                left + &fees
             }
             EventKind::CustomsCleared {
                 duty_cents,
@@ -252,18 +302,65 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                     }
                 )
             }
-            EventKind::Delivered { lead_s } => {
+            EventKind::Delivered {
+                lead_s,
+                collected_cents,
+            } => {
                 delivered_at = Some(e.time_s);
+                let cash = if collected_cents > 0 {
+                    format!(
+                        "; the buyer paid {} USD in cash at the door, held by the carrier until it remits it",
+                        usd(i64::from(collected_cents))
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    "delivered, {since} after customs; lead time {} from placement",
+                    "delivered, {since} after customs; lead time {} from placement{cash}",
                     dur(lead_s)
                 )
             }
-            EventKind::Returned { value_cents } => {
+            EventKind::Refused { freight_cents, .. } => {
                 ended = true;
+                seller_net -= i64::from(freight_cents);
                 format!(
-                    "returned by the buyer, {since} after delivery ({} USD refunded)",
-                    usd(i64::from(value_cents))
+                    "refused at the door, {since} after customs: nobody pays for the goods, which go back to the seller, who pays {} USD return freight",
+                    usd(i64::from(freight_cents))
+                )
+            }
+            EventKind::Returned {
+                value_cents,
+                freight_cents,
+                ..
+            } => {
+                seller_net -= i64::from(value_cents) + i64::from(freight_cents);
+                let after = delivered_at.map_or(String::new(), |d| {
+                    format!(", {} after delivery", dur(e.time_s - d))
+                });
+                format!(
+                    "returned by the buyer{after}: the seller refunded {} USD and paid {} USD return freight",
+                    usd(i64::from(value_cents)),
+                    usd(i64::from(freight_cents))
+                )
+            }
+            EventKind::SellerPaid {
+                value_cents,
+                commission_cents,
+                fee_cents,
+                to_cash_s,
+                ..
+            } => {
+                seller_paid = true;
+                let net =
+                    i64::from(value_cents) - i64::from(commission_cents) - i64::from(fee_cents);
+                seller_net += net;
+                format!(
+                    "the seller was paid {} USD: {} USD less the platform's {} USD commission and {} USD payment fees; {} after dispatch",
+                    usd(net),
+                    usd(i64::from(value_cents)),
+                    usd(i64::from(commission_cents)),
+                    usd(i64::from(fee_cents)),
+                    dur(to_cash_s)
                 )
             }
         };
@@ -273,20 +370,31 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
 
     let _ = writeln!(s);
     let last = events.last().expect("at least one event");
+    let returned = events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Returned { .. }));
     let outcome = if ended {
         match last.kind {
-            EventKind::Returned { .. } => format!(
-                "delivered in {}, then returned",
-                dur(delivered_at.map_or(0, |d| d - placed_at))
+            EventKind::Refused { .. } => format!(
+                "refused at the door {} after it was placed",
+                dur(last.time_s - placed_at)
             ),
             _ => "cancelled before dispatch".to_string(),
         }
     } else if let Some(d) = delivered_at {
-        format!(
-            "delivered in {}; not returned by the end of the horizon ({})",
-            dur(d - placed_at),
-            at(horizon_s)
-        )
+        let then = match (returned, seller_paid) {
+            (true, true) => "then returned".to_string(),
+            (true, false) => format!(
+                "then returned; the seller not yet paid by the end of the horizon ({})",
+                at(horizon_s)
+            ),
+            (false, true) => format!("not returned by the end of the horizon ({})", at(horizon_s)),
+            (false, false) => format!(
+                "not returned, and the seller not yet paid, by the end of the horizon ({})",
+                at(horizon_s)
+            ),
+        };
+        format!("delivered in {}; {then}", dur(d - placed_at))
     } else {
         let where_ = match last.kind {
             EventKind::OrderPlaced { .. } => "waiting for payment".to_string(),
@@ -296,7 +404,7 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
             EventKind::PaymentAttempted { success: true, .. } => {
                 "paid, waiting for the seller to dispatch it".to_string()
             }
-            EventKind::Dispatched => match hub {
+            EventKind::Dispatched { .. } => match hub {
                 Some(h) => format!("on its way to hub {h}"),
                 None => format!("in transit to {} or at its customs", market.id),
             },
@@ -318,6 +426,16 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
         )
     };
     let _ = writeln!(s, "Outcome: {outcome}.");
+    if events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Dispatched { .. }))
+    {
+        let _ = writeln!(
+            s,
+            "Seller's money on this order so far: {} USD (payments received less freight, hub fees, e-finance and refunds).",
+            usd(seller_net)
+        );
+    }
     s
 }
 

@@ -10,6 +10,7 @@ use super::streams::{OrderRng, unit_from_word};
 use super::Plan;
 use crate::event::{Event, EventKind};
 use crate::model::dist::Dist;
+use crate::model::money::Payout;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
 /// An order's stages, in lifecycle order.
@@ -24,12 +25,20 @@ pub enum Stage {
     HubDepart,
     Customs,
     Deliver,
+    /// Delivered (or refused): only money and a return are left.
     Return,
+    Pay,
 }
 
 const PAID: u8 = 1;
 const INSPECTED: u8 = 2;
 const RETURNS: u8 = 4;
+/// Cash on delivery: collected at the door, remitted later.
+const AT_DOOR: u8 = 8;
+const REFUSES: u8 = 16;
+/// The seller has been paid.
+const PAID_OUT: u8 = 32;
+const RETURNED: u8 = 64;
 
 /// 64 bytes: the whole state of an order in flight (parcels in flight are what memory
 /// grows with, so every field earns its place).
@@ -42,8 +51,10 @@ pub struct Parcel {
     value_cents: u32,
     seller: u32,
     retry_gap: u32,
+    /// Payment to dispatch; once dispatched, the dispatch time.
     handling: u32,
-    /// Dispatch to hub arrival; once arrived, the arrival time.
+    /// Dispatch to hub arrival; once arrived, the arrival time; once delivered, the
+    /// delivery time.
     leg: u32,
     /// Full-scale line time at the hub; replaced by the sampled time once served.
     service: u32,
@@ -51,6 +62,8 @@ pub struct Parcel {
     to_customs: u32,
     last_mile: u32,
     return_after: u32,
+    /// Delivery to the seller's payment: confirmation or COD remittance.
+    settle_after: u32,
     pub market: MarketId,
     pub route: RouteId,
     category: CategoryId,
@@ -63,27 +76,30 @@ pub struct Parcel {
 
 const _: () = assert!(std::mem::size_of::<Parcel>() == 64);
 
-/// A paid parcel as it waits in an hour's bucket: 48 bytes instead of 64, because the
-/// fields only payment needs (seller, category, method, attempts, retry gap, handling
-/// time) are spent by then. Most parcels in flight are in this form.
+/// A paid parcel as it waits in an hour's bucket: 56 bytes instead of 64, because the
+/// fields only payment needs (category, attempts, retry gap) are spent by then and the
+/// market follows from the route. Most parcels in flight are in this form.
 #[derive(Debug, Clone, Copy)]
 pub struct Stored {
     order_id: u64,
     next: u32,
     placed: u32,
     value_cents: u32,
+    seller: u32,
+    dispatched: u32,
     leg: u32,
     service: u32,
     to_customs: u32,
     last_mile: u32,
     return_after: u32,
-    market: MarketId,
+    settle_after: u32,
     route: RouteId,
+    method: MethodId,
     stage: Stage,
     flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Stored>() == 48);
+const _: () = assert!(std::mem::size_of::<Stored>() == 56);
 
 impl Stored {
     /// Time of the pending event.
@@ -190,12 +206,33 @@ impl Parcel {
         let returns = unit_from_word(rng) < m.return_rate;
         let delivered = cleared && within(customs.saturating_add(last_mile));
         let return_after = draw(&m.return_time, delivered && returns, rng);
+        // Drawn last, so that adding them left every earlier draw as it was.
+        let pm = &m.payment[method.ix()];
+        if unit_from_word(rng) < pm.abandon {
+            flags &= !PAID;
+            attempts = 0;
+        }
+        let refuses = unit_from_word(rng) < pm.refusal;
+        let settle_after = if pm.at_delivery {
+            draw(&m.settlement.cod_remittance, delivered && !refuses, rng)
+        } else {
+            let confirm = draw(&m.settlement.confirmation, delivered, rng);
+            m.settlement
+                .auto_confirm_s
+                .map_or(confirm, |cap| confirm.min(cap))
+        };
         let seller = plan.pools[pool.ix()].finish_rank(seller);
         if inspected {
             flags |= INSPECTED;
         }
         if returns {
             flags |= RETURNS;
+        }
+        if pm.at_delivery {
+            flags |= AT_DOOR;
+        }
+        if refuses {
+            flags |= REFUSES;
         }
         Parcel {
             order_id,
@@ -210,6 +247,7 @@ impl Parcel {
             to_customs,
             last_mile,
             return_after,
+            settle_after,
             market,
             route: route_id,
             category,
@@ -230,6 +268,7 @@ impl Parcel {
 
     /// Emits every event due before `end`, in lifecycle order.
     pub fn advance(&mut self, plan: &Plan, end: u32, out: &mut Vec<Event>) -> Step {
+        let s = plan.scenario;
         loop {
             if self.next >= end {
                 return Step::Later;
@@ -237,8 +276,13 @@ impl Parcel {
             let t = self.next;
             let kind = match self.stage {
                 Stage::Placed => {
-                    self.stage = Stage::Attempt;
-                    self.attempt = 1;
+                    if self.attempts == 0 {
+                        // Abandoned: no attempt; cancelled in the same second.
+                        self.stage = Stage::Cancel;
+                    } else {
+                        self.stage = Stage::Attempt;
+                        self.attempt = 1;
+                    }
                     EventKind::OrderPlaced {
                         seller: self.seller,
                         category: self.category,
@@ -272,24 +316,29 @@ impl Parcel {
                             seller: self.seller,
                             method: self.method,
                             value_cents: self.value_cents,
+                            attempts: self.attempts,
                         },
                     ));
                     return Step::Done;
                 }
                 Stage::Dispatch => {
-                    if plan.scenario.routes[self.route.ix()].hub.is_some() {
+                    let route = &s.routes[self.route.ix()];
+                    self.handling = t;
+                    if route.hub.is_some() {
                         self.stage = Stage::HubArrive;
                         self.next = t.saturating_add(self.leg);
                     } else {
                         self.stage = Stage::Customs;
                         self.next = t.saturating_add(self.to_customs);
                     }
-                    EventKind::Dispatched
+                    EventKind::Dispatched {
+                        seller: self.seller,
+                        value_cents: self.value_cents,
+                        freight_cents: route.freight_cents(),
+                    }
                 }
                 Stage::HubArrive => {
-                    let hub = plan.scenario.routes[self.route.ix()]
-                        .hub
-                        .expect("hub route");
+                    let hub = s.routes[self.route.ix()].hub.expect("hub route");
                     out.push(self.event(t, EventKind::HubArrived { hub }));
                     self.leg = t;
                     self.stage = Stage::HubDepart;
@@ -298,16 +347,36 @@ impl Parcel {
                 Stage::HubDepart => {
                     self.stage = Stage::Customs;
                     self.next = t.saturating_add(self.to_customs);
-                    EventKind::HubDeparted {
-                        hub: plan.scenario.routes[self.route.ix()]
-                            .hub
-                            .expect("hub route"),
-                        wait_s: t - self.service - self.leg,
-                        service_s: self.service,
+                    let hub_id = s.routes[self.route.ix()].hub.expect("hub route");
+                    let hub = &s.hubs[hub_id.ix()];
+                    // E-finance pays for prepaid orders only: a COD order's cash may never come.
+                    let finance = hub.efinance_rate.filter(|_| self.flags & AT_DOOR == 0);
+                    let payout = finance.map(|rate| {
+                        Payout::of(
+                            &s.markets[self.market.ix()],
+                            self.method.ix(),
+                            self.value_cents,
+                            rate,
+                        )
+                    });
+                    out.push(self.event(
+                        t,
+                        EventKind::HubDeparted {
+                            hub: hub_id,
+                            wait_s: t - self.service - self.leg,
+                            service_s: self.service,
+                            seller: self.seller,
+                            fee_cents: hub.fee_cents(),
+                            finance_cents: payout.map_or(0, |p| p.finance_cents),
+                        },
+                    ));
+                    if let Some(p) = payout {
+                        self.pay(t, p, out);
                     }
+                    continue;
                 }
                 Stage::Customs => {
-                    let customs = &plan.scenario.markets[self.market.ix()].customs;
+                    let customs = &s.markets[self.market.ix()].customs;
                     let (duty_cents, vat_cents) = customs.charges_cents(self.value_cents);
                     self.stage = Stage::Deliver;
                     self.next = t.saturating_add(self.last_mile);
@@ -318,33 +387,105 @@ impl Parcel {
                     }
                 }
                 Stage::Deliver => {
+                    if self.flags & (AT_DOOR | REFUSES) == AT_DOOR | REFUSES {
+                        out.push(self.event(
+                            t,
+                            EventKind::Refused {
+                                seller: self.seller,
+                                method: self.method,
+                                value_cents: self.value_cents,
+                                freight_cents: s.routes[self.route.ix()].return_freight_cents(),
+                            },
+                        ));
+                        return Step::Done;
+                    }
+                    let collected_cents = if self.flags & AT_DOOR != 0 {
+                        self.value_cents
+                    } else {
+                        0
+                    };
                     out.push(self.event(
                         t,
                         EventKind::Delivered {
                             lead_s: t - self.placed,
+                            collected_cents,
                         },
                     ));
-                    if self.flags & RETURNS == 0 {
-                        return Step::Done;
+                    self.leg = t;
+                    match self.after_delivery() {
+                        Some(step) => return step,
+                        None => continue,
                     }
-                    self.stage = Stage::Return;
-                    self.next = t.saturating_add(self.return_after);
-                    continue;
                 }
                 Stage::Return => {
+                    self.flags |= RETURNED;
                     out.push(self.event(
                         t,
                         EventKind::Returned {
+                            seller: self.seller,
                             value_cents: self.value_cents,
+                            freight_cents: s.routes[self.route.ix()].return_freight_cents(),
                         },
                     ));
-                    return Step::Done;
+                    match self.after_delivery() {
+                        Some(step) => return step,
+                        None => continue,
+                    }
+                }
+                Stage::Pay => {
+                    let payout = Payout::of(
+                        &s.markets[self.market.ix()],
+                        self.method.ix(),
+                        self.value_cents,
+                        0.0,
+                    );
+                    self.pay(t, payout, out);
+                    match self.after_delivery() {
+                        Some(step) => return step,
+                        None => continue,
+                    }
                 }
             };
             out.push(self.event(t, kind));
         }
     }
 
+    /// Pays the seller at `t`.
+    fn pay(&mut self, t: u32, payout: Payout, out: &mut Vec<Event>) {
+        self.flags |= PAID_OUT;
+        out.push(self.event(
+            t,
+            EventKind::SellerPaid {
+                seller: self.seller,
+                method: self.method,
+                value_cents: payout.gross_cents,
+                commission_cents: payout.commission_cents,
+                fee_cents: payout.fee_cents,
+                to_cash_s: t - self.handling,
+            },
+        ));
+    }
+
+    /// After delivery, a payment and a return may be pending: the earlier comes next
+    /// (the payment on a tie); `Done` when neither is.
+    fn after_delivery(&mut self) -> Option<Step> {
+        let delivered = self.leg;
+        let pay = (self.flags & PAID_OUT == 0).then(|| delivered.saturating_add(self.settle_after));
+        let ret = (self.flags & (RETURNS | RETURNED) == RETURNS)
+            .then(|| delivered.saturating_add(self.return_after));
+        match (pay, ret) {
+            (None, None) => return Some(Step::Done),
+            (Some(p), r) if r.is_none_or(|r| p <= r) => {
+                self.stage = Stage::Pay;
+                self.next = p;
+            }
+            (_, r) => {
+                self.stage = Stage::Return;
+                self.next = r.expect("a return is pending");
+            }
+        }
+        None
+    }
     /// Whether payment is over, so that the parcel can wait as a `Stored`.
     pub fn is_paid(&self) -> bool {
         self.stage >= Stage::Dispatch
@@ -358,37 +499,41 @@ impl Parcel {
             next: self.next,
             placed: self.placed,
             value_cents: self.value_cents,
+            seller: self.seller,
+            dispatched: self.handling,
             leg: self.leg,
             service: self.service,
             to_customs: self.to_customs,
             last_mile: self.last_mile,
             return_after: self.return_after,
-            market: self.market,
+            settle_after: self.settle_after,
             route: self.route,
+            method: self.method,
             stage: self.stage,
             flags: self.flags,
         }
     }
 
     /// A paid parcel back from its compact form; the spent payment fields are zero.
-    pub fn restore(s: &Stored) -> Parcel {
+    pub fn restore(plan: &Plan, s: &Stored) -> Parcel {
         Parcel {
             order_id: s.order_id,
             next: s.next,
             placed: s.placed,
             value_cents: s.value_cents,
-            seller: 0,
+            seller: s.seller,
             retry_gap: 0,
-            handling: 0,
+            handling: s.dispatched,
             leg: s.leg,
             service: s.service,
             to_customs: s.to_customs,
             last_mile: s.last_mile,
             return_after: s.return_after,
-            market: s.market,
+            settle_after: s.settle_after,
+            market: plan.scenario.routes[s.route.ix()].market,
             route: s.route,
             category: CategoryId(0),
-            method: MethodId(0),
+            method: s.method,
             stage: s.stage,
             attempt: 0,
             attempts: 0,

@@ -175,6 +175,7 @@ impl<'a> Plan<'a> {
                 .map(|m| context::MarketDim {
                     id: m.id.clone(),
                     methods: m.payment.iter().map(|p| p.method.clone()).collect(),
+                    at_delivery: m.payment.iter().map(|p| p.at_delivery).collect(),
                 })
                 .collect(),
             categories: s.categories.clone(),

@@ -117,8 +117,8 @@ impl Schedule {
                 } else {
                     shelf.unpaid.file(slot, *p, &self.spare_unpaid);
                 }
-            } else if p.stage != parcel::Stage::Return {
-                // Delivered parcels that may still come back are not in flight.
+            } else if p.stage <= parcel::Stage::Deliver {
+                // Delivered parcels that wait for a payment or a return are not in flight.
                 shelf.in_flight[p.market.ix()] += 1;
             }
         }

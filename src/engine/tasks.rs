@@ -140,7 +140,7 @@ pub(super) fn run_tasks(
                 }
                 Task::AdvanceStored(runs) => {
                     each_prefetched(runs, |p| {
-                        out.take(plan, schedule, span, || Parcel::restore(p))
+                        out.take(plan, schedule, span, || Parcel::restore(plan, p))
                     });
                 }
             }

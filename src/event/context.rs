@@ -25,6 +25,8 @@ pub struct Context {
 pub struct MarketDim {
     pub id: String,
     pub methods: Vec<String>,
+    /// Per method, whether it is cash on delivery (its attempts confirm the order).
+    pub at_delivery: Vec<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,13 @@ pub struct HubDim {
 }
 
 impl Context {
+    /// Whether a route connects seller pool `pool` to market `market`.
+    pub fn serves(&self, pool: usize, market: usize) -> bool {
+        self.routes
+            .iter()
+            .any(|r| usize::from(r.pool) == pool && usize::from(r.market) == market)
+    }
+
     /// Index of the size tier of the seller at popularity `rank` in pool `pool`.
     pub fn tier_of(&self, pool: usize, rank: u32) -> usize {
         tier_in(&self.tier_bounds(pool), rank)

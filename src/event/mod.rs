@@ -31,13 +31,21 @@ pub enum EventKind {
         attempt: u8,
         success: bool,
     },
-    /// Every payment attempt failed.
+    /// The buyer abandoned the order (`attempts` 0) or every payment attempt failed.
     OrderCancelled {
         seller: u32,
         method: MethodId,
         value_cents: u32,
+        /// Payment attempts made: 0 when the order was abandoned before any.
+        attempts: u8,
     },
-    Dispatched,
+    /// The seller hands the parcel to the carrier and pays the freight.
+    Dispatched {
+        seller: u32,
+        /// The goods' value, from now on owed to the seller until it is paid or refused.
+        value_cents: u32,
+        freight_cents: u32,
+    },
     HubArrived {
         hub: HubId,
     },
@@ -47,6 +55,11 @@ pub enum EventKind {
         wait_s: u32,
         /// Time on the line.
         service_s: u32,
+        seller: u32,
+        /// The hub's fee, paid by the seller.
+        fee_cents: u32,
+        /// The hub's e-finance fee, when it pays the seller now (`SellerPaid` follows).
+        finance_cents: u32,
     },
     CustomsCleared {
         duty_cents: u32,
@@ -56,14 +69,38 @@ pub enum EventKind {
     Delivered {
         /// Delivery time minus placement time.
         lead_s: u32,
+        /// Cash collected at the door (cash on delivery); 0 for a prepaid order.
+        collected_cents: u32,
     },
-    Returned {
+    /// A cash-on-delivery parcel refused at the door: it goes back to the seller, who pays
+    /// the return freight; nobody pays for the goods.
+    Refused {
+        seller: u32,
+        method: MethodId,
         value_cents: u32,
+        freight_cents: u32,
+    },
+    /// The buyer sent the goods back: the seller refunds the value and pays the freight.
+    Returned {
+        seller: u32,
+        value_cents: u32,
+        freight_cents: u32,
+    },
+    /// The seller is paid: the order's value less the platform's commission and the
+    /// payment fees (at settlement, at COD remittance, or at hub departure if financed).
+    SellerPaid {
+        seller: u32,
+        method: MethodId,
+        value_cents: u32,
+        commission_cents: u32,
+        fee_cents: u32,
+        /// Dispatch to this payment.
+        to_cash_s: u32,
     },
 }
 
 /// Event kind names, as the log writes them, in lifecycle order.
-pub const KIND_NAMES: [&str; 9] = [
+pub const KIND_NAMES: [&str; 11] = [
     "order_placed",
     "payment_attempted",
     "order_cancelled",
@@ -73,6 +110,8 @@ pub const KIND_NAMES: [&str; 9] = [
     "customs_cleared",
     "delivered",
     "returned",
+    "refused",
+    "seller_paid",
 ];
 
 impl EventKind {
@@ -85,12 +124,14 @@ impl EventKind {
             EventKind::OrderPlaced { .. } => 0,
             EventKind::PaymentAttempted { .. } => 1,
             EventKind::OrderCancelled { .. } => 2,
-            EventKind::Dispatched => 3,
+            EventKind::Dispatched { .. } => 3,
             EventKind::HubArrived { .. } => 4,
             EventKind::HubDeparted { .. } => 5,
             EventKind::CustomsCleared { .. } => 6,
             EventKind::Delivered { .. } => 7,
             EventKind::Returned { .. } => 8,
+            EventKind::Refused { .. } => 9,
+            EventKind::SellerPaid { .. } => 10,
         }
     }
 
@@ -104,6 +145,8 @@ impl EventKind {
         }
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Event>() == 40);
 
 impl Event {
     /// The log's total order: time, then order id, then lifecycle stage.

@@ -347,6 +347,14 @@ fn check_context(ctx: &Context) -> Result<(), String> {
             &format!("market `{}` payment methods", m.id),
             m.methods.iter().map(String::as_str).collect(),
         )?;
+        if m.at_delivery.len() != m.methods.len() {
+            return Err(format!(
+                "market `{}`: {} payment methods but {} `at_delivery` flags",
+                m.id,
+                m.methods.len(),
+                m.at_delivery.len()
+            ));
+        }
     }
     ids(
         "categories",
@@ -581,13 +589,24 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             seller: seller()?,
             method: method()?,
             value_cents: u32_at(12)?,
+            attempts: match int(10)? {
+                a @ 0..=255 => a as u8,
+                a => return Err(format!("column `attempt`: expected 0 to 255, found {a}")),
+            },
         },
-        3 => EventKind::Dispatched,
+        3 => EventKind::Dispatched {
+            seller: seller()?,
+            value_cents: u32_at(12)?,
+            freight_cents: u32_at(19)?,
+        },
         4 => EventKind::HubArrived { hub: route_hub()? },
         5 => EventKind::HubDeparted {
             hub: route_hub()?,
             wait_s: u32_at(16)?,
             service_s: u32_at(17)?,
+            seller: seller()?,
+            fee_cents: u32_at(20)?,
+            finance_cents: u32_at(22)?,
         },
         6 => EventKind::CustomsCleared {
             duty_cents: u32_at(13)?,
@@ -596,9 +615,26 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
         },
         7 => EventKind::Delivered {
             lead_s: u32_at(18)?,
+            collected_cents: u32_at(23)?,
         },
-        _ => EventKind::Returned {
+        8 => EventKind::Returned {
+            seller: seller()?,
             value_cents: u32_at(12)?,
+            freight_cents: u32_at(19)?,
+        },
+        9 => EventKind::Refused {
+            seller: seller()?,
+            method: method()?,
+            value_cents: u32_at(12)?,
+            freight_cents: u32_at(19)?,
+        },
+        _ => EventKind::SellerPaid {
+            seller: seller()?,
+            method: method()?,
+            value_cents: u32_at(12)?,
+            commission_cents: u32_at(21)?,
+            fee_cents: u32_at(20)?,
+            to_cash_s: u32_at(24)?,
         },
     };
     Ok((

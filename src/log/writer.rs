@@ -543,8 +543,7 @@ impl<'a> Rows<'a> {
         self.label(&labels.markets[e.market.ix()]);
         self.label(&labels.routes[e.route.ix()]);
         let methods = &labels.methods[e.market.ix()];
-        // Then hub,seller,category,method,attempt,success,value_cents,duty_cents,
-        // vat_cents,inspected,wait_s,service_s,lead_s: each column after a comma.
+        // Then the columns from `hub` on (`schema::COLUMNS`), each after a comma.
         match e.kind {
             EventKind::OrderPlaced {
                 seller,
@@ -558,7 +557,7 @@ impl<'a> Rows<'a> {
                 self.label(&methods[method.ix()]);
                 self.put(b",,");
                 self.num(value_cents);
-                self.put(b",,,,,,\n");
+                self.put(b",,,,,,,,,,,,\n");
             }
             EventKind::PaymentAttempted {
                 method,
@@ -569,36 +568,58 @@ impl<'a> Rows<'a> {
                 self.label(&methods[method.ix()]);
                 self.num(attempt);
                 self.num(success);
-                self.put(b",,,,,,,\n");
+                self.put(b",,,,,,,,,,,,,\n");
             }
             EventKind::OrderCancelled {
                 seller,
                 method,
                 value_cents,
+                attempts,
             } => {
                 self.put(b",");
                 self.num(seller);
                 self.put(b",");
                 self.label(&methods[method.ix()]);
-                self.put(b",,");
+                self.num(attempts);
+                self.put(b",");
                 self.num(value_cents);
-                self.put(b",,,,,,\n");
+                self.put(b",,,,,,,,,,,,\n");
             }
-            EventKind::Dispatched => self.put(b",,,,,,,,,,,,,\n"),
+            EventKind::Dispatched {
+                seller,
+                value_cents,
+                freight_cents,
+            } => {
+                self.put(b",");
+                self.num(seller);
+                self.put(b",,,,");
+                self.num(value_cents);
+                self.put(b",,,,,,");
+                self.num(freight_cents);
+                self.put(b",,,,,\n");
+            }
             EventKind::HubArrived { hub } => {
                 self.label(&labels.hubs[hub.ix()]);
-                self.put(b",,,,,,,,,,,,\n");
+                self.put(b",,,,,,,,,,,,,,,,,,\n");
             }
             EventKind::HubDeparted {
                 hub,
                 wait_s,
                 service_s,
+                seller,
+                fee_cents,
+                finance_cents,
             } => {
                 self.label(&labels.hubs[hub.ix()]);
-                self.put(b",,,,,,,,,");
+                self.num(seller);
+                self.put(b",,,,,,,,");
                 self.num(wait_s);
                 self.num(service_s);
-                self.put(b",\n");
+                self.put(b",,");
+                self.num(fee_cents);
+                self.put(b",");
+                self.num(finance_cents);
+                self.put(b",,\n");
             }
             EventKind::CustomsCleared {
                 duty_cents,
@@ -609,17 +630,67 @@ impl<'a> Rows<'a> {
                 self.num(duty_cents);
                 self.num(vat_cents);
                 self.num(inspected);
-                self.put(b",,,\n");
+                self.put(b",,,,,,,,,\n");
             }
-            EventKind::Delivered { lead_s } => {
+            EventKind::Delivered {
+                lead_s,
+                collected_cents,
+            } => {
                 self.put(b",,,,,,,,,,,,");
                 self.num(lead_s);
-                self.put(b"\n");
+                self.put(b",,,,");
+                self.num(collected_cents);
+                self.put(b",\n");
             }
-            EventKind::Returned { value_cents } => {
-                self.put(b",,,,,,");
+            EventKind::Returned {
+                seller,
+                value_cents,
+                freight_cents,
+            } => {
+                self.put(b",");
+                self.num(seller);
+                self.put(b",,,,");
                 self.num(value_cents);
-                self.put(b",,,,,,\n");
+                self.put(b",,,,,,");
+                self.num(freight_cents);
+                self.put(b",,,,,\n");
+            }
+            EventKind::Refused {
+                seller,
+                method,
+                value_cents,
+                freight_cents,
+            } => {
+                self.put(b",");
+                self.num(seller);
+                self.put(b",");
+                self.label(&methods[method.ix()]);
+                self.put(b",,");
+                self.num(value_cents);
+                self.put(b",,,,,,");
+                self.num(freight_cents);
+                self.put(b",,,,,\n");
+            }
+            EventKind::SellerPaid {
+                seller,
+                method,
+                value_cents,
+                commission_cents,
+                fee_cents,
+                to_cash_s,
+            } => {
+                self.put(b",");
+                self.num(seller);
+                self.put(b",");
+                self.label(&methods[method.ix()]);
+                self.put(b",,");
+                self.num(value_cents);
+                self.put(b",,,,,,,");
+                self.num(fee_cents);
+                self.num(commission_cents);
+                self.put(b",,");
+                self.num(to_cash_s);
+                self.put(b"\n");
             }
         }
         self.make_room();

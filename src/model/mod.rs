@@ -8,6 +8,7 @@ pub mod date;
 pub mod digest;
 pub mod dist;
 mod exp;
+pub mod money;
 pub mod rules;
 
 use rand::SeedableRng;
@@ -76,7 +77,11 @@ pub struct Hub {
     pub service_time: Dist,
     /// (day index from the start, lines from that day on), sorted by day.
     pub capacity_changes: Vec<(u32, u32)>,
+    /// Paid by the seller for each parcel the hub processes.
     pub fee_usd: f64,
+    /// E-finance at the hub: when set, the seller of a prepaid order is paid at hub
+    /// departure instead of at settlement, for this share of the order's value.
+    pub efinance_rate: Option<f64>,
 }
 
 impl Hub {
@@ -107,6 +112,11 @@ pub struct Market {
     pub category_weights: Vec<f64>,
     pub payment: Vec<PaymentMethod>,
     pub max_payment_attempts: u8,
+    /// The platform's commission, a share of the item value, deducted from the payout.
+    pub commission_rate: f64,
+    /// Currency conversion spread, a share of the item value, deducted from the payout.
+    pub fx_spread: f64,
+    pub settlement: Settlement,
     /// Time between two payment attempts.
     pub payment_retry: Dist,
     pub customs: Customs,
@@ -125,6 +135,28 @@ pub struct PaymentMethod {
     pub share: f64,
     /// Probability that one attempt succeeds.
     pub success: f64,
+    /// Share of the orders placed with this method that the buyer never pays for (or,
+    /// cash on delivery, never confirms): cancelled at placement, before any attempt.
+    pub abandon: f64,
+    /// Paid by the seller on each settled order: a share of the value plus a fixed fee.
+    pub fee_rate: f64,
+    pub fee_usd: f64,
+    /// Cash on delivery: the attempts confirm the order, the cash is collected at the door.
+    pub at_delivery: bool,
+    /// Cash on delivery: share of parcels the buyer refuses at the door.
+    pub refusal: f64,
+}
+
+/// When the seller is paid.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    /// Prepaid orders: the marketplace holds the payment until the buyer confirms receipt,
+    /// this long after delivery ...
+    pub confirmation: Dist,
+    /// ... or until it confirms automatically, this long after delivery (seconds).
+    pub auto_confirm_s: Option<u32>,
+    /// Cash on delivery: the carrier remits the cash to the seller this long after delivery.
+    pub cod_remittance: Dist,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +204,10 @@ pub struct Elasticities {
     pub landed_cost: f64,
     /// Elasticity of orders with respect to the expected delivery time.
     pub delivery_time: f64,
+    /// The logit's outside option (not buying cross-border) at the file's own figures, in
+    /// (0, 1]: 1 makes each pool's demand independent of the others', smaller values
+    /// move more of a pool's lost buyers to the other pools.
+    pub outside_share: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +234,10 @@ pub struct Route {
     pub to_hub: Option<Dist>,
     /// Hub departure (or dispatch, when direct) to arrival at the market's customs.
     pub transit: Dist,
+    /// Freight per parcel, paid by the seller at dispatch.
     pub cost_usd: f64,
+    /// Freight of a parcel coming back (a refusal or a return), paid by the seller.
+    pub return_cost_usd: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -241,10 +280,17 @@ pub struct Target {
 
 /// How policy shapes one market's demand: a rate multiplier and effective source shares.
 ///
-/// Each pool's demand is its base share times `(landed / landed_ref)^e_cost *
-/// (lead / lead_ref)^e_time`, where the references are the same figures in the scenario
-/// file without overrides. The file itself therefore always has multiplier 1 (its
-/// calibration holds), and a variant moves demand only through what it changes.
+/// Buyers choose among the seller pools and an outside option (not buying cross-border)
+/// by a multinomial logit whose utilities are logarithmic in landed cost and delivery
+/// time. With `o` the outside option's probability at the file's own figures, pool j's
+/// base share `s_j` and `r_j = (landed_j / landed_ref)^(e_cost / o) * (lead_j /
+/// lead_ref)^(e_time / o)`, pool j's orders are the base orders times
+/// `s_j r_j / (o + (1 - o) sum_k s_k r_k)`. The references are the same figures in the
+/// file without overrides, so the file itself has multiplier 1 and its shares as
+/// written; a variant moves demand only through what it changes. Dividing by `o` keeps
+/// `e_cost` and `e_time` the elasticities of the whole market's orders (every pool dearer
+/// alike); a pool alone loses more, and the other pools win `1 - o` of what it loses
+/// to the outside option's `o`. At `o = 1` the pools are independent.
 #[derive(Debug, Clone)]
 pub struct Demand {
     pub multiplier: f64,
@@ -341,16 +387,17 @@ impl Scenario {
                     .unwrap_or((landed, lead));
                 let e = market.elasticities;
                 weights[pi] = share
-                    * (landed / landed_ref).powf(e.landed_cost)
-                    * (lead / lead_ref).powf(e.delivery_time);
+                    * (landed / landed_ref).powf(e.landed_cost / e.outside_share)
+                    * (lead / lead_ref).powf(e.delivery_time / e.outside_share);
             }
             let total: f64 = weights.iter().sum();
+            let outside = market.elasticities.outside_share;
             let shares = weights
                 .iter()
                 .map(|w| if total > 0.0 { w / total } else { 0.0 })
                 .collect();
             demand.push(Demand {
-                multiplier: total,
+                multiplier: total / (outside + (1.0 - outside) * total),
                 shares,
                 landed_usd,
                 lead_s,

@@ -28,6 +28,10 @@ pub const TOP_LEVEL_LIMITS: [(&str, usize); 7] = [
 ];
 
 /// Longest name in bytes: keeps every row of the event log within what its reader takes.
+/// The largest fee or freight price, in US dollars: 10^8 cents, so that an order's
+/// fees and charges stay far inside the log's 32-bit cents.
+pub const MAX_FEE_USD: f64 = 1_000_000.0;
+
 pub const MAX_NAME_BYTES: usize = 100;
 /// The name the tables give the total over markets, and the tier row of a whole pool.
 pub const ALL: &str = "all";

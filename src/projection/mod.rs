@@ -4,6 +4,7 @@
 //! Percentiles come from a log-linear histogram: exact below 256 s, and within 1/256
 //! (0.4 %) of the true value above (the bucket's midpoint is reported).
 
+mod sellers;
 mod summary;
 
 pub use summary::{Summary, Value};
@@ -16,10 +17,10 @@ use crate::model::date::DAY_S;
 use crate::model::date::Date;
 
 /// The CSV tables a run writes, in this order, each with its header.
-pub const TABLES: [(&str, &str); 6] = [
+pub const TABLES: [(&str, &str); 7] = [
     (
         "daily_markets.csv",
-        "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days",
+        "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days,refused,refunds_usd",
     ),
     (
         "daily_hubs.csv",
@@ -27,15 +28,19 @@ pub const TABLES: [(&str, &str); 6] = [
     ),
     (
         "payments.csv",
-        "market,method,orders,attempts,failures,success_rate,cancelled,cancel_rate",
+        "market,method,orders,attempts,failures,success_rate,cancelled,cancel_rate,abandoned,abandon_rate,refused,refusal_rate,fees_usd",
     ),
     (
         "sellers.csv",
-        "sellers,market,tier,orders,cancelled,revenue_usd,order_share,revenue_share",
+        "sellers,market,tier,orders,cancelled,revenue_usd,order_share,revenue_share,gross_usd,commission_usd,payment_fees_usd,finance_fees_usd,freight_usd,hub_fees_usd,refunds_usd,net_usd,mean_days_to_cash,p95_days_to_cash,sellers_active,sellers_profitable",
     ),
     (
         "lead_times.csv",
         "market,route,delivered,mean_days,p50_days,p90_days,p95_days,p99_days,max_days",
+    ),
+    (
+        "cashflow.csv",
+        "date,sellers,market,dispatched,dispatched_usd,payouts_usd,freight_usd,hub_fees_usd,finance_fees_usd,refunds_usd,net_cash_usd,receivables_usd,cod_collected_usd,refused",
     ),
     ("summary.csv", "metric,value"),
 ];
@@ -130,6 +135,8 @@ struct MarketDay {
     delivered: u64,
     returned: u64,
     lead: Histogram,
+    refused: u64,
+    refunds_cents: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -146,13 +153,9 @@ struct MethodStats {
     attempts: u64,
     failures: u64,
     cancelled: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-struct TierStats {
-    orders: u64,
-    cancelled: u64,
-    revenue_cents: i64,
+    abandoned: u64,
+    refused: u64,
+    fees_cents: i64,
 }
 
 /// Every table's running state.
@@ -161,10 +164,7 @@ pub struct Tables {
     market_days: Vec<MarketDay>,
     hub_days: Vec<HubDay>,
     methods: Vec<Vec<MethodStats>>,
-    /// [pool][market][tier]
-    tiers: Vec<Vec<Vec<TierStats>>>,
-    /// Per pool, `Context::tier_bounds`, computed once instead of per order.
-    tier_bounds: Vec<Vec<u32>>,
+    books: sellers::Books,
     route_leads: Vec<Histogram>,
     events: u64,
 }
@@ -180,12 +180,7 @@ impl Tables {
                 .iter()
                 .map(|m| vec![MethodStats::default(); m.methods.len()])
                 .collect(),
-            tiers: ctx
-                .pools
-                .iter()
-                .map(|p| vec![vec![TierStats::default(); p.tiers.len()]; ctx.markets.len()])
-                .collect(),
-            tier_bounds: (0..ctx.pools.len()).map(|p| ctx.tier_bounds(p)).collect(),
+            books: sellers::Books::new(ctx),
             route_leads: vec![Histogram::default(); ctx.routes.len()],
             events: 0,
             ctx: ctx.clone(),
@@ -201,10 +196,11 @@ impl Tables {
         self.events += 1;
         let day = (e.time_s / DAY_S) as usize;
         let m = e.market.ix();
+        let pool = usize::from(self.ctx.routes[e.route.ix()].pool);
+        self.books.observe(e, day, pool);
         let md = &mut self.market_days[day * self.ctx.markets.len() + m];
         match e.kind {
             EventKind::OrderPlaced {
-                seller,
                 method,
                 value_cents,
                 ..
@@ -212,11 +208,6 @@ impl Tables {
                 md.orders += 1;
                 md.gmv_cents += i64::from(value_cents);
                 self.methods[m][method.ix()].orders += 1;
-                let pool = self.ctx.routes[e.route.ix()].pool as usize;
-                let tier = tier_in(&self.tier_bounds[pool], seller);
-                let t = &mut self.tiers[pool][m][tier];
-                t.orders += 1;
-                t.revenue_cents += i64::from(value_cents);
             }
             EventKind::PaymentAttempted {
                 method, success, ..
@@ -230,20 +221,18 @@ impl Tables {
                 }
             }
             EventKind::OrderCancelled {
-                seller,
                 method,
                 value_cents,
+                attempts,
+                ..
             } => {
                 md.cancelled += 1;
                 md.gmv_cents -= i64::from(value_cents);
-                self.methods[m][method.ix()].cancelled += 1;
-                let pool = self.ctx.routes[e.route.ix()].pool as usize;
-                let tier = tier_in(&self.tier_bounds[pool], seller);
-                let t = &mut self.tiers[pool][m][tier];
-                t.cancelled += 1;
-                t.revenue_cents -= i64::from(value_cents);
+                let ms = &mut self.methods[m][method.ix()];
+                ms.cancelled += 1;
+                ms.abandoned += u64::from(attempts == 0);
             }
-            EventKind::Dispatched => md.dispatched += 1,
+            EventKind::Dispatched { .. } => md.dispatched += 1,
             EventKind::HubArrived { hub } => {
                 self.hub_days[day * self.ctx.hubs.len() + hub.ix()].arrived += 1;
             }
@@ -251,6 +240,7 @@ impl Tables {
                 hub,
                 wait_s,
                 service_s,
+                ..
             } => {
                 let hubs = self.ctx.hubs.len();
                 let hd = &mut self.hub_days[day * hubs + hub.ix()];
@@ -274,12 +264,22 @@ impl Tables {
                 md.vat_cents += u64::from(vat_cents);
                 md.inspected += u64::from(inspected);
             }
-            EventKind::Delivered { lead_s } => {
+            EventKind::Delivered { lead_s, .. } => {
                 md.delivered += 1;
                 md.lead.add(u64::from(lead_s));
                 self.route_leads[e.route.ix()].add(u64::from(lead_s));
             }
-            EventKind::Returned { .. } => md.returned += 1,
+            EventKind::Returned { value_cents, .. } => {
+                md.returned += 1;
+                md.refunds_cents += i64::from(value_cents);
+            }
+            EventKind::Refused { method, .. } => {
+                md.refused += 1;
+                self.methods[m][method.ix()].refused += 1;
+            }
+            EventKind::SellerPaid {
+                method, fee_cents, ..
+            } => self.methods[m][method.ix()].fees_cents += i64::from(fee_cents),
         }
     }
 
@@ -303,6 +303,8 @@ impl Tables {
             "inspected" => x.inspected as f64,
             "delivered" => x.delivered as f64,
             "returned" => x.returned as f64,
+            "refused" => x.refused as f64,
+            "refunds_usd" => x.refunds_cents as f64 / 100.0,
             "mean_lead_time_days" => days(x.lead.mean()?),
             "p95_lead_time_days" => days(x.lead.percentile(0.95)?),
             _ => return None,
@@ -323,7 +325,7 @@ impl Tables {
                 let x = &self.market_days[d * nm + m];
                 let _ = writeln!(
                     t,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     date(d),
                     market.id,
                     x.orders,
@@ -339,6 +341,8 @@ impl Tables {
                     x.returned,
                     opt(x.lead.mean().map(days)),
                     opt(x.lead.percentile(0.95).map(days)),
+                    x.refused,
+                    usd(x.refunds_cents),
                 );
             }
         }
@@ -383,7 +387,7 @@ impl Tables {
                 let x = &self.methods[m][k];
                 let _ = writeln!(
                     t,
-                    "{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     market.id,
                     method,
                     x.orders,
@@ -392,57 +396,18 @@ impl Tables {
                     opt(ratio(x.attempts - x.failures, x.attempts)),
                     x.cancelled,
                     opt(ratio(x.cancelled, x.orders)),
+                    x.abandoned,
+                    opt(ratio(x.abandoned, x.orders)),
+                    x.refused,
+                    opt(ratio(x.refused, x.orders)),
+                    usd(x.fees_cents),
                 );
             }
         }
         out.push((TABLES[2].0, t));
 
         let mut t = header(3);
-        for (m, market) in self.ctx.markets.iter().enumerate() {
-            let (orders, revenue) = self.tiers.iter().fold((0u64, 0i64), |acc, pool| {
-                pool[m]
-                    .iter()
-                    .fold(acc, |(o, r), x| (o + x.orders, r + x.revenue_cents))
-            });
-            for (p, pool) in self.ctx.pools.iter().enumerate() {
-                if !self
-                    .ctx
-                    .routes
-                    .iter()
-                    .any(|r| r.pool as usize == p && r.market as usize == m)
-                {
-                    continue;
-                }
-                let tiers = &self.tiers[p][m];
-                let all = tiers.iter().fold(TierStats::default(), |a, x| TierStats {
-                    orders: a.orders + x.orders,
-                    cancelled: a.cancelled + x.cancelled,
-                    revenue_cents: a.revenue_cents + x.revenue_cents,
-                });
-                // A pool without size tiers has one implicit tier: its `all` row says it.
-                let tier_rows = if pool.tiers.len() > 1 {
-                    tiers.as_slice()
-                } else {
-                    &[]
-                };
-                let rows = std::iter::once(("all", &all))
-                    .chain(pool.tiers.iter().map(|(n, _)| n.as_str()).zip(tier_rows));
-                for (name, x) in rows {
-                    let _ = writeln!(
-                        t,
-                        "{},{},{},{},{},{},{},{}",
-                        pool.id,
-                        market.id,
-                        name,
-                        x.orders,
-                        x.cancelled,
-                        usd(x.revenue_cents),
-                        opt(ratio(x.orders, orders)),
-                        opt((revenue > 0).then(|| x.revenue_cents as f64 / revenue as f64)),
-                    );
-                }
-            }
-        }
+        self.books.render_sellers(&self.ctx, &mut t);
         out.push((TABLES[3].0, t));
 
         let mut t = header(4);
@@ -465,10 +430,14 @@ impl Tables {
         out.push((TABLES[4].0, t));
 
         let mut t = header(5);
+        self.books.render_cashflow(&self.ctx, date, &mut t);
+        out.push((TABLES[5].0, t));
+
+        let mut t = header(6);
         for (name, value) in self.summary().iter() {
             let _ = writeln!(t, "{name},{value}");
         }
-        out.push((TABLES[5].0, t));
+        out.push((TABLES[6].0, t));
         out
     }
 }

@@ -42,7 +42,8 @@ impl fmt::Display for Value {
 }
 
 /// The headline metrics, in the order of `summary.csv`: per market (`RU.orders`, ...),
-/// over all markets (`all.orders`, ...), per hub (`MY-DFTZ.arrived`, ...), `all.events`.
+/// over all markets (`all.orders`, ...), per seller pool (`MY-SME.net_usd`, ...), per hub
+/// (`MY-DFTZ.arrived`, ...), `all.events`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary(Vec<(String, Value)>);
 
@@ -76,6 +77,19 @@ impl Tables {
             push_market(&mut rows, &market.id, &x);
         }
         push_market(&mut rows, "all", &all);
+        for (p, pool) in self.ctx.pools.iter().enumerate() {
+            let mut x = sellers::TierBooks::default();
+            for m in 0..nm {
+                x.add(&self.books.all_tiers(p, m));
+            }
+            let id = &pool.id;
+            rows.push((format!("{id}.orders"), Value::Count(x.orders as i64)));
+            rows.push((format!("{id}.net_usd"), Value::Usd(x.net_cents())));
+            rows.push((
+                format!("{id}.mean_days_to_cash"),
+                Value::Decimal(x.to_cash_days()),
+            ));
+        }
         for (h, hub) in self.ctx.hubs.iter().enumerate() {
             let mut arrived = 0;
             let mut backlog = 0i64;
@@ -128,10 +142,12 @@ fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
     x.delivered += y.delivered;
     x.returned += y.returned;
     merge(&mut x.lead, &y.lead);
+    x.refused += y.refused;
+    x.refunds_cents += y.refunds_cents;
 }
 
 fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
-    let in_flight = x.orders - x.cancelled - x.delivered;
+    let in_flight = x.orders - x.cancelled - x.delivered - x.refused;
     let r = |name: &str, v: Value| (format!("{id}.{name}"), v);
     rows.extend([
         r("orders", Value::Count(x.orders as i64)),
@@ -144,6 +160,8 @@ fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
         r("inspected", Value::Count(x.inspected as i64)),
         r("delivered", Value::Count(x.delivered as i64)),
         r("returned", Value::Count(x.returned as i64)),
+        r("refused", Value::Count(x.refused as i64)),
+        r("refunds_usd", Value::Usd(x.refunds_cents)),
         r("in_flight", Value::Count(in_flight as i64)),
         r(
             "mean_lead_time_days",

@@ -53,6 +53,8 @@ pub struct RawHub {
     pub capacity_changes: Vec<RawCapacityChange>,
     #[serde(default)]
     pub fee_usd: f64,
+    #[serde(default)]
+    pub efinance_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +87,12 @@ pub struct RawMarket {
     pub max_payment_attempts: i64,
     #[serde(default)]
     pub payment_retry: Option<Value>,
+    #[serde(default)]
+    pub commission_rate: f64,
+    #[serde(default)]
+    pub fx_spread: f64,
+    #[serde(default)]
+    pub settlement: RawSettlement,
     pub customs: RawCustoms,
     pub last_mile: Value,
     #[serde(default)]
@@ -110,6 +118,28 @@ pub struct RawPayment {
     pub method: String,
     pub share: f64,
     pub success: f64,
+    #[serde(default)]
+    pub abandon: f64,
+    #[serde(default)]
+    pub fee_rate: f64,
+    #[serde(default)]
+    pub fee_usd: f64,
+    /// "order" (paid before dispatch, the default) or "delivery" (cash on delivery).
+    #[serde(default)]
+    pub collect: Option<String>,
+    #[serde(default)]
+    pub refusal: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettlement {
+    #[serde(default)]
+    pub confirmation: Option<Value>,
+    #[serde(default)]
+    pub auto_confirm_days: Option<f64>,
+    #[serde(default)]
+    pub cod_remittance: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,13 +158,26 @@ pub struct RawCustoms {
     pub clearance_time: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawElasticities {
     #[serde(default)]
     pub landed_cost: f64,
     #[serde(default)]
     pub delivery_time: f64,
+    #[serde(default = "one")]
+    pub outside_share: f64,
+}
+
+/// No elasticities given: demand ignores policy, and the pools are independent.
+impl Default for RawElasticities {
+    fn default() -> Self {
+        RawElasticities {
+            landed_cost: 0.0,
+            delivery_time: 0.0,
+            outside_share: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +213,8 @@ pub struct RawRoute {
     pub to_hub: Option<Value>,
     pub transit: Value,
     pub cost_usd: f64,
+    #[serde(default)]
+    pub return_cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,12 +294,16 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawMarket", "a [[market]] table"),
         (
             "struct RawPayment",
-            "a payment table { method, share, success }",
+            "a payment table { method, share, success, abandon, fee_rate, fee_usd, collect, refusal }",
         ),
         ("struct RawCustoms", "a customs table"),
         (
+            "struct RawSettlement",
+            "a settlement table { confirmation, auto_confirm_days, cod_remittance }",
+        ),
+        (
             "struct RawElasticities",
-            "an elasticities table { landed_cost, delivery_time }",
+            "an elasticities table { landed_cost, delivery_time, outside_share }",
         ),
         ("struct RawSellers", "a [[sellers]] table"),
         ("struct RawSizeTier", "a size tier table { name, share }"),

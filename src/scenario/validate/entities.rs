@@ -11,7 +11,10 @@ impl Validator {
             &h.service_time,
             Quantity::Duration,
         );
-        let fee_usd = self.non_negative(&format!("{path}.fee_usd"), h.fee_usd);
+        let fee_usd = self.money(&format!("{path}.fee_usd"), h.fee_usd);
+        let efinance_rate = h
+            .efinance_rate
+            .map(|r| self.probability(&format!("{path}.efinance_rate"), r));
         let mut changes: Vec<(u32, u32)> = Vec::new();
         for (i, c) in h.capacity_changes.iter().enumerate() {
             let cpath = format!("{path}.capacity_changes[{i}]");
@@ -34,6 +37,7 @@ impl Validator {
             service_time,
             capacity_changes: changes,
             fee_usd,
+            efinance_rate,
         }
     }
 
@@ -137,10 +141,33 @@ impl Validator {
                         format!("duplicate payment method \"{}\"", pm.method),
                     );
                 }
+                let at_delivery = match pm.collect.as_deref() {
+                    None | Some("order") => false,
+                    Some("delivery") => true,
+                    Some(other) => {
+                        self.err(
+                            &format!("{mpath}.collect"),
+                            format!("expected \"order\" or \"delivery\", found \"{other}\""),
+                        );
+                        false
+                    }
+                };
+                let refusal = self.probability(&format!("{mpath}.refusal"), pm.refusal);
+                if refusal > 0.0 && !at_delivery {
+                    self.err(
+                        &format!("{mpath}.refusal"),
+                        "only a method collected at delivery (collect = \"delivery\") can be refused at the door",
+                    );
+                }
                 PaymentMethod {
                     method: pm.method.clone(),
                     share: self.probability(&format!("{mpath}.share"), pm.share),
                     success: self.probability(&format!("{mpath}.success"), pm.success),
+                    abandon: self.probability(&format!("{mpath}.abandon"), pm.abandon),
+                    fee_rate: self.probability(&format!("{mpath}.fee_rate"), pm.fee_rate),
+                    fee_usd: self.money(&format!("{mpath}.fee_usd"), pm.fee_usd),
+                    at_delivery,
+                    refusal,
                 }
             })
             .collect();
@@ -161,6 +188,29 @@ impl Validator {
             Quantity::Duration,
             (max_payment_attempts > 1).then_some("max_payment_attempts > 1"),
         );
+
+        let commission_rate = self.probability(&p("commission_rate"), m.commission_rate);
+        let fx_spread = self.probability(&p("fx_spread"), m.fx_spread);
+        let sp = |key: &str| format!("{path}.settlement.{key}");
+        let st = &m.settlement;
+        let settlement = Settlement {
+            confirmation: self.optional_dist(
+                &sp("confirmation"),
+                st.confirmation.as_ref(),
+                Quantity::Duration,
+                None,
+            ),
+            auto_confirm_s: st.auto_confirm_days.map(|d| {
+                let days = self.non_negative(&sp("auto_confirm_days"), d);
+                (days.min(f64::from(MAX_DAYS)) * f64::from(DAY_S)).round() as u32
+            }),
+            cod_remittance: self.optional_dist(
+                &sp("cod_remittance"),
+                st.cod_remittance.as_ref(),
+                Quantity::Duration,
+                None,
+            ),
+        };
 
         let c = &m.customs;
         let cp = |key: &str| format!("{path}.customs.{key}");
@@ -207,7 +257,15 @@ impl Validator {
         let elasticities = Elasticities {
             landed_cost: m.elasticities.landed_cost,
             delivery_time: m.elasticities.delivery_time,
+            outside_share: m.elasticities.outside_share,
         };
+        let o = elasticities.outside_share;
+        if !(o > 0.0 && o <= 1.0) {
+            self.err(
+                &format!("{path}.elasticities.outside_share"),
+                format!("expected a share above 0 and at most 1, found {o}"),
+            );
+        }
         for (key, e) in [
             ("landed_cost", elasticities.landed_cost),
             ("delivery_time", elasticities.delivery_time),
@@ -251,6 +309,9 @@ impl Validator {
             payment,
             max_payment_attempts,
             payment_retry,
+            commission_rate,
+            fx_spread,
+            settlement,
             customs,
             last_mile,
             return_rate,

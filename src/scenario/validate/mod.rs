@@ -10,9 +10,10 @@ use super::Problems;
 use super::dist;
 use super::raw::*;
 use crate::model::cost::number;
+use crate::model::date::DAY_S;
 use crate::model::date::Date;
 use crate::model::dist::{Dist, Quantity};
-use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_LIST};
+use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_FEE_USD, MAX_LIST};
 use crate::model::*;
 
 const MAX_PAYMENT_ATTEMPTS: i64 = 20;
@@ -48,6 +49,18 @@ impl Validator {
     fn non_negative(&mut self, path: &str, value: f64) -> f64 {
         if !(value.is_finite() && value >= 0.0) {
             self.err(path, format!("must not be negative, found {value}"));
+        }
+        value
+    }
+
+    /// A fee or price in US dollars: not negative, and at most `MAX_FEE_USD` so that
+    /// every amount fits the log's cents.
+    fn money(&mut self, path: &str, value: f64) -> f64 {
+        if !(value.is_finite() && (0.0..=MAX_FEE_USD).contains(&value)) {
+            self.err(
+                path,
+                format!("expected an amount from 0 to {MAX_FEE_USD} USD, found {value}"),
+            );
         }
         value
     }
@@ -368,7 +381,10 @@ impl Validator {
                 None
             };
             let transit = self.dist(&format!("{path}.transit"), &r.transit, Quantity::Duration);
-            let cost_usd = self.non_negative(&format!("{path}.cost_usd"), r.cost_usd);
+            let cost_usd = self.money(&format!("{path}.cost_usd"), r.cost_usd);
+            let return_cost_usd = r.return_cost_usd.map_or(cost_usd, |c| {
+                self.money(&format!("{path}.return_cost_usd"), c)
+            });
             if let (Some(p), Some(m)) = (pool, market) {
                 if route_of[m][p].is_some() {
                     self.err(&path, format!("a second route for {id} (route[{i}]); one route per seller pool and market"));
@@ -382,6 +398,7 @@ impl Validator {
                     to_hub,
                     transit,
                     cost_usd,
+                    return_cost_usd,
                 });
             }
         }
