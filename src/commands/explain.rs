@@ -97,6 +97,7 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
         } => Some((seller, category, method, value_cents)),
         _ => None,
     });
+    let cod = placed.is_some_and(|(_, _, method, _)| market.at_delivery[method.ix()]);
     match placed {
         Some((seller, category, _, value_cents)) => {
             let tier = ctx.tier_of(usize::from(route.pool), seller);
@@ -213,8 +214,9 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
             }
             EventKind::Dispatched { freight_cents, .. } => {
                 seller_net -= i64::from(freight_cents);
+                let paid = if cod { "confirmation" } else { "payment" };
                 let after = paid_at.map_or(String::new(), |p| {
-                    format!(", {} after payment", dur(e.time_s - p))
+                    format!(", {} after {paid}", dur(e.time_s - p))
                 });
                 format!(
                     "dispatched by the seller{after}; the seller paid {} USD freight",

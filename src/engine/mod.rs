@@ -168,7 +168,11 @@ mod tests {
             market: MarketId(0),
             route: crate::model::RouteId(0),
             kind: if attempt == 0 {
-                crate::event::EventKind::Dispatched
+                crate::event::EventKind::Dispatched {
+                    seller: 0,
+                    value_cents: 1,
+                    freight_cents: 0,
+                }
             } else {
                 crate::event::EventKind::PaymentAttempted {
                     method: crate::model::MethodId(0),

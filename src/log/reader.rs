@@ -100,7 +100,7 @@ impl<R: BufRead> LogReader<R> {
             let newer = if READABLE_SCHEMAS.iter().all(|&s| s < schema) {
                 "; it was written by a newer tradesim"
             } else {
-                ""
+                "; it was written by an older tradesim: run its scenario again with this one"
             };
             return Err(bad(
                 source,

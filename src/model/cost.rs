@@ -62,13 +62,23 @@ pub fn estimate(s: &Scenario, sample: f64) -> Estimate {
         let busiest_hour = m.intraday.iter().copied().fold(0.0, f64::max);
         let market_orders: f64 = per_day.iter().sum();
         orders += market_orders;
-        // Placed, each attempt, dispatched, at and off a hub, cleared, delivered, returned.
-        events += market_orders * (6.0 + f64::from(m.max_payment_attempts));
+        // Placed, each attempt, dispatched, at and off a hub, cleared, delivered, returned,
+        // the seller paid.
+        events += market_orders * (7.0 + f64::from(m.max_payment_attempts));
         peak_hour_orders =
             peak_hour_orders.max(per_day.iter().copied().fold(0.0, f64::max) * busiest_hour);
-        // Little's law over a window of the slowest source's mean lead time (and return).
+        // Little's law over a window of the slowest source's mean lead time, and the
+        // longer of the return and the seller's payment after it.
+        let settle = &m.settlement;
+        let confirm_s = settle
+            .auto_confirm_s
+            .map_or(f64::INFINITY, f64::from)
+            .min(settle.confirmation.mean());
         let lead_s = s.demand[mi].lead_s.iter().copied().fold(0.0, f64::max)
-            + m.return_rate * m.return_time.mean();
+            + m.return_time
+                .mean()
+                .max(confirm_s)
+                .max(settle.cod_remittance.mean());
         let window = ((lead_s / f64::from(DAY_S)).ceil() as usize).clamp(1, days.max(1));
         let mut held = 0.0;
         for d in 0..days {

@@ -19,7 +19,7 @@ fn s(p: &Path) -> String {
 fn tables(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut files = outputs(dir);
     files.remove("events.csv");
-    assert_eq!(files.len(), 6, "six tables in {}", dir.display());
+    assert_eq!(files.len(), 7, "seven tables in {}", dir.display());
     files
 }
 
@@ -60,6 +60,7 @@ fn run_then_replay(scenario: &Path, extra: &[&str]) {
         &out,
         &[
             ".tradesim-output",
+            "cashflow.csv",
             "daily_hubs.csv",
             "daily_markets.csv",
             "lead_times.csv",
@@ -69,7 +70,7 @@ fn run_then_replay(scenario: &Path, extra: &[&str]) {
         ],
     );
     let checked = ok(&["replay", &s(&run), "--check"]);
-    assert_eq!(checked.matches(" same").count(), 6, "{checked}");
+    assert_eq!(checked.matches(" same").count(), 7, "{checked}");
     assert!(!run.join("replay").exists(), "--check alone writes nothing");
 }
 
@@ -138,7 +139,7 @@ fn replay_check_names_each_table_that_differs() {
     assert!(said.contains("daily_markets.csv    same"), "{said}");
     let err = stderr(&o);
     assert!(
-        err.contains("2 of 6 tables") && err.contains("sellers.csv, lead_times.csv"),
+        err.contains("2 of 7 tables") && err.contains("sellers.csv, lead_times.csv"),
         "{err}"
     );
 }
@@ -237,7 +238,7 @@ fn find(lines: &[String], from: usize, f: impl Fn(&[&str]) -> bool) -> usize {
     (from..lines.len())
         .find(|&i| {
             let fields: Vec<&str> = lines[i].split(',').collect();
-            fields.len() == 19 && f(&fields)
+            fields.len() == 25 && f(&fields)
         })
         .expect("a suitable row")
 }
@@ -274,7 +275,7 @@ fn a_log_truncated_at_a_line_break_lacks_its_end_marker() {
     rejects(
         b"",
         1,
-        "not a tradesim event log: expected `#tradesim-events schema=1`, found an empty file",
+        "not a tradesim event log: expected `#tradesim-events schema=2`, found an empty file",
     );
 }
 
@@ -354,7 +355,7 @@ fn a_garbled_number_is_named_with_its_column() {
     rejects(
         &joined(&lines),
         901,
-        "expected 19 comma-separated fields, found 20",
+        "expected 25 comma-separated fields, found 26",
     );
 }
 
@@ -384,7 +385,7 @@ fn a_foreign_csv_is_not_taken_for_a_log() {
     rejects(
         b"date,market,orders\n2016-11-11,RU,5\n",
         1,
-        "not a tradesim event log: expected `#tradesim-events schema=1`, found `date,market,orders`",
+        "not a tradesim event log: expected `#tradesim-events schema=2`, found `date,market,orders`",
     );
     // A log's rows without its header lines.
     rejects(&joined(&tiny_lines()[2..]), 1, "not a tradesim event log");
@@ -404,11 +405,17 @@ fn a_foreign_csv_is_not_taken_for_a_log() {
 #[test]
 fn a_log_of_another_schema_is_rejected_with_both_versions_named() {
     let mut lines = tiny_lines();
-    lines[0] = "#tradesim-events schema=2".to_string();
+    lines[0] = "#tradesim-events schema=3".to_string();
     rejects(
         &joined(&lines),
         1,
-        "event log schema 2 is not supported: tradesim 0.1.0 reads schema 1; it was written by a newer tradesim",
+        "event log schema 3 is not supported: tradesim 0.1.0 reads schema 2; it was written by a newer tradesim",
+    );
+    lines[0] = "#tradesim-events schema=1".to_string();
+    rejects(
+        &joined(&lines),
+        1,
+        "event log schema 1 is not supported: tradesim 0.1.0 reads schema 2; it was written by an older tradesim: run its scenario again with this one",
     );
 }
 
@@ -453,13 +460,14 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
     );
     let manifest = s(&run.join("manifest.json"));
     let said = ok(&["reproduce", &manifest, "--threads", "3"]);
-    assert_eq!(said.matches("ok       ").count(), 7, "{said}");
-    assert!(said.contains("reproduced: all 7 files match"), "{said}");
+    assert_eq!(said.matches("ok       ").count(), 8, "{said}");
+    assert!(said.contains("reproduced: all 8 files match"), "{said}");
     assert_eq!(ok(&["reproduce", &manifest, "--quiet"]), "");
     only(
         &run,
         &[
             ".tradesim-output",
+            "cashflow.csv",
             "daily_hubs.csv",
             "daily_markets.csv",
             "events.csv",
@@ -480,9 +488,9 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
         said.contains("DIFFERS  payments.csv") && said.contains("has changed since the run"),
         "{said}"
     );
-    assert_eq!(said.matches("ok       ").count(), 6, "{said}");
+    assert_eq!(said.matches("ok       ").count(), 7, "{said}");
     let err = stderr(&o);
-    assert!(err.contains("1 of 7 files differ: payments.csv"), "{err}");
+    assert!(err.contains("1 of 8 files differ: payments.csv"), "{err}");
 }
 
 #[test]
@@ -539,7 +547,7 @@ fn order_where(f: impl Fn(&[Vec<String>]) -> bool) -> (u64, Vec<Vec<String>>) {
     let mut by_order: std::collections::BTreeMap<u64, Vec<Vec<String>>> = Default::default();
     for line in tiny_lines().iter().skip(3) {
         let fields: Vec<String> = line.split(',').map(str::to_string).collect();
-        if fields.len() == 19 {
+        if fields.len() == 25 {
             by_order
                 .entry(fields[3].parse().unwrap())
                 .or_default()

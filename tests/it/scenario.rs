@@ -50,7 +50,7 @@ fn unknown_keys_are_errors_with_their_location() {
     assert_eq!(
         err.trim_end(),
         format!(
-            "error: {}:17:1: unknown field `fee_eur`, expected one of `id`, `name`, `lines`, `service_time`, `capacity_changes`, `fee_usd`",
+            "error: {}:17:1: unknown field `fee_eur`, expected one of `id`, `name`, `lines`, `service_time`, `capacity_changes`, `fee_usd`, `efinance_rate`",
             path.display()
         )
     );
@@ -77,9 +77,9 @@ fn every_unknown_key_is_reported_at_once() {
             "error: {f}:10:1: unknown field `colour`, expected one of `name`, `description`, `seed`, `start_date`, `days`"
         ),
         format!(
-            "{f}:18:1: unknown field `fee_eur`, expected one of `id`, `name`, `lines`, `service_time`, `capacity_changes`, `fee_usd`"
+            "{f}:18:1: unknown field `fee_eur`, expected one of `id`, `name`, `lines`, `service_time`, `capacity_changes`, `fee_usd`, `efinance_rate`"
         ),
-        format!("{f}:40:1: unknown field `return_ratio`, expected one of"),
+        format!("{f}:43:1: unknown field `return_ratio`, expected one of"),
     ];
     for line in &expected {
         assert!(err.contains(line.as_str()), "missing\n  {line}\nin\n{err}");
@@ -110,16 +110,16 @@ fn every_problem_is_reported_at_once_with_its_path_and_line() {
             "{f}:30:35: market.RU.payment[0].success: 1.3 is not a probability (expected a number in [0, 1])"
         ),
         format!(
-            "{f}:36:1: market.RU.last_mile: missing key `median_<unit>` (unit one of seconds|minutes|hours|days)"
+            "{f}:39:1: market.RU.last_mile: missing key `median_<unit>` (unit one of seconds|minutes|hours|days)"
         ),
         format!(
-            "{f}:36:35: market.RU.last_mile.median_dayz: unknown key `median_dayz` for a lognormal distribution; expected median_<seconds|minutes|hours|days>, sigma"
+            "{f}:39:35: market.RU.last_mile.median_dayz: unknown key `median_dayz` for a lognormal distribution; expected median_<seconds|minutes|hours|days>, sigma"
         ),
-        format!("{f}:40:1: market.RU.sources: shares must sum to 1, found 0.9"),
-        format!("{f}:48:1: market.IN.orders_per_buyer_day: must be a positive number, found 0"),
-        format!("{f}:86:1: route.MY:RU.via: unknown hub \"HUBB\"; known: HUB"),
+        format!("{f}:43:1: market.RU.sources: shares must sum to 1, found 0.9"),
+        format!("{f}:51:1: market.IN.orders_per_buyer_day: must be a positive number, found 0"),
+        format!("{f}:91:1: route.MY:RU.via: unknown hub \"HUBB\"; known: HUB"),
         format!(
-            "{f}:107:1: peak[0].date: 2016-12-11 is outside the horizon 2016-11-07 to 2016-11-16"
+            "{f}:112:1: peak[0].date: 2016-12-11 is outside the horizon 2016-11-07 to 2016-11-16"
         ),
     ];
     for line in &expected {
