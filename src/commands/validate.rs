@@ -69,8 +69,11 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         let sources: Vec<String> = (0..s.pools.len())
             .filter(|p| d.shares[*p] > 0.0)
             .map(|p| {
+                // The pool's orders against the file's own: its share of the market's
+                // multiplied demand over its base share.
+                let orders = d.multiplier * d.shares[p] / m.sources[p];
                 format!(
-                    "{} {:.1} % (landed ${:.2}, {:.1} days)",
+                    "{} {:.1} % (x{orders:.4} orders; landed ${:.2}, {:.1} days)",
                     s.pools[p].id,
                     d.shares[p] * 100.0,
                     d.landed_usd[p],
@@ -87,9 +90,10 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         .map_err(Error::stdout)?;
         writeln!(
             out,
-            "      {:.1} % of orders get paid within {} attempt(s)",
+            "      {:.1} % of orders get paid (or, cash on delivery, confirmed) within {} attempt(s); {:.1} % are abandoned",
             s.paid_share(mid) * 100.0,
-            m.max_payment_attempts
+            m.max_payment_attempts,
+            m.payment.iter().map(|p| p.share * p.abandon).sum::<f64>() * 100.0
         )
         .map_err(Error::stdout)?;
     }

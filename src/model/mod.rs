@@ -289,8 +289,9 @@ pub struct Target {
 /// file without overrides, so the file itself has multiplier 1 and its shares as
 /// written; a variant moves demand only through what it changes. Dividing by `o` keeps
 /// `e_cost` and `e_time` the elasticities of the whole market's orders (every pool dearer
-/// alike); a pool alone loses more, and the other pools win `1 - o` of what it loses
-/// to the outside option's `o`. At `o = 1` the pools are independent.
+/// alike); a pool alone loses more, and at the margin pool k wins `(1 - o) s_k / (1 -
+/// (1 - o) s_j)` of what pool j loses (about `1 - o` when j is small), the outside
+/// option the rest. At `o = 1` the pools are independent.
 #[derive(Debug, Clone)]
 pub struct Demand {
     pub multiplier: f64,
@@ -423,12 +424,17 @@ impl Scenario {
         factors
     }
 
-    /// Share of a market's orders that end up paid.
+    /// Share of a market's orders that end up paid (or, cash on delivery, confirmed):
+    /// not abandoned, and not failing every attempt.
     pub fn paid_share(&self, market: MarketId) -> f64 {
         let m = &self.markets[market.ix()];
         m.payment
             .iter()
-            .map(|p| p.share * (1.0 - (1.0 - p.success).powi(i32::from(m.max_payment_attempts))))
+            .map(|p| {
+                p.share
+                    * (1.0 - p.abandon)
+                    * (1.0 - (1.0 - p.success).powi(i32::from(m.max_payment_attempts)))
+            })
             .sum()
     }
 

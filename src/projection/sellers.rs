@@ -4,8 +4,8 @@
 
 use super::*;
 
-/// Pools larger than this keep no per-seller accounts (8 bytes a seller and market):
-/// their `sellers_active` and `sellers_profitable` are left empty.
+/// Pools larger than this keep no per-seller accounts (8 bytes and a bit a seller and
+/// market): their `sellers_active` and `sellers_profitable` are left empty.
 pub(super) const MAX_ACCOUNTS: u32 = 1 << 24;
 
 /// One pool, market and tier: orders, and money in cents over the horizon.
@@ -77,12 +77,25 @@ struct CashDay {
     refused_value_cents: i64,
 }
 
-/// One seller in one market.
-#[derive(Debug, Clone, Copy, Default)]
-struct Account {
-    /// Orders not cancelled.
-    orders: u32,
-    net_cents: i64,
+/// The sellers of one pool in one market, by popularity rank. Touched only by the
+/// money events, each a random access: 8 bytes a seller keep the busiest pools'
+/// balances in the cache, and no access at placement keeps the fold off the run's
+/// critical path.
+#[derive(Debug, Clone, Default)]
+struct Accounts {
+    /// Each seller's balance: payments received less every cost paid.
+    net_cents: Vec<i64>,
+    /// Bit k: seller k has dispatched a parcel.
+    dispatched: Vec<u64>,
+}
+
+impl Accounts {
+    fn new(sellers: usize) -> Accounts {
+        Accounts {
+            net_cents: vec![0; sellers],
+            dispatched: vec![0; sellers.div_ceil(64)],
+        }
+    }
 }
 
 pub(super) struct Books {
@@ -92,8 +105,8 @@ pub(super) struct Books {
     tier_bounds: Vec<Vec<u32>>,
     /// [day][pool][market]
     cash: Vec<CashDay>,
-    /// [pool][market][rank]; empty for pools past `MAX_ACCOUNTS`.
-    accounts: Vec<Vec<Vec<Account>>>,
+    /// [pool][market]; empty for pools past `MAX_ACCOUNTS`.
+    accounts: Vec<Vec<Accounts>>,
     pools: usize,
     markets: usize,
 }
@@ -117,9 +130,9 @@ impl Books {
                     (0..markets)
                         .map(|m| {
                             if ctx.serves(p, m) && pool.count <= MAX_ACCOUNTS {
-                                vec![Account::default(); pool.count as usize]
+                                Accounts::new(pool.count as usize)
                             } else {
-                                Vec::new()
+                                Accounts::default()
                             }
                         })
                         .collect()
@@ -143,9 +156,6 @@ impl Books {
                 let t = self.tier(pool, m, seller);
                 t.orders += 1;
                 t.revenue_cents += i64::from(value_cents);
-                if let Some(a) = self.account(pool, m, seller) {
-                    a.orders += 1;
-                }
                 return;
             }
             EventKind::OrderCancelled {
@@ -156,9 +166,6 @@ impl Books {
                 let t = self.tier(pool, m, seller);
                 t.cancelled += 1;
                 t.revenue_cents -= i64::from(value_cents);
-                if let Some(a) = self.account(pool, m, seller) {
-                    a.orders -= 1;
-                }
                 return;
             }
             EventKind::Dispatched {
@@ -171,6 +178,12 @@ impl Books {
                 c.dispatched_cents += i64::from(value_cents);
                 c.freight_cents += i64::from(freight_cents);
                 self.tier(pool, m, seller).freight_cents += i64::from(freight_cents);
+                if let Some(bits) = self.accounts[pool][m]
+                    .dispatched
+                    .get_mut(seller as usize / 64)
+                {
+                    *bits |= 1 << (seller % 64);
+                }
                 (seller, -i64::from(freight_cents))
             }
             EventKind::HubDeparted {
@@ -241,8 +254,8 @@ impl Books {
             }
             _ => return,
         };
-        if let Some(a) = self.account(pool, m, seller) {
-            a.net_cents += books_delta;
+        if let Some(net) = self.accounts[pool][m].net_cents.get_mut(seller as usize) {
+            *net += books_delta;
         }
     }
 
@@ -250,11 +263,6 @@ impl Books {
     fn tier(&mut self, pool: usize, market: usize, seller: u32) -> &mut TierBooks {
         let tier = tier_in(&self.tier_bounds[pool], seller);
         &mut self.tiers[pool][market][tier]
-    }
-
-    #[inline]
-    fn account(&mut self, pool: usize, market: usize, seller: u32) -> Option<&mut Account> {
-        self.accounts[pool][market].get_mut(seller as usize)
     }
 
     /// A pool's books in a market over all its tiers.
@@ -266,8 +274,8 @@ impl Books {
         all
     }
 
-    /// Sellers of ranks `ranks` with an order (not cancelled), and those with a
-    /// positive balance; `None` when the pool keeps no accounts.
+    /// Sellers of ranks `ranks` that dispatched a parcel, and those with a positive
+    /// balance; `None` when the pool keeps no accounts.
     fn sellers(
         &self,
         pool: usize,
@@ -275,19 +283,15 @@ impl Books {
         ranks: std::ops::Range<usize>,
     ) -> Option<(u64, u64)> {
         let accounts = &self.accounts[pool][market];
-        if accounts.is_empty() {
+        if accounts.net_cents.is_empty() {
             return None;
         }
-        Some(
-            accounts[ranks]
-                .iter()
-                .fold((0, 0), |(active, profitable), a| {
-                    (
-                        active + u64::from(a.orders > 0),
-                        profitable + u64::from(a.net_cents > 0),
-                    )
-                }),
-        )
+        let active = ranks
+            .clone()
+            .filter(|&k| accounts.dispatched[k / 64] >> (k % 64) & 1 == 1)
+            .count();
+        let profitable = accounts.net_cents[ranks].iter().filter(|n| **n > 0).count();
+        Some((active as u64, profitable as u64))
     }
 
     /// The rows of `sellers.csv`.

@@ -6,6 +6,7 @@ mod support;
 mod calibrate;
 mod compare;
 mod engine;
+mod money;
 mod replay;
 mod safety;
 mod scenario;
