@@ -46,23 +46,80 @@ pub struct Dist {
     mean: f64,
 }
 
+/// How a distribution draws, with the parameters `model::charges` needs for its closed forms
+/// (rand_distr's samplers do not expose theirs). The constructors below set both from the
+/// same figures, so that they cannot disagree; drawing is as rand_distr's alone.
 #[derive(Debug, Clone)]
 pub(crate) enum Sampler {
     Constant(f64),
-    Uniform(Uniform<f64>),
-    Exponential(Exp<f64>),
+    Uniform {
+        low: f64,
+        high: f64,
+        d: Uniform<f64>,
+    },
+    Exponential {
+        mean: f64,
+        d: Exp<f64>,
+    },
     /// exp(mu + sigma z) of a standard normal z, as `rand_distr::LogNormal` draws it but
     /// with `crate::model::exp` (see there why).
     LogNormal {
         mu: f64,
         sigma: f64,
     },
-    Gamma(Gamma<f64>),
-    Triangular(Triangular<f64>),
+    Gamma {
+        shape: f64,
+        scale: f64,
+        d: Gamma<f64>,
+    },
+    Triangular {
+        min: f64,
+        mode: f64,
+        max: f64,
+        d: Triangular<f64>,
+    },
     Empirical {
         values: Vec<f64>,
+        /// The weights as given (not normalised), one per value.
+        weights: Vec<f64>,
         index: WeightedAliasIndex<f64>,
     },
+}
+
+impl Sampler {
+    /// Uniform on [low, high); `None` unless low < high, both finite.
+    pub(crate) fn uniform(low: f64, high: f64) -> Option<Sampler> {
+        let d = Uniform::new(low, high).ok()?;
+        Some(Sampler::Uniform { low, high, d })
+    }
+
+    /// Exponential with the given positive mean.
+    pub(crate) fn exponential(mean: f64) -> Option<Sampler> {
+        let d = Exp::new(1.0 / mean).ok()?;
+        Some(Sampler::Exponential { mean, d })
+    }
+
+    /// Gamma with density proportional to x^(shape-1) e^(-x/scale).
+    pub(crate) fn gamma(shape: f64, scale: f64) -> Option<Sampler> {
+        let d = Gamma::new(shape, scale).ok()?;
+        Some(Sampler::Gamma { shape, scale, d })
+    }
+
+    /// Triangular on [min, max] with its peak at `mode`.
+    pub(crate) fn triangular(min: f64, mode: f64, max: f64) -> Option<Sampler> {
+        let d = Triangular::new(min, max, mode).ok()?;
+        Some(Sampler::Triangular { min, mode, max, d })
+    }
+
+    /// `values[i]` with probability proportional to `weights[i]`.
+    pub(crate) fn empirical(values: Vec<f64>, weights: Vec<f64>) -> Option<Sampler> {
+        let index = WeightedAliasIndex::new(weights.clone()).ok()?;
+        Some(Sampler::Empirical {
+            values,
+            weights,
+            index,
+        })
+    }
 }
 
 impl Dist {
@@ -88,6 +145,16 @@ impl Dist {
         self.mean * self.scale
     }
 
+    /// How a draw is made before `scale()` multiplies it.
+    pub(crate) fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
+    /// The factor applied to every draw of `sampler()`.
+    pub(crate) fn scale(&self) -> f64 {
+        self.scale
+    }
+
     /// The same distribution with every value multiplied by `factor`.
     pub fn scaled(&self, factor: f64) -> Dist {
         Dist {
@@ -101,15 +168,15 @@ impl Dist {
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         let raw = match &self.sampler {
             Sampler::Constant(v) => *v,
-            Sampler::Uniform(d) => d.sample(rng),
-            Sampler::Exponential(d) => d.sample(rng),
+            Sampler::Uniform { d, .. } => d.sample(rng),
+            Sampler::Exponential { d, .. } => d.sample(rng),
             Sampler::LogNormal { mu, sigma } => {
                 let z: f64 = StandardNormal.sample(rng);
                 super::exp::exp(mu + sigma * z)
             }
-            Sampler::Gamma(d) => d.sample(rng),
-            Sampler::Triangular(d) => d.sample(rng),
-            Sampler::Empirical { values, index } => values[index.sample(rng)],
+            Sampler::Gamma { d, .. } => d.sample(rng),
+            Sampler::Triangular { d, .. } => d.sample(rng),
+            Sampler::Empirical { values, index, .. } => values[index.sample(rng)],
         };
         raw * self.scale
     }

@@ -3,6 +3,7 @@
 //!
 //! Only `scenario` builds these values; everything else reads them.
 
+pub mod charges;
 pub mod cost;
 pub mod date;
 pub mod digest;
@@ -10,9 +11,6 @@ pub mod dist;
 mod exp;
 pub mod money;
 pub mod rules;
-
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::model::date::{DAY_S, Date};
 use crate::model::dist::Dist;
@@ -303,11 +301,6 @@ pub struct Demand {
     pub lead_s: Vec<f64>,
 }
 
-/// Draws per category used to estimate expected order values and charges: fixed and
-/// seeded, so the estimate is the same number in every run and every variant.
-const LANDED_COST_DRAWS: usize = 4096;
-const LANDED_COST_SEED: u64 = 0x7472_6164_6573_696d; // "tradesim"
-
 impl Scenario {
     pub fn market_index(&self, id: &str) -> Option<MarketId> {
         self.markets
@@ -325,20 +318,15 @@ impl Scenario {
         let route = &self.routes[self.route_of[market.ix()][pool.ix()]?.ix()];
         let m = &self.markets[market.ix()];
         let p = &self.pools[pool.ix()];
-        let mut rng = ChaCha8Rng::seed_from_u64(LANDED_COST_SEED);
         let mut cost = 0.0;
         for (c, weight) in m.category_weights.iter().enumerate() {
             if *weight == 0.0 {
                 continue;
             }
             let dist = p.order_value[c].as_ref()?;
-            let mut sum = 0.0;
-            for _ in 0..LANDED_COST_DRAWS {
-                let cents = dist.sample_cents(&mut rng);
-                let (duty, vat) = m.customs.charges_cents(cents);
-                sum += f64::from(cents) + f64::from(duty) + f64::from(vat);
-            }
-            cost += weight * sum / LANDED_COST_DRAWS as f64 / 100.0;
+            // Exact rather than sampled: a threshold far in the value's tail is crossed
+            // too rarely for any affordable number of draws (see `charges`).
+            cost += weight * charges::expected(dist, &m.customs).total_usd();
         }
         let hub = route.hub.map(|h| &self.hubs[h.ix()]);
         cost += route.cost_usd + hub.map_or(0.0, |h| h.fee_usd);

@@ -2,8 +2,6 @@
 //! sigma = 0.4 }`): the unit lives in the key name, so each value is converted here, once,
 //! into the canonical unit of its quantity, and nothing downstream sees a unit again.
 
-use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Exp, Gamma, Triangular, Uniform};
 use toml::Value;
 
 use super::Problems;
@@ -77,14 +75,11 @@ fn build(kind: &str, reader: &mut ParamReader) -> Option<(Sampler, f64)> {
                 ));
                 return None;
             }
-            (
-                Sampler::Uniform(Uniform::new(lo, hi).ok()?),
-                (lo + hi) / 2.0,
-            )
+            (Sampler::uniform(lo, hi)?, (lo + hi) / 2.0)
         }
         "exponential" => {
             let mean = reader.positive_amount("mean")?;
-            (Sampler::Exponential(Exp::new(1.0 / mean).ok()?), mean)
+            (Sampler::exponential(mean)?, mean)
         }
         "lognormal" => {
             let (median, sigma) = (reader.positive_amount("median"), reader.plain("sigma"));
@@ -106,7 +101,7 @@ fn build(kind: &str, reader: &mut ParamReader) -> Option<(Sampler, f64)> {
                 reader.fail(&format!("shape must be positive, found {shape}"));
                 return None;
             }
-            (Sampler::Gamma(Gamma::new(shape, mean / shape).ok()?), mean)
+            (Sampler::gamma(shape, mean / shape)?, mean)
         }
         "triangular" => {
             let (lo, mode, hi) = (
@@ -121,18 +116,14 @@ fn build(kind: &str, reader: &mut ParamReader) -> Option<(Sampler, f64)> {
                 ));
                 return None;
             }
-            (
-                Sampler::Triangular(Triangular::new(lo, hi, mode).ok()?),
-                (lo + mode + hi) / 3.0,
-            )
+            (Sampler::triangular(lo, mode, hi)?, (lo + mode + hi) / 3.0)
         }
         "empirical" => {
             let values = reader.amount_list("values")?;
             let weights = reader.weights(values.len())?;
             let total: f64 = weights.iter().sum();
             let mean = values.iter().zip(&weights).map(|(v, w)| v * w).sum::<f64>() / total;
-            let index = WeightedAliasIndex::new(weights).ok()?;
-            (Sampler::Empirical { values, index }, mean)
+            (Sampler::empirical(values, weights)?, mean)
         }
         other => {
             reader.problems.add(
