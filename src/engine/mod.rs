@@ -45,6 +45,7 @@ pub use plan::Plan;
 use schedule::*;
 use sort::*;
 use step::*;
+pub(crate) use tasks::prefetch;
 use tasks::*;
 
 use crate::Error;

@@ -208,11 +208,16 @@ impl Parcel {
         let return_after = draw(&m.return_time, delivered && returns, rng);
         // Drawn last, so that adding them left every earlier draw as it was.
         let pm = &m.payment[method.ix()];
-        if unit_from_word(rng) < pm.abandon {
+        // One word decides both: a refusal matters only to an order not abandoned, and
+        // given that, the word rescaled past `abandon` is again uniform.
+        let u = unit_from_word(rng);
+        let refuses = if u < pm.abandon {
             flags &= !PAID;
             attempts = 0;
-        }
-        let refuses = unit_from_word(rng) < pm.refusal;
+            false
+        } else {
+            (u - pm.abandon) < pm.refusal * (1.0 - pm.abandon)
+        };
         let settle_after = if pm.at_delivery {
             draw(&m.settlement.cod_remittance, delivered && !refuses, rng)
         } else {

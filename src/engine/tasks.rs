@@ -151,7 +151,7 @@ pub(super) fn run_tasks(
 
 /// Asks for the cache lines of `item` without waiting for them.
 #[inline]
-pub(super) fn prefetch<T>(item: &T) {
+pub(crate) fn prefetch<T>(item: &T) {
     let first = (item as *const T).cast::<i8>();
     // Without `add`'s promise to stay in bounds, which a zero-sized `T` would break.
     let last = first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1));

@@ -90,10 +90,10 @@ impl Context {
 /// ranks past the last bound (rounding) belong to the last tier.
 #[inline]
 pub fn tier_in(bounds: &[u32], rank: u32) -> usize {
-    bounds
-        .iter()
-        .position(|&end| rank < end)
-        .unwrap_or(bounds.len().saturating_sub(1))
+    // The tiers ending at or before `rank`, counted without a branch: ranks fall
+    // anywhere, so a search's branches would be mispredicted (a hot spot of the fold).
+    let inner = &bounds[..bounds.len().saturating_sub(1)];
+    inner.iter().map(|&end| usize::from(rank >= end)).sum()
 }
 
 #[cfg(test)]
@@ -119,5 +119,32 @@ mod tests {
             .map(|&rank| ctx.tier_of(0, rank))
             .collect();
         assert_eq!(tiers, vec![0, 0, 1, 1, 2, 2, 2]);
+    }
+
+    /// The branchless count is the first tier whose end lies past the rank, even with
+    /// empty tiers (equal bounds), and the last tier for ranks past every bound.
+    #[test]
+    fn tier_in_is_the_first_tier_ending_past_the_rank() {
+        let search = |bounds: &[u32], rank: u32| {
+            bounds
+                .iter()
+                .position(|&end| rank < end)
+                .unwrap_or(bounds.len().saturating_sub(1))
+        };
+        for bounds in [
+            &[10, 10, 20][..],
+            &[0, 5, 5, 9],
+            &[7],
+            &[3, 3],
+            &[1, 2, 3, 4, 5],
+        ] {
+            for rank in 0..25 {
+                assert_eq!(
+                    super::tier_in(bounds, rank),
+                    search(bounds, rank),
+                    "{bounds:?} {rank}"
+                );
+            }
+        }
     }
 }

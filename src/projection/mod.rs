@@ -165,6 +165,8 @@ pub struct Tables {
     hub_days: Vec<HubDay>,
     methods: Vec<Vec<MethodStats>>,
     books: sellers::Books,
+    /// Per route, its seller pool.
+    route_pools: Vec<u8>,
     route_leads: Vec<Histogram>,
     events: u64,
 }
@@ -181,6 +183,7 @@ impl Tables {
                 .map(|m| vec![MethodStats::default(); m.methods.len()])
                 .collect(),
             books: sellers::Books::new(ctx),
+            route_pools: ctx.routes.iter().map(|r| r.pool).collect(),
             route_leads: vec![Histogram::default(); ctx.routes.len()],
             events: 0,
             ctx: ctx.clone(),
@@ -196,7 +199,7 @@ impl Tables {
         self.events += 1;
         let day = (e.time_s / DAY_S) as usize;
         let m = e.market.ix();
-        let pool = usize::from(self.ctx.routes[e.route.ix()].pool);
+        let pool = usize::from(self.route_pools[e.route.ix()]);
         self.books.observe(e, day, pool);
         let md = &mut self.market_days[day * self.ctx.markets.len() + m];
         match e.kind {
@@ -442,10 +445,20 @@ impl Tables {
     }
 }
 
+/// Events ahead of the one being folded whose seller's account is asked for: the
+/// accounts are too many for the caches, and each money event touches one at random.
+const ACCOUNTS_AHEAD: usize = 16;
+
 /// The tables are a sink of their own: a fold of counts and sums, so they need no order.
 impl crate::engine::Sink for Tables {
     fn events(&mut self, events: &[Event]) -> Result<(), crate::Error> {
-        events.iter().for_each(|e| self.observe(e));
+        for (i, e) in events.iter().enumerate() {
+            if let Some(ahead) = events.get(i + ACCOUNTS_AHEAD) {
+                self.books
+                    .prefetch(ahead, usize::from(self.route_pools[ahead.route.ix()]));
+            }
+            self.observe(e);
+        }
         Ok(())
     }
 

@@ -259,6 +259,25 @@ impl Books {
         }
     }
 
+    /// Asks for the memory of the account `e` will touch, if any.
+    #[inline]
+    pub(super) fn prefetch(&self, e: &Event, pool: usize) {
+        let seller = match e.kind {
+            EventKind::Dispatched { seller, .. }
+            | EventKind::HubDeparted { seller, .. }
+            | EventKind::Refused { seller, .. }
+            | EventKind::Returned { seller, .. }
+            | EventKind::SellerPaid { seller, .. } => seller,
+            _ => return,
+        };
+        if let Some(net) = self.accounts[pool][e.market.ix()]
+            .net_cents
+            .get(seller as usize)
+        {
+            crate::engine::prefetch(net);
+        }
+    }
+
     #[inline]
     fn tier(&mut self, pool: usize, market: usize, seller: u32) -> &mut TierBooks {
         let tier = tier_in(&self.tier_bounds[pool], seller);
