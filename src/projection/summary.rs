@@ -84,6 +84,7 @@ impl Tables {
             }
             let id = &pool.id;
             rows.push((format!("{id}.orders"), Value::Count(x.orders as i64)));
+            rows.push((format!("{id}.revenue_usd"), Value::Usd(x.revenue_cents)));
             rows.push((format!("{id}.net_usd"), Value::Usd(x.net_cents())));
             rows.push((
                 format!("{id}.mean_days_to_cash"),
