@@ -353,3 +353,74 @@ fn problems_carry_their_line_and_column() {
     let whole = tradesim::load_str("x = 1", "t.toml", None, &[]).unwrap_err();
     assert!(whole.to_string().contains("t.toml"));
 }
+
+/// Issue 18: the money keys are checked like every other, each problem named with its
+/// path and line, all at once; and an override of one is named by its path.
+#[test]
+fn issue_18_money_keys_are_checked_with_their_location() {
+    let t = tmp();
+    let path = small_with(
+        t.path(),
+        &[
+            ("collect = \"delivery\"", "collect = \"door\""),
+            (
+                "success = 0.6, abandon = 0.1",
+                "success = 0.6, abandon = 1.5",
+            ),
+            (
+                "{ method = \"card\", share = 0.7, success = 0.9 }",
+                "{ method = \"card\", share = 0.7, success = 0.9, refusal = 0.1 }",
+            ),
+            ("commission_rate = 0.05", "commission_rate = -0.05"),
+            ("outside_share = 0.5", "outside_share = 0.0"),
+            (
+                "refusal = 0.2, fee_usd = 0.5",
+                "refusal = 0.2, fee_usd = 2e6",
+            ),
+            ("auto_confirm_days = 2", "auto_confirm_days = -1"),
+        ],
+    );
+    let err = invalid(&path, &[]);
+    let f = path.display().to_string();
+    for (at, message) in [
+        (
+            "market.IN.payment[1].collect",
+            "expected \"order\" or \"delivery\", found \"door\"",
+        ),
+        ("market.RU.payment[1].abandon", "1.5 is not a probability"),
+        (
+            "market.RU.payment[0].refusal",
+            "only a method collected at delivery (collect = \"delivery\") can be refused at the door",
+        ),
+        ("market.RU.commission_rate", "-0.05 is not a probability"),
+        (
+            "market.IN.elasticities.outside_share",
+            "expected a share above 0 and at most 1, found 0",
+        ),
+        (
+            "market.IN.payment[1].fee_usd",
+            "expected an amount from 0 to 1000000 USD, found 2000000",
+        ),
+        (
+            "market.RU.settlement.auto_confirm_days",
+            "must not be negative, found -1",
+        ),
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!(" {at}: ")))
+            .unwrap_or_else(|| panic!("no problem at {at} in:\n{err}"));
+        assert!(line.contains(message), "{at}: {line}");
+        let located = line
+            .trim_start_matches("error: ")
+            .strip_prefix(&format!("{f}:"))
+            .and_then(|rest| rest.split(':').next())
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        assert!(located, "{at} has a line number: {line}");
+    }
+    let err = invalid(&data("small.toml"), &["--set", "hub.HUB.efinance_rate=2"]);
+    assert!(
+        err.contains("hub.HUB.efinance_rate") && err.contains("2 is not a probability"),
+        "{err}"
+    );
+}
