@@ -50,7 +50,8 @@ pub struct Score {
     pub passed: usize,
 }
 
-/// Scores every target of `scenario` against tables folded from a run at `sample`.
+/// Scores every target of `scenario` inside its horizon against tables folded from a
+/// run at `sample`.
 pub fn score_targets(
     scenario: &Scenario,
     tables: &Tables,
@@ -59,12 +60,11 @@ pub fn score_targets(
     scenario
         .targets
         .iter()
+        .filter(|t| scenario.day_of(t.date).is_some())
         .map(|t| {
-            let day = t.date.days_since(scenario.start);
-            let value = usize::try_from(day)
-                .ok()
-                .filter(|d| *d < scenario.days as usize)
-                .and_then(|d| tables.daily_metric(d, t.market.ix(), &t.metric))
+            let value = scenario
+                .day_of(t.date)
+                .and_then(|d| tables.daily_metric(d as usize, t.market.ix(), &t.metric))
                 .ok_or_else(|| {
                     Error::BadInput(format!(
                         "target {} {} {}: the run has no such daily value",
@@ -272,6 +272,20 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
             scenario.name
         )));
     }
+    let outside: Vec<&Target> = scenario
+        .targets
+        .iter()
+        .filter(|t| scenario.day_of(t.date).is_none())
+        .collect();
+    if outside.len() == scenario.targets.len() {
+        return Err(Error::Usage(format!(
+            "{}: every [[target]] of scenario {} lies outside its horizon {}: nothing to \
+             calibrate against (widen scenario.start_date and scenario.days)",
+            loaded.file.display(),
+            scenario.name,
+            scenario.horizon_text()
+        )));
+    }
     let params = RunParams {
         seed: args.seed.unwrap_or(scenario.seed),
         replication: 0,
@@ -309,6 +323,17 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         )
         .map_err(Error::stdout)?;
         print_report(scenario, &scored, args.sample, out)?;
+        for t in &outside {
+            writeln!(
+                out,
+                "note: target {} {} {} lies outside the horizon {}: skipped",
+                t.date,
+                scenario.markets[t.market.ix()].id,
+                t.metric,
+                scenario.horizon_text()
+            )
+            .map_err(Error::stdout)?;
+        }
     }
     let failed: Vec<String> = scored
         .iter()

@@ -138,17 +138,22 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         writeln!(out, "\ntargets").map_err(Error::stdout)?;
     }
     for t in &s.targets {
-        let expected = (t.metric == "orders").then(|| {
-            let day = t.date.days_since(s.start) as u32;
-            s.expected_orders(t.market, day)
-        });
-        let note = expected.map_or(String::new(), |e| {
-            format!(
+        let day = s.day_of(t.date);
+        let expected = day
+            .filter(|_| t.metric == "orders")
+            .map(|day| s.expected_orders(t.market, day));
+        let note = match (day, expected) {
+            (None, _) => format!(
+                " (outside the horizon {}: calibrate skips it)",
+                s.horizon_text()
+            ),
+            (Some(_), Some(e)) => format!(
                 " (expected {}, {:+.2} %)",
                 thousands(e),
                 (e / t.value - 1.0) * 100.0
-            )
-        });
+            ),
+            (Some(_), None) => String::new(),
+        };
         writeln!(
             out,
             "  {} {} {} = {} ± {} %{note}",

@@ -267,6 +267,7 @@ pub const TARGET_METRICS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Any date: a target outside the horizon is kept, and skipped by `calibrate`.
     pub date: Date,
     pub market: MarketId,
     pub metric: String,
@@ -311,6 +312,18 @@ impl Scenario {
 
     pub fn date_of(&self, day: u32) -> Date {
         self.start.add_days(i64::from(day))
+    }
+
+    /// The day index of `date`, if it lies inside the horizon.
+    pub fn day_of(&self, date: Date) -> Option<u32> {
+        u32::try_from(date.days_since(self.start))
+            .ok()
+            .filter(|d| *d < self.days)
+    }
+
+    /// The horizon's first and last dates.
+    pub fn horizon_text(&self) -> String {
+        format!("{} to {}", self.start, self.date_of(self.days - 1))
     }
 
     /// Expected landed cost (USD) and delivery time (s) of an order from `pool` in `market`.

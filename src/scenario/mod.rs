@@ -291,8 +291,10 @@ impl<'a> Document<'a> {
             );
             self.locator.located(problems, &overridden)
         })?;
-        let mut scenario =
-            validate::validate(&raw).map_err(|p| self.locator.located(p, &overridden))?;
+        let written = &self.reference;
+        let horizon = (written.start, written.date_of(written.days - 1));
+        let mut scenario = validate::validate_within(&raw, Some(horizon))
+            .map_err(|p| self.locator.located(p, &overridden))?;
         scenario.variants = self.reference.variants.clone();
         scenario.apply_demand_model(&self.reference);
         validate::check_volumes(&scenario).map_err(|p| self.locator.located(p, &overridden))?;

@@ -424,3 +424,61 @@ fn issue_18_money_keys_are_checked_with_their_location() {
         "{err}"
     );
 }
+
+/// Issue 19: a run of a shorter or later horizon than the file's leaves out the dated
+/// entries that fall outside it (a capacity change before it sets the first day's
+/// lines), targets outside it are notes for `validate` and `calibrate`, and a date
+/// outside the file's own horizon is still an error.
+#[test]
+fn issue_19_a_moved_horizon_leaves_out_what_falls_outside_it() {
+    let t = tmp();
+    let file = shipped("dftz_baseline.toml");
+    let f = file.display().to_string();
+    let out = t.path().join("short");
+    ok(&[
+        "run",
+        &f,
+        "--set",
+        "scenario.days=2",
+        "--sample",
+        "0.002",
+        "--no-event-log",
+        "--quiet",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(read(&out.join("daily_hubs.csv")).lines().count(), 3);
+
+    let said = ok(&["validate", &f, "--set", "scenario.days=5"]);
+    assert!(
+        said.contains(
+            "2016-11-11 RU orders = 20,000,000 ± 2 % (outside the horizon 2016-11-01 to 2016-11-05: calibrate skips it)"
+        ),
+        "{said}"
+    );
+    let later = ok(&[
+        "validate",
+        &f,
+        "--set",
+        "scenario.start_date=\"2016-11-12\"",
+        "--set",
+        "scenario.days=10",
+    ]);
+    assert!(
+        later.contains(
+            "MY-DFTZ Malaysia Digital Free Trade Zone e-fulfilment hub, KLIA Aeropolis: 24 lines"
+        ),
+        "the 2016-11-10 expansion is in force on the first day: {later}"
+    );
+
+    let err = fails(2, &["calibrate", &f, "--set", "scenario.days=1", "--quiet"]);
+    assert!(
+        err.contains("every [[target]] of scenario dftz_baseline lies outside its horizon 2016-11-01 to 2016-11-01"),
+        "{err}"
+    );
+    let err = fails(2, &["validate", &f, "--set", "peak[0].date=\"2016-12-08\""]);
+    assert!(
+        err.contains("peak[0].date: 2016-12-08 is outside the horizon 2016-11-01 to 2016-11-30"),
+        "{err}"
+    );
+}

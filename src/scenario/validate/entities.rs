@@ -16,10 +16,21 @@ impl Validator {
             .efinance_rate
             .map(|r| self.probability(&format!("{path}.efinance_rate"), r));
         let mut changes: Vec<(u32, u32)> = Vec::new();
+        // The last change before a horizon an override moved sets the lines of its
+        // first day.
+        let mut before = None;
         for (i, c) in h.capacity_changes.iter().enumerate() {
             let cpath = format!("{path}.capacity_changes[{i}]");
-            let day = self.day(&format!("{cpath}.date"), &c.date);
+            let dated = self.dated(&format!("{cpath}.date"), &c.date);
             let lines = self.count(&format!("{cpath}.lines"), c.lines, 0, 1_000_000);
+            let day = match dated {
+                Some(Dated::Day(day)) => Some(day),
+                Some(Dated::Before) => {
+                    before = Some(lines);
+                    None
+                }
+                Some(Dated::After) | None => None,
+            };
             if let Some(day) = day {
                 if changes.last().is_some_and(|(d, _)| *d >= day) {
                     self.err(
@@ -29,6 +40,11 @@ impl Validator {
                 }
                 changes.push((day, lines));
             }
+        }
+        if let Some(lines) = before
+            && changes.first().is_none_or(|(day, _)| *day > 0)
+        {
+            changes.insert(0, (0, lines));
         }
         Hub {
             id: h.id.clone(),

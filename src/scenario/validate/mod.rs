@@ -18,8 +18,23 @@ use crate::model::*;
 
 const MAX_PAYMENT_ATTEMPTS: i64 = 20;
 
+/// Validates the scenario file as written: every dated entry must lie inside its horizon.
 pub fn validate(raw: &RawScenario) -> Result<Scenario, Problems> {
-    let mut v = Validator::default();
+    validate_within(raw, None)
+}
+
+/// Validates an overridden scenario. `as_written` is the horizon of the file before the
+/// overrides (its first and last dates): a dated entry of the file that falls outside a
+/// horizon an override moved is left out, not refused (so a shorter run of a file works),
+/// while a date outside both horizons is still an error (a typo, most likely).
+pub fn validate_within(
+    raw: &RawScenario,
+    as_written: Option<(Date, Date)>,
+) -> Result<Scenario, Problems> {
+    let mut v = Validator {
+        as_written,
+        ..Validator::default()
+    };
     let scenario = v.scenario(raw);
     match scenario {
         Some(s) if v.problems.is_empty() => Ok(s),
@@ -32,6 +47,17 @@ struct Validator {
     problems: Problems,
     start: Option<Date>,
     days: u32,
+    /// The horizon of the file as written, when validating overrides of it.
+    as_written: Option<(Date, Date)>,
+}
+
+/// Where a dated entry falls against the horizon.
+enum Dated {
+    Day(u32),
+    /// Before the start or after the end of a horizon an override moved, but inside the
+    /// file's own.
+    Before,
+    After,
 }
 
 impl Validator {
@@ -109,15 +135,37 @@ impl Validator {
     }
 
     /// A date inside the horizon, as a day index from the start.
-    fn day(&mut self, path: &str, text: &str) -> Option<u32> {
-        let Some(date) = Date::parse(text) else {
+    /// A date, anywhere in the calendar.
+    fn date(&mut self, path: &str, text: &str) -> Option<Date> {
+        let date = Date::parse(text);
+        if date.is_none() {
             self.err(
                 path,
                 format!("expected a date YYYY-MM-DD, found \"{text}\""),
             );
-            return None;
-        };
+        }
+        date
+    }
+
+    /// A date inside the horizon as a day index, or outside a horizon that overrides
+    /// moved (see `validate_within`); `None` (and a problem) for any other date.
+    fn dated(&mut self, path: &str, text: &str) -> Option<Dated> {
+        let date = self.date(path, text)?;
         let start = self.start?;
+        let offset = date.days_since(start);
+        let written = self
+            .as_written
+            .is_some_and(|(first, last)| first <= date && date <= last);
+        if written && offset < 0 {
+            return Some(Dated::Before);
+        }
+        if written && offset >= i64::from(self.days) {
+            return Some(Dated::After);
+        }
+        self.day_of(path, date, start).map(Dated::Day)
+    }
+
+    fn day_of(&mut self, path: &str, date: Date, start: Date) -> Option<u32> {
         let offset = date.days_since(start);
         if offset < 0 || offset >= i64::from(self.days) {
             let last = start.add_days(i64::from(self.days) - 1);
@@ -432,7 +480,12 @@ impl Validator {
             .enumerate()
             .filter_map(|(i, p)| {
                 let path = format!("peak[{i}]");
-                let day = self.day(&format!("{path}.date"), &p.date);
+                let day = match self.dated(&format!("{path}.date"), &p.date) {
+                    Some(Dated::Day(d)) => Some(d),
+                    // Left out: it does not happen in this horizon.
+                    Some(Dated::Before | Dated::After) => return None,
+                    None => None,
+                };
                 let multiplier = self.positive(&format!("{path}.multiplier"), p.multiplier);
                 let mut ms = Vec::new();
                 for (j, id) in p.markets.iter().enumerate() {
@@ -482,7 +535,9 @@ impl Validator {
             .enumerate()
             .filter_map(|(i, t)| {
                 let path = format!("target[{i}]");
-                let day = self.day(&format!("{path}.date"), &t.date);
+                // A target outside the horizon is not an error: only `calibrate` reads
+                // targets, and it notes and skips those a run cannot reach.
+                let date = self.date(&format!("{path}.date"), &t.date);
                 let market = find(&market_ids, &t.market);
                 if market.is_none() {
                     self.err(
@@ -507,7 +562,7 @@ impl Validator {
                 self.non_negative(&format!("{path}.value"), t.value);
                 self.positive(&format!("{path}.tolerance"), t.tolerance);
                 Some(Target {
-                    date: self.start?.add_days(i64::from(day?)),
+                    date: date?,
                     market: MarketId(market? as u8),
                     metric: t.metric.clone(),
                     value: t.value,
