@@ -525,3 +525,39 @@ fn issue_18_explain_tells_who_paid_whom_and_when() {
     let told = ok(&["explain", &out.display().to_string(), &cod_paid.to_string()]);
     assert!(told.contains("in cash at the door"), "{told}");
 }
+
+/// The Chinese sellers' concentration the shipped scenarios state: Zipf 0.9 over 200,000
+/// sellers gives the top 2 % (the `medium` tier, 4,000 stores) sum_{k<=4000} k^-0.9 /
+/// sum_{k<=200000} k^-0.9 = 55.1 % of the orders, the top 1 % 48.9 %.
+#[test]
+fn issue_18_the_top_sellers_share_is_the_stated_concentration() {
+    let t = tmp();
+    let out = t.path().join("ru");
+    ok(&[
+        "run",
+        &shipped("aliexpress_russia_2016.toml").display().to_string(),
+        "--sample",
+        "0.01",
+        "--no-event-log",
+        "--quiet",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let weights: Vec<f64> = (1..=200_000).map(|k| f64::from(k).powf(-0.9)).collect();
+    let total: f64 = weights.iter().sum();
+    let expected: f64 = weights[..4_000].iter().sum::<f64>() / total;
+    assert!((expected - 0.551).abs() < 0.001, "{expected}");
+    let sellers = table(&out, "sellers.csv");
+    let row = |tier: &str| {
+        sellers
+            .iter()
+            .find(|r| r["sellers"] == "CN-SME" && r["tier"] == tier)
+            .unwrap()
+    };
+    let (top, all) = (row("medium"), row("all"));
+    let share = top["orders"].parse::<f64>().unwrap() / all["orders"].parse::<f64>().unwrap();
+    assert!(
+        (share - expected).abs() < 0.005,
+        "top 2 % of sellers: {share} of the orders, expected {expected}"
+    );
+}
