@@ -291,7 +291,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         replication: 0,
         sample: args.sample,
     };
-    let progress = Progress::new(args.quiet, scenario.days, 1);
+    let progress = Progress::new(args.quiet, scenario.simulated_days(), 1);
     let simulated = run::thread_pool(args.threads)?
         .install(|| run::simulate_tables(scenario, params, &|d, e| progress.update(0, d, e), stop));
     progress.finish();

@@ -69,7 +69,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
 /// The story of order `id` from its events, in log order.
 pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
     let start = Date::parse(&ctx.start_date).expect("the log reader checks the start date");
-    let horizon_s = ctx.days * DAY_S;
+    let horizon_s = ctx.span_days() * DAY_S;
     let first = &events[0];
     let route = &ctx.routes[first.route.ix()];
     let market = &ctx.markets[first.market.ix()];

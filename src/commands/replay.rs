@@ -300,7 +300,7 @@ pub fn reproduce_command(
         replication: manifest.replication,
         sample: manifest.sample,
     };
-    let progress = Progress::new(args.quiet, loaded.scenario.days, 1);
+    let progress = Progress::new(args.quiet, loaded.scenario.simulated_days(), 1);
     let simulated = run::thread_pool(args.threads)?.install(|| {
         run::simulate_into(
             &loaded.scenario,

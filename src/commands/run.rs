@@ -49,7 +49,11 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         force: a.force,
         loaded,
     };
-    let progress = Progress::new(a.quiet, req.loaded.scenario.days, req.replications);
+    let progress = Progress::new(
+        a.quiet,
+        req.loaded.scenario.simulated_days(),
+        req.replications,
+    );
     let started = Instant::now();
     let reps = run::run(&req, &|r, d, e| progress.update(r, d, e), stop);
     progress.finish();

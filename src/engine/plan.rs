@@ -151,7 +151,7 @@ impl<'a> Plan<'a> {
         Plan {
             scenario,
             params,
-            horizon_s: scenario.days * DAY_S,
+            horizon_s: scenario.simulated_days() * DAY_S,
             markets,
             pools,
             hub_regimes,
@@ -166,6 +166,7 @@ impl<'a> Plan<'a> {
             scenario: s.name.clone(),
             start_date: s.start.to_string(),
             days: s.days,
+            drain_days: s.drain_days,
             seed: plan.params.seed,
             replication: plan.params.replication,
             sample: plan.params.sample,
@@ -204,8 +205,8 @@ impl<'a> Plan<'a> {
                 .zip(&plan.hub_regimes)
                 .map(|(h, regimes)| context::HubDim {
                     id: h.id.clone(),
-                    lines_by_day: (0..s.days).map(|d| h.lines_on(d)).collect(),
-                    simulated_lines_by_day: (0..s.days)
+                    lines_by_day: (0..s.simulated_days()).map(|d| h.lines_on(d)).collect(),
+                    simulated_lines_by_day: (0..s.simulated_days())
                         .map(|d| {
                             regimes
                                 .iter()
@@ -221,6 +222,9 @@ impl<'a> Plan<'a> {
 
     /// Expected orders in `market` during hour `hour` of `day`, at the run's sample.
     pub fn hourly_rate(&self, market: MarketId, day: u32, hour: u32) -> f64 {
+        if day >= self.scenario.days {
+            return 0.0; // the drain: no new orders
+        }
         self.scenario.expected_orders(market, day)
             * self.params.sample
             * self.scenario.markets[market.ix()].intraday[hour as usize]

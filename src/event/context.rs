@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct Context {
     pub scenario: String,
     pub start_date: String,
+    /// Days on which orders are placed.
     pub days: u32,
+    /// Days simulated after them with no new orders.
+    pub drain_days: u32,
     pub seed: u64,
     pub replication: u32,
     pub sample: f64,
@@ -59,6 +62,12 @@ pub struct HubDim {
 }
 
 impl Context {
+    /// Days the run covers: the orders' horizon and the drain. Tables have a row per
+    /// day of it, and every event falls inside it.
+    pub fn span_days(&self) -> u32 {
+        self.days.saturating_add(self.drain_days)
+    }
+
     /// Whether a route connects seller pool `pool` to market `market`.
     pub fn serves(&self, pool: usize, market: usize) -> bool {
         self.routes

@@ -69,7 +69,7 @@ mod tests {
     /// market, hub events only on routes via a hub, ids and ranks in range.
     fn any_event(ctx: &Context) -> impl proptest::strategy::Strategy<Value = Event> {
         use proptest::prelude::*;
-        let horizon_s = ctx.days * DAY_S;
+        let horizon_s = ctx.span_days() * DAY_S;
         let routes: Vec<(u8, u8, Option<u8>, u32, usize)> = ctx
             .routes
             .iter()

@@ -171,7 +171,7 @@ impl<R: BufRead> LogReader<R> {
             ));
         }
         Ok(LogReader {
-            horizon_s: context.days * DAY_S,
+            horizon_s: context.span_days() * DAY_S,
             context,
             schema,
             input,
@@ -307,6 +307,7 @@ fn check_context(ctx: &Context) -> Result<(), String> {
         ));
     };
     rules::horizon(start, ctx.days)?;
+    rules::horizon(start, ctx.span_days())?;
     rules::file_name(&ctx.scenario).map_err(|e| format!("scenario name: {e}"))?;
     if !(ctx.sample > 0.0 && ctx.sample <= 1.0) {
         return Err(format!("sample = {} is not in (0, 1]", ctx.sample));
@@ -410,7 +411,7 @@ fn check_context(ctx: &Context) -> Result<(), String> {
         }
     }
     for h in &ctx.hubs {
-        let days = ctx.days as usize;
+        let days = ctx.span_days() as usize;
         if h.lines_by_day.len() != days || h.simulated_lines_by_day.len() != days {
             return Err(format!(
                 "hub `{}` lists lines for other than {days} days",

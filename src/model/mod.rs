@@ -48,7 +48,10 @@ pub struct Scenario {
     pub description: String,
     pub seed: u64,
     pub start: Date,
+    /// Days on which orders are placed.
     pub days: u32,
+    /// Days simulated after `days` with no new orders, so that the orders placed finish.
+    pub drain_days: u32,
     /// Every category any market buys, sorted by name.
     pub categories: Vec<String>,
     pub hubs: Vec<Hub>,
@@ -312,6 +315,11 @@ impl Scenario {
 
     pub fn date_of(&self, day: u32) -> Date {
         self.start.add_days(i64::from(day))
+    }
+
+    /// Days simulated: the horizon of orders and the drain after it.
+    pub fn simulated_days(&self) -> u32 {
+        self.days + self.drain_days
     }
 
     /// The day index of `date`, if it lies inside the horizon.

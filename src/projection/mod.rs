@@ -173,7 +173,7 @@ pub struct Tables {
 
 impl Tables {
     pub fn new(ctx: &Context) -> Tables {
-        let days = ctx.days as usize;
+        let days = ctx.span_days() as usize;
         Tables {
             market_days: vec![MarketDay::default(); days * ctx.markets.len()],
             hub_days: vec![HubDay::default(); days * ctx.hubs.len()],
@@ -323,7 +323,7 @@ impl Tables {
         let mut out = Vec::new();
 
         let mut t = header(0);
-        for d in 0..self.ctx.days as usize {
+        for d in 0..self.ctx.span_days() as usize {
             for (m, market) in self.ctx.markets.iter().enumerate() {
                 let x = &self.market_days[d * nm + m];
                 let _ = writeln!(
@@ -353,7 +353,7 @@ impl Tables {
 
         let mut t = header(1);
         let mut backlog = vec![0i64; nh];
-        for d in 0..self.ctx.days as usize {
+        for d in 0..self.ctx.span_days() as usize {
             for (h, hub) in self.ctx.hubs.iter().enumerate() {
                 let x = &self.hub_days[d * nh + h];
                 backlog[h] += x.arrived as i64 - x.departed as i64;

@@ -121,7 +121,7 @@ impl Books {
                 .map(|p| vec![vec![TierBooks::default(); p.tiers.len().max(1)]; markets])
                 .collect(),
             tier_bounds: (0..pools).map(|p| ctx.tier_bounds(p)).collect(),
-            cash: vec![CashDay::default(); ctx.days as usize * pools * markets],
+            cash: vec![CashDay::default(); ctx.span_days() as usize * pools * markets],
             accounts: ctx
                 .pools
                 .iter()
@@ -375,7 +375,7 @@ impl Books {
         out: &mut String,
     ) {
         let mut receivables = vec![0i64; self.pools * self.markets];
-        for d in 0..ctx.days as usize {
+        for d in 0..ctx.span_days() as usize {
             for (p, pool) in ctx.pools.iter().enumerate() {
                 for (m, market) in ctx.markets.iter().enumerate() {
                     if !ctx.serves(p, m) {

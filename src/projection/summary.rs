@@ -64,7 +64,7 @@ impl Tables {
     pub fn summary(&self) -> Summary {
         let nm = self.ctx.markets.len();
         let nh = self.ctx.hubs.len();
-        let days = self.ctx.days as usize;
+        let days = self.ctx.span_days() as usize;
         let mut rows = Vec::new();
         let mut all = MarketDay::default();
         for (m, market) in self.ctx.markets.iter().enumerate() {

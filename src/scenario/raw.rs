@@ -39,6 +39,8 @@ pub struct RawHeader {
     #[serde(deserialize_with = "date_text")]
     pub start_date: String,
     pub days: i64,
+    #[serde(default)]
+    pub drain_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,7 @@ mod support;
 
 mod calibrate;
 mod compare;
+mod drain;
 mod engine;
 mod money;
 mod replay;

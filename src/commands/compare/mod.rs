@@ -119,7 +119,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
     let reps = args.replications;
     let total_days = arms
         .iter()
-        .map(|a| a.loaded.scenario.days)
+        .map(|a| a.loaded.scenario.simulated_days())
         .sum::<u32>()
         .saturating_mul(reps);
     let progress = Progress::new(args.quiet, total_days, 1);
@@ -132,7 +132,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
     let rows = compare_rows(&arms, &per_arm);
     write_file(&staging.tmp.join(CSV), &render_csv(&rows))?;
     let start = base.scenario.start;
-    let days = base.scenario.days as usize;
+    let days = base.scenario.simulated_days() as usize;
     let means: Vec<(String, Vec<[Option<f64>; 3]>)> = arms
         .iter()
         .zip(&per_arm)
@@ -277,7 +277,7 @@ fn outcome(tables: &Tables) -> Outcome {
         .map(|(name, value)| (name.to_string(), value.as_f64()))
         .collect();
     let ctx = tables.context();
-    let daily = (0..ctx.days as usize)
+    let daily = (0..ctx.span_days() as usize)
         .map(|d| {
             let sum = |metric: &str| -> f64 {
                 (0..ctx.markets.len())

@@ -1,5 +1,8 @@
 //! Raw scenario -> `model::Scenario`, collecting every problem with its entity path.
 
+mod calendar;
+
+use calendar::Dated;
 mod entities;
 
 use std::collections::BTreeSet;
@@ -49,15 +52,6 @@ struct Validator {
     days: u32,
     /// The horizon of the file as written, when validating overrides of it.
     as_written: Option<(Date, Date)>,
-}
-
-/// Where a dated entry falls against the horizon.
-enum Dated {
-    Day(u32),
-    /// Before the start or after the end of a horizon an override moved, but inside the
-    /// file's own.
-    Before,
-    After,
 }
 
 impl Validator {
@@ -135,49 +129,6 @@ impl Validator {
     }
 
     /// A date inside the horizon, as a day index from the start.
-    /// A date, anywhere in the calendar.
-    fn date(&mut self, path: &str, text: &str) -> Option<Date> {
-        let date = Date::parse(text);
-        if date.is_none() {
-            self.err(
-                path,
-                format!("expected a date YYYY-MM-DD, found \"{text}\""),
-            );
-        }
-        date
-    }
-
-    /// A date inside the horizon as a day index, or outside a horizon that overrides
-    /// moved (see `validate_within`); `None` (and a problem) for any other date.
-    fn dated(&mut self, path: &str, text: &str) -> Option<Dated> {
-        let date = self.date(path, text)?;
-        let start = self.start?;
-        let offset = date.days_since(start);
-        let written = self
-            .as_written
-            .is_some_and(|(first, last)| first <= date && date <= last);
-        if written && offset < 0 {
-            return Some(Dated::Before);
-        }
-        if written && offset >= i64::from(self.days) {
-            return Some(Dated::After);
-        }
-        self.day_of(path, date, start).map(Dated::Day)
-    }
-
-    fn day_of(&mut self, path: &str, date: Date, start: Date) -> Option<u32> {
-        let offset = date.days_since(start);
-        if offset < 0 || offset >= i64::from(self.days) {
-            let last = start.add_days(i64::from(self.days) - 1);
-            self.err(
-                path,
-                format!("{date} is outside the horizon {start} to {last}"),
-            );
-            return None;
-        }
-        Some(offset as u32)
-    }
-
     fn shares_sum_to_one(&mut self, path: &str, shares: impl Iterator<Item = f64>) {
         if let Err(e) = rules::sum_to_one(shares) {
             self.err(path, e);
@@ -327,9 +278,20 @@ impl Validator {
             );
         }
         self.days = self.count("scenario.days", header.days, 1, i64::from(MAX_DAYS));
+        let drain_days = self.count(
+            "scenario.drain_days",
+            header.drain_days,
+            0,
+            i64::from(MAX_DAYS),
+        );
         if let Some(start) = self.start
-            && let Err(e) = rules::horizon(start, self.days)
+            && let Err(e) = rules::horizon(start, self.days.saturating_add(drain_days))
         {
+            let e = if drain_days > 0 {
+                format!("{e} (with drain_days {drain_days})")
+            } else {
+                e
+            };
             self.err("scenario.start_date", e);
             self.start = None;
         }
@@ -376,7 +338,6 @@ impl Validator {
             .map(|m| self.market(m, &categories, &pool_ids))
             .collect();
 
-        let find = |ids: &[String], id: &str| ids.iter().position(|x| x == id);
         let mut routes = Vec::new();
         let mut route_of = vec![vec![None; pools.len()]; markets.len()];
         for (i, r) in raw.route.iter().enumerate() {
@@ -474,37 +435,7 @@ impl Validator {
             }
         }
 
-        let peaks: Vec<Peak> = raw
-            .peak
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                let path = format!("peak[{i}]");
-                let day = match self.dated(&format!("{path}.date"), &p.date) {
-                    Some(Dated::Day(d)) => Some(d),
-                    // Left out: it does not happen in this horizon.
-                    Some(Dated::Before | Dated::After) => return None,
-                    None => None,
-                };
-                let multiplier = self.positive(&format!("{path}.multiplier"), p.multiplier);
-                let mut ms = Vec::new();
-                for (j, id) in p.markets.iter().enumerate() {
-                    match find(&market_ids, id) {
-                        Some(m) => ms.push(MarketId(m as u8)),
-                        None => self.err(
-                            &format!("{path}.markets[{j}]"),
-                            format!("unknown market \"{id}\"; known: {}", market_ids.join(", ")),
-                        ),
-                    }
-                }
-                Some(Peak {
-                    name: p.name.clone(),
-                    day: day?,
-                    markets: ms,
-                    multiplier,
-                })
-            })
-            .collect();
+        let peaks = self.peaks(raw, &market_ids);
 
         let mut variant_names = BTreeSet::new();
         let variants: Vec<VariantInfo> = raw
@@ -529,48 +460,7 @@ impl Validator {
             })
             .collect();
 
-        let targets = raw
-            .target
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                let path = format!("target[{i}]");
-                // A target outside the horizon is not an error: only `calibrate` reads
-                // targets, and it notes and skips those a run cannot reach.
-                let date = self.date(&format!("{path}.date"), &t.date);
-                let market = find(&market_ids, &t.market);
-                if market.is_none() {
-                    self.err(
-                        &format!("{path}.market"),
-                        format!(
-                            "unknown market \"{}\"; known: {}",
-                            t.market,
-                            market_ids.join(", ")
-                        ),
-                    );
-                }
-                if !TARGET_METRICS.contains(&t.metric.as_str()) {
-                    self.err(
-                        &format!("{path}.metric"),
-                        format!(
-                            "unknown metric \"{}\"; expected one of {}",
-                            t.metric,
-                            TARGET_METRICS.join(", ")
-                        ),
-                    );
-                }
-                self.non_negative(&format!("{path}.value"), t.value);
-                self.positive(&format!("{path}.tolerance"), t.tolerance);
-                Some(Target {
-                    date: date?,
-                    market: MarketId(market? as u8),
-                    metric: t.metric.clone(),
-                    value: t.value,
-                    tolerance: t.tolerance,
-                    source: t.source.clone(),
-                })
-            })
-            .collect();
+        let targets = self.targets(raw, &market_ids);
 
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
@@ -579,6 +469,7 @@ impl Validator {
             seed: header.seed,
             start: self.start?,
             days: self.days,
+            drain_days,
             categories,
             hubs,
             markets,
@@ -592,6 +483,11 @@ impl Validator {
             demand: Vec::new(),
         })
     }
+}
+
+/// The position of `id` among `ids`.
+fn find(ids: &[String], id: &str) -> Option<usize> {
+    ids.iter().position(|x| x == id)
 }
 
 fn list(ids: &[String]) -> String {

@@ -1,0 +1,135 @@
+//! Dated entries: dates against the horizon (and the file's own horizon when overrides
+//! moved it), the calendar's peaks and the calibration targets.
+
+use super::*;
+
+/// Where a dated entry falls against the horizon.
+pub(super) enum Dated {
+    Day(u32),
+    /// Before the start or after the end of a horizon an override moved, but inside the
+    /// file's own.
+    Before,
+    After,
+}
+
+impl Validator {
+    /// A date, anywhere in the calendar.
+    fn date(&mut self, path: &str, text: &str) -> Option<Date> {
+        let date = Date::parse(text);
+        if date.is_none() {
+            self.err(
+                path,
+                format!("expected a date YYYY-MM-DD, found \"{text}\""),
+            );
+        }
+        date
+    }
+
+    /// A date inside the horizon as a day index, or outside a horizon that overrides
+    /// moved (see `validate_within`); `None` (and a problem) for any other date.
+    pub(super) fn dated(&mut self, path: &str, text: &str) -> Option<Dated> {
+        let date = self.date(path, text)?;
+        let start = self.start?;
+        let offset = date.days_since(start);
+        let written = self
+            .as_written
+            .is_some_and(|(first, last)| first <= date && date <= last);
+        if written && offset < 0 {
+            return Some(Dated::Before);
+        }
+        if written && offset >= i64::from(self.days) {
+            return Some(Dated::After);
+        }
+        self.day_of(path, date, start).map(Dated::Day)
+    }
+
+    fn day_of(&mut self, path: &str, date: Date, start: Date) -> Option<u32> {
+        let offset = date.days_since(start);
+        if offset < 0 || offset >= i64::from(self.days) {
+            let last = start.add_days(i64::from(self.days) - 1);
+            self.err(
+                path,
+                format!("{date} is outside the horizon {start} to {last}"),
+            );
+            return None;
+        }
+        Some(offset as u32)
+    }
+
+    pub(super) fn peaks(&mut self, raw: &RawScenario, market_ids: &[String]) -> Vec<Peak> {
+        raw.peak
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let path = format!("peak[{i}]");
+                let day = match self.dated(&format!("{path}.date"), &p.date) {
+                    Some(Dated::Day(d)) => Some(d),
+                    // Left out: it does not happen in this horizon.
+                    Some(Dated::Before | Dated::After) => return None,
+                    None => None,
+                };
+                let multiplier = self.positive(&format!("{path}.multiplier"), p.multiplier);
+                let mut ms = Vec::new();
+                for (j, id) in p.markets.iter().enumerate() {
+                    match find(market_ids, id) {
+                        Some(m) => ms.push(MarketId(m as u8)),
+                        None => self.err(
+                            &format!("{path}.markets[{j}]"),
+                            format!("unknown market \"{id}\"; known: {}", market_ids.join(", ")),
+                        ),
+                    }
+                }
+                Some(Peak {
+                    name: p.name.clone(),
+                    day: day?,
+                    markets: ms,
+                    multiplier,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn targets(&mut self, raw: &RawScenario, market_ids: &[String]) -> Vec<Target> {
+        raw.target
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let path = format!("target[{i}]");
+                // A target outside the horizon is not an error: only `calibrate` reads
+                // targets, and it notes and skips those a run cannot reach.
+                let date = self.date(&format!("{path}.date"), &t.date);
+                let market = find(market_ids, &t.market);
+                if market.is_none() {
+                    self.err(
+                        &format!("{path}.market"),
+                        format!(
+                            "unknown market \"{}\"; known: {}",
+                            t.market,
+                            market_ids.join(", ")
+                        ),
+                    );
+                }
+                if !TARGET_METRICS.contains(&t.metric.as_str()) {
+                    self.err(
+                        &format!("{path}.metric"),
+                        format!(
+                            "unknown metric \"{}\"; expected one of {}",
+                            t.metric,
+                            TARGET_METRICS.join(", ")
+                        ),
+                    );
+                }
+                self.non_negative(&format!("{path}.value"), t.value);
+                self.positive(&format!("{path}.tolerance"), t.tolerance);
+                Some(Target {
+                    date: date?,
+                    market: MarketId(market? as u8),
+                    metric: t.metric.clone(),
+                    value: t.value,
+                    tolerance: t.tolerance,
+                    source: t.source.clone(),
+                })
+            })
+            .collect()
+    }
+}
