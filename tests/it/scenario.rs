@@ -440,6 +440,8 @@ fn issue_19_a_moved_horizon_leaves_out_what_falls_outside_it() {
         &f,
         "--set",
         "scenario.days=2",
+        "--set",
+        "scenario.drain_days=0",
         "--sample",
         "0.002",
         "--no-event-log",
