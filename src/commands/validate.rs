@@ -25,9 +25,18 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         writeln!(out, "  {}", s.description).map_err(Error::stdout)?;
     }
     let last = s.date_of(s.days - 1);
+    let drain = if s.drain_days > 0 {
+        format!(
+            ", then {} days of drain to {}",
+            s.drain_days,
+            s.date_of(s.simulated_days() - 1)
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "  horizon {} to {last} ({} days), seed {}",
+        "  horizon {} to {last} ({} days){drain}, seed {}",
         s.start, s.days, s.seed
     )
     .map_err(Error::stdout)?;
@@ -96,6 +105,31 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
             m.payment.iter().map(|p| p.share * p.abandon).sum::<f64>() * 100.0
         )
         .map_err(Error::stdout)?;
+    }
+
+    if !s.changes.is_empty() {
+        writeln!(out, "\nchanges (in the order they take effect)").map_err(Error::stdout)?;
+    }
+    for c in &s.changes {
+        let description = if c.description.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", c.description)
+        };
+        writeln!(out, "  {} {}{description}", s.date_of(c.day), c.name).map_err(Error::stdout)?;
+        let after = s.on_day(c.day);
+        for (mi, m) in after.markets.iter().enumerate() {
+            let mid = MarketId(mi as u8);
+            writeln!(
+                out,
+                "      {}: {} orders that day (demand x{:.4}), {:.1} % paid or confirmed",
+                m.id,
+                thousands(after.expected_orders(mid, c.day)),
+                after.demand[mi].multiplier,
+                after.paid_share(mid) * 100.0
+            )
+            .map_err(Error::stdout)?;
+        }
     }
 
     if !s.hubs.is_empty() {

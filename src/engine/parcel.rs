@@ -9,6 +9,7 @@ use super::streams::{OrderRng, unit_from_word};
 
 use super::Plan;
 use crate::event::{Event, EventKind};
+use crate::model::date::DAY_S;
 use crate::model::dist::Dist;
 use crate::model::money::Payout;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
@@ -133,8 +134,9 @@ impl Parcel {
         order_id: u64,
         placed: u32,
     ) -> Parcel {
-        let s = plan.scenario;
-        let mp = &plan.markets[market.ix()];
+        let epoch = plan.epoch(placed / DAY_S);
+        let s = epoch.scenario;
+        let mp = &epoch.markets[market.ix()];
         let m = &s.markets[market.ix()];
         let pool = mp.pools[pick(&mp.pool_cdf, unit_from_word(rng))];
         let route_id =
@@ -273,7 +275,8 @@ impl Parcel {
 
     /// Emits every event due before `end`, in lifecycle order.
     pub fn advance(&mut self, plan: &Plan, end: u32, out: &mut Vec<Event>) -> Step {
-        let s = plan.scenario;
+        // The rules in force when the order was placed follow it to its end.
+        let s = plan.epoch(self.placed / DAY_S).scenario;
         loop {
             if self.next >= end {
                 return Step::Later;

@@ -8,10 +8,18 @@ pub struct Plan<'a> {
     pub scenario: &'a Scenario,
     pub params: RunParams,
     pub horizon_s: u32,
-    pub(super) markets: Vec<MarketPlan>,
+    /// From each dated change's day on (the first from day 0), the scenario in force and
+    /// its markets' tables.
+    pub(super) epochs: Vec<EpochPlan<'a>>,
     pub(super) pools: Vec<PoolPlan>,
     /// Per hub, the regimes of lines and service scale (after sampling).
     pub hub_regimes: Vec<Vec<Regime>>,
+}
+
+pub(super) struct EpochPlan<'a> {
+    pub(super) from_day: u32,
+    pub(super) scenario: &'a Scenario,
+    pub(super) markets: Vec<MarketPlan>,
 }
 
 pub(super) struct MarketPlan {
@@ -97,7 +105,62 @@ pub(super) fn cdf(weights: &[f64]) -> Vec<f64> {
 
 impl<'a> Plan<'a> {
     pub fn new(scenario: &'a Scenario, params: RunParams) -> Plan<'a> {
-        let markets = scenario
+        let epochs = std::iter::once((0, scenario))
+            .chain(scenario.epochs.iter().map(|(day, s)| (*day, &**s)))
+            .map(|(from_day, s)| EpochPlan {
+                from_day,
+                scenario: s,
+                markets: Self::market_plans(s),
+            })
+            .collect();
+        let pools = scenario
+            .pools
+            .iter()
+            .map(|p| PoolPlan::new(p.count, p.popularity_zipf))
+            .collect();
+        let hub_regimes = scenario
+            .hubs
+            .iter()
+            .enumerate()
+            .map(|(hi, h)| {
+                // With dated changes, a day's lines are those its scenario gives it.
+                let by_day: Vec<(u32, u32)> = if scenario.epochs.is_empty() {
+                    std::iter::once((0, h.lines))
+                        .chain(h.capacity_changes.iter().copied())
+                        .collect()
+                } else {
+                    let lines = |d: u32| scenario.on_day(d).hubs[hi].lines_on(d);
+                    (0..scenario.simulated_days())
+                        .filter(|&d| d == 0 || lines(d) != lines(d - 1))
+                        .map(|d| (d, lines(d)))
+                        .collect()
+                };
+                by_day
+                    .into_iter()
+                    .map(|(day, lines)| {
+                        let (lines, service_scale) = sampled_lines(lines, params.sample);
+                        Regime {
+                            from_s: day * DAY_S,
+                            lines,
+                            service_scale,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Plan {
+            scenario,
+            params,
+            horizon_s: scenario.simulated_days() * DAY_S,
+            epochs,
+            pools,
+            hub_regimes,
+        }
+    }
+
+    /// Each market's cumulative shares of pools, categories and payment methods.
+    fn market_plans(scenario: &Scenario) -> Vec<MarketPlan> {
+        scenario
             .markets
             .iter()
             .enumerate()
@@ -125,37 +188,24 @@ impl<'a> Plan<'a> {
                     method_cdf: cdf(&method_w),
                 }
             })
-            .collect();
-        let pools = scenario
-            .pools
-            .iter()
-            .map(|p| PoolPlan::new(p.count, p.popularity_zipf))
-            .collect();
-        let hub_regimes = scenario
-            .hubs
-            .iter()
-            .map(|h| {
-                std::iter::once((0, h.lines))
-                    .chain(h.capacity_changes.iter().copied())
-                    .map(|(day, lines)| {
-                        let (lines, service_scale) = sampled_lines(lines, params.sample);
-                        Regime {
-                            from_s: day * DAY_S,
-                            lines,
-                            service_scale,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        Plan {
-            scenario,
-            params,
-            horizon_s: scenario.simulated_days() * DAY_S,
-            markets,
-            pools,
-            hub_regimes,
+            .collect()
+    }
+
+    /// The scenario in force on `day` and its tables.
+    #[inline]
+    pub(super) fn epoch(&self, day: u32) -> &EpochPlan<'a> {
+        match self.epochs.len() {
+            1 => &self.epochs[0],
+            _ => {
+                let i = self.epochs.partition_point(|e| e.from_day <= day);
+                &self.epochs[i.saturating_sub(1)]
+            }
         }
+    }
+
+    /// Lines of hub `hub` on `day` at full scale, as the dated changes leave them.
+    fn lines_on(&self, hub: usize, day: u32) -> u32 {
+        self.scenario.on_day(day).hubs[hub].lines_on(day)
     }
 
     /// The run's dimensions, as its tables and its log's header need them.
@@ -203,9 +253,12 @@ impl<'a> Plan<'a> {
                 .hubs
                 .iter()
                 .zip(&plan.hub_regimes)
-                .map(|(h, regimes)| context::HubDim {
+                .enumerate()
+                .map(|(hi, (h, regimes))| context::HubDim {
                     id: h.id.clone(),
-                    lines_by_day: (0..s.simulated_days()).map(|d| h.lines_on(d)).collect(),
+                    lines_by_day: (0..s.simulated_days())
+                        .map(|d| plan.lines_on(hi, d))
+                        .collect(),
                     simulated_lines_by_day: (0..s.simulated_days())
                         .map(|d| {
                             regimes
@@ -225,8 +278,9 @@ impl<'a> Plan<'a> {
         if day >= self.scenario.days {
             return 0.0; // the drain: no new orders
         }
-        self.scenario.expected_orders(market, day)
+        let s = self.epoch(day).scenario;
+        s.expected_orders(market, day)
             * self.params.sample
-            * self.scenario.markets[market.ix()].intraday[hour as usize]
+            * s.markets[market.ix()].intraday[hour as usize]
     }
 }

@@ -64,6 +64,12 @@ pub struct Scenario {
     /// Shared: every variant's scenario carries the file's list.
     pub variants: std::sync::Arc<[VariantInfo]>,
     pub targets: Vec<Target>,
+    /// Dated changes, in the order they take effect.
+    pub changes: Vec<Change>,
+    /// From each change's day on, the scenario in force (the changes up to it applied),
+    /// in day order; empty without changes. Built by `scenario`, which alone knows how to
+    /// apply a change's overrides.
+    pub epochs: Vec<(u32, std::sync::Arc<Scenario>)>,
     /// `route_of[market][pool]`: the route serving that pair, if any.
     pub route_of: Vec<Vec<Option<RouteId>>>,
     /// Demand after policy, per market; see `Demand`.
@@ -249,6 +255,18 @@ pub struct Peak {
     pub multiplier: f64,
 }
 
+/// A `[[change]]`: overrides that take effect on a date.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Day index (from the start) it takes effect: 0 for a change dated before a moved
+    /// horizon.
+    pub day: u32,
+    /// Its place in the file's `[[change]]` list.
+    pub index: usize,
+    pub name: String,
+    pub description: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct VariantInfo {
     pub name: String,
@@ -315,6 +333,15 @@ impl Scenario {
 
     pub fn date_of(&self, day: u32) -> Date {
         self.start.add_days(i64::from(day))
+    }
+
+    /// The scenario in force on `day`: the last dated change's by then, or this one.
+    #[inline]
+    pub fn on_day(&self, day: u32) -> &Scenario {
+        match self.epochs.iter().rposition(|(from, _)| *from <= day) {
+            Some(i) => &self.epochs[i].1,
+            None => self,
+        }
     }
 
     /// Days simulated: the horizon of orders and the drain after it.

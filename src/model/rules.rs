@@ -17,7 +17,7 @@ pub const MAX_ENTITIES: usize = 250;
 /// capacity changes, a variant's overrides.
 pub const MAX_LIST: usize = 10_000;
 /// The most entries of each top-level list of a scenario file (`[[hub]]`, ...).
-pub const TOP_LEVEL_LIMITS: [(&str, usize); 7] = [
+pub const TOP_LEVEL_LIMITS: [(&str, usize); 8] = [
     ("hub", MAX_ENTITIES),
     ("market", MAX_ENTITIES),
     ("sellers", MAX_ENTITIES),
@@ -25,7 +25,12 @@ pub const TOP_LEVEL_LIMITS: [(&str, usize); 7] = [
     ("peak", MAX_LIST),
     ("variant", MAX_LIST),
     ("target", MAX_LIST),
+    ("change", MAX_CHANGES),
 ];
+
+/// Most dated changes a scenario may hold: each is a whole scenario in memory (a monthly
+/// path over eight years fits).
+pub const MAX_CHANGES: usize = 100;
 
 /// Longest name in bytes: keeps every row of the event log within what its reader takes.
 /// The largest fee or freight price, in US dollars: 10^8 cents, so that an order's

@@ -186,6 +186,8 @@ pub struct Document<'a> {
     /// The parsed file without its `[[variant]]` list.
     table: toml::Table,
     variants: Vec<raw::RawVariant>,
+    /// The file's `[[change]]` list, as written.
+    changes: Vec<raw::RawChange>,
 }
 
 impl<'a> Document<'a> {
@@ -208,12 +210,19 @@ impl<'a> Document<'a> {
             }])
         })?;
         table.remove("variant");
-        Ok(Document {
+        let mut document = Document {
             locator,
             reference,
             table,
             variants: raw.variant,
-        })
+            changes: raw.change,
+        };
+        if !document.changes.is_empty() {
+            let mut reference = document.reference.clone();
+            document.add_epochs(&mut reference, &[], &document.changes)?;
+            document.reference = reference;
+        }
+        Ok(document)
     }
 
     /// The names of the file's variants, in file order.
@@ -255,10 +264,72 @@ impl<'a> Document<'a> {
         if all_sets.is_empty() {
             return Ok(self.reference.clone());
         }
+        let (mut scenario, raw) = self.build(&all_sets)?;
+        self.add_epochs(&mut scenario, &all_sets, &raw.change)?;
+        Ok(scenario)
+    }
 
+    /// Builds the scenario in force from each dated change on: `sets` then the changes
+    /// up to it (in force order) applied to the file; each must differ from `scenario`
+    /// in values only, not in what it is made of.
+    fn add_epochs(
+        &self,
+        scenario: &mut Scenario,
+        sets: &[Override],
+        changes: &[raw::RawChange],
+    ) -> Result<(), ScenarioError> {
+        let made_of = shape(scenario);
+        let mut epochs = Vec::with_capacity(scenario.changes.len());
+        for (k, change) in scenario.changes.iter().enumerate() {
+            let mut all = sets.to_vec();
+            for c in &scenario.changes[..=k] {
+                let raw = &changes[c.index];
+                let origin = format!("change `{}` of {}", raw.name, raw.date);
+                for (path, value) in &raw.set {
+                    if ["scenario", "change", "variant"]
+                        .iter()
+                        .any(|top| path == top || path.starts_with(&format!("{top}.")))
+                        || path.starts_with("change[")
+                    {
+                        let mut problems = Problems::default();
+                        problems.add(
+                            &format!("change[{}].set", c.index),
+                            format!(
+                                "`{path}`: a dated change sets the world's values, not the run's \
+                                 (scenario.*), the changes or the variants"
+                            ),
+                        );
+                        return Err(self.locator.located(problems, &[]));
+                    }
+                    all.push(Override {
+                        path: path.clone(),
+                        value: value.clone(),
+                        origin: origin.clone(),
+                    });
+                }
+            }
+            let (epoch, _) = self.build(&all)?;
+            if shape(&epoch) != made_of {
+                let mut problems = Problems::default();
+                problems.add(
+                    &format!("change[{}].set", change.index),
+                    "a dated change may alter values, not what the scenario is made of (its \
+                     markets, payment methods and how they collect, categories, seller pools' \
+                     sizes, popularity and tiers, routes and their hubs)",
+                );
+                return Err(self.locator.located(problems, &[]));
+            }
+            epochs.push((change.day, std::sync::Arc::new(epoch)));
+        }
+        scenario.epochs = epochs;
+        Ok(())
+    }
+
+    /// The file with `sets` applied, validated, with its demand model; and its raw form.
+    fn build(&self, all_sets: &[Override]) -> Result<(Scenario, RawScenario), ScenarioError> {
         let mut table = self.table.clone();
         let mut problems = Problems::default();
-        for o in &all_sets {
+        for o in all_sets {
             if o.path == "variant"
                 || o.path.starts_with("variant.")
                 || o.path.starts_with("variant[")
@@ -298,8 +369,35 @@ impl<'a> Document<'a> {
         scenario.variants = self.reference.variants.clone();
         scenario.apply_demand_model(&self.reference);
         validate::check_volumes(&scenario).map_err(|p| self.locator.located(p, &overridden))?;
-        Ok(scenario)
+        Ok((scenario, raw))
     }
+}
+
+/// What a scenario is made of, as opposed to its values: dated changes must keep it.
+fn shape(s: &Scenario) -> String {
+    let markets: Vec<_> = s
+        .markets
+        .iter()
+        .map(|m| {
+            let methods: Vec<_> = m
+                .payment
+                .iter()
+                .map(|p| (&p.method, p.at_delivery))
+                .collect();
+            (&m.id, methods)
+        })
+        .collect();
+    let pools: Vec<_> = s
+        .pools
+        .iter()
+        .map(|p| (&p.id, p.count, p.popularity_zipf.to_bits(), &p.size_tiers))
+        .collect();
+    let routes: Vec<_> = s.routes.iter().map(|r| (&r.id, r.hub)).collect();
+    let hubs: Vec<_> = s.hubs.iter().map(|h| &h.id).collect();
+    format!(
+        "{markets:?} {:?} {pools:?} {routes:?} {hubs:?}",
+        s.categories
+    )
 }
 
 /// Most unknown keys reported from one file before giving up.

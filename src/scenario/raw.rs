@@ -27,6 +27,8 @@ pub struct RawScenario {
     pub variant: Vec<RawVariant>,
     #[serde(default)]
     pub target: Vec<RawTarget>,
+    #[serde(default)]
+    pub change: Vec<RawChange>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,6 +242,17 @@ pub struct RawVariant {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawChange {
+    pub name: String,
+    #[serde(deserialize_with = "date_text")]
+    pub date: String,
+    #[serde(default)]
+    pub description: String,
+    pub set: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawTarget {
     #[serde(deserialize_with = "date_text")]
     pub date: String,
@@ -313,6 +326,10 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawPeak", "a [[peak]] table"),
         ("struct RawVariant", "a [[variant]] table"),
         ("struct RawTarget", "a [[target]] table"),
+        (
+            "struct RawChange",
+            "a [[change]] table { name, date, description, set }",
+        ),
     ];
     NAMES
         .iter()

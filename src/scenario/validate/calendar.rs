@@ -89,6 +89,47 @@ impl Validator {
             .collect()
     }
 
+    /// The dated changes in force order (by date, then file order); a change before a
+    /// horizon an override moved applies from its first day, one after it never comes.
+    pub(super) fn changes(&mut self, raw: &RawScenario) -> Vec<Change> {
+        let mut names = BTreeSet::new();
+        let mut changes: Vec<Change> = raw
+            .change
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let path = format!("change[{i}]");
+                if self.usable_name(&format!("{path}.name"), &c.name)
+                    && !names.insert(c.name.as_str())
+                {
+                    self.err(
+                        &format!("{path}.name"),
+                        format!("duplicate change name \"{}\"", c.name),
+                    );
+                }
+                if c.set.is_empty() {
+                    self.err(
+                        &format!("{path}.set"),
+                        "a change must set at least one path",
+                    );
+                }
+                let day = match self.dated(&format!("{path}.date"), &c.date)? {
+                    Dated::Day(day) => day,
+                    Dated::Before => 0,
+                    Dated::After => return None,
+                };
+                Some(Change {
+                    day,
+                    index: i,
+                    name: c.name.clone(),
+                    description: c.description.clone(),
+                })
+            })
+            .collect();
+        changes.sort_by_key(|c| (c.day, c.index));
+        changes
+    }
+
     pub(super) fn targets(&mut self, raw: &RawScenario, market_ids: &[String]) -> Vec<Target> {
         raw.target
             .iter()

@@ -175,6 +175,7 @@ impl Validator {
             raw.peak.len(),
             raw.variant.len(),
             raw.target.len(),
+            raw.change.len(),
         ];
         let mut fine = true;
         for ((kind, max), len) in rules::TOP_LEVEL_LIMITS.into_iter().zip(lengths) {
@@ -461,6 +462,7 @@ impl Validator {
             .collect();
 
         let targets = self.targets(raw, &market_ids);
+        let changes = self.changes(raw);
 
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
@@ -479,6 +481,8 @@ impl Validator {
             peak_factors,
             variants: variants.into(),
             targets,
+            changes,
+            epochs: Vec::new(),
             route_of,
             demand: Vec::new(),
         })
