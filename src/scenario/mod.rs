@@ -308,7 +308,17 @@ impl<'a> Document<'a> {
                     });
                 }
             }
-            let (epoch, _) = self.build(&all)?;
+            let raw = &changes[change.index];
+            let (epoch, _) = self.build(&all).map_err(|e| match e {
+                ScenarioError::Invalid(mut problems) => {
+                    for p in &mut problems {
+                        p.message +=
+                            &format!(" (with change `{}` of {} in force)", raw.name, raw.date);
+                    }
+                    ScenarioError::Invalid(problems)
+                }
+                other => other,
+            })?;
             if shape(&epoch) != made_of {
                 let mut problems = Problems::default();
                 problems.add(

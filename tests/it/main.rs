@@ -4,6 +4,7 @@
 mod support;
 
 mod calibrate;
+mod changes;
 mod compare;
 mod drain;
 mod engine;
