@@ -166,3 +166,39 @@ set = { "market.IN.payment.cod.share" = 2.0 }
         "{err}"
     );
 }
+
+/// The shipped demonetisation scenario against its counterfactual: without the change
+/// of 8 November India places more orders, more of them are cash on delivery (more
+/// abandoned, so more cancelled), fewer parcels are refused at the door, and the sellers
+/// are paid sooner (COD remittance is faster than the escrow of wallet payments).
+#[test]
+fn issue_19_demonetisation_moves_india_the_documented_way() {
+    let t = tmp();
+    let out = t.path().join("cmp");
+    ok(&[
+        "compare",
+        &shipped("india_demonetisation_2016.toml")
+            .display()
+            .to_string(),
+        "--variant",
+        "no-demonetisation",
+        "--sample",
+        "0.02",
+        "--replications",
+        "3",
+        "--quiet",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let (header, rows) = csv(&out.join("compare.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let diff = |metric: &str| -> f64 {
+        let row = rows.iter().find(|r| r[0] == metric).unwrap();
+        assert_eq!(row[col("significant")], "true", "{metric}: {row:?}");
+        row[col("diff")].parse().unwrap()
+    };
+    assert!(diff("IN.orders") > 0.0);
+    assert!(diff("IN.cancelled") > 0.0);
+    assert!(diff("IN.refused") < 0.0);
+    assert!(diff("MY-SME.mean_days_to_cash") < 0.0);
+}

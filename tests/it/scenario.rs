@@ -268,14 +268,17 @@ fn every_shipped_scenario_and_variant_validates() {
             }
         }
     }
-    assert!(seen >= 3, "the three shipped scenarios");
+    assert!(seen >= 4, "the four shipped scenarios");
     let listing = ok(&["scenarios"]);
     for needle in [
         "dftz_baseline",
         "aliexpress_russia_2016",
         "aliexpress_russia_2015",
+        "india_demonetisation_2016",
         "--variant ru-de-minimis-200",
         "--variant in-wallet-shift",
+        "--variant dftz-efinance",
+        "--variant no-demonetisation",
     ] {
         assert!(listing.contains(needle), "`{needle}` in\n{listing}");
     }
