@@ -148,7 +148,9 @@ fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
 }
 
 fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
-    let in_flight = x.orders - x.cancelled - x.delivered - x.refused;
+    // Signed: a log not written by a run (replayed from anywhere) may end orders it
+    // never placed.
+    let in_flight = x.orders as i64 - x.cancelled as i64 - x.delivered as i64 - x.refused as i64;
     let r = |name: &str, v: Value| (format!("{id}.{name}"), v);
     rows.extend([
         r("orders", Value::Count(x.orders as i64)),
@@ -163,7 +165,7 @@ fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
         r("returned", Value::Count(x.returned as i64)),
         r("refused", Value::Count(x.refused as i64)),
         r("refunds_usd", Value::Usd(x.refunds_cents)),
-        r("in_flight", Value::Count(in_flight as i64)),
+        r("in_flight", Value::Count(in_flight)),
         r(
             "mean_lead_time_days",
             Value::Decimal(x.lead.mean().map(days)),
