@@ -149,10 +149,7 @@ impl Sink for RunSink<'_> {
             // Format the log and fold the tables at the same time.
             Some(log) => {
                 let tables = &mut self.tables;
-                let (written, ()) = rayon::join(
-                    || log.write(events),
-                    || events.iter().for_each(|e| tables.observe(e)),
-                );
+                let (written, ()) = rayon::join(|| log.write(events), || tables.fold(events));
                 written
             }
             None => Sink::events(&mut self.tables, events),

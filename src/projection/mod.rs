@@ -286,6 +286,17 @@ impl Tables {
         }
     }
 
+    /// Folds a run of events, asking for each seller's account ahead of its event.
+    pub fn fold(&mut self, events: &[Event]) {
+        for (i, e) in events.iter().enumerate() {
+            if let Some(ahead) = events.get(i + ACCOUNTS_AHEAD) {
+                self.books
+                    .prefetch(ahead, usize::from(self.route_pools[ahead.route.ix()]));
+            }
+            self.observe(e);
+        }
+    }
+
     pub fn context(&self) -> &Context {
         &self.ctx
     }
@@ -452,13 +463,7 @@ const ACCOUNTS_AHEAD: usize = 16;
 /// The tables are a sink of their own: a fold of counts and sums, so they need no order.
 impl crate::engine::Sink for Tables {
     fn events(&mut self, events: &[Event]) -> Result<(), crate::Error> {
-        for (i, e) in events.iter().enumerate() {
-            if let Some(ahead) = events.get(i + ACCOUNTS_AHEAD) {
-                self.books
-                    .prefetch(ahead, usize::from(self.route_pools[ahead.route.ix()]));
-            }
-            self.observe(e);
-        }
+        self.fold(events);
         Ok(())
     }
 
