@@ -19,7 +19,7 @@ use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Exp};
 
 use tradesim::engine::streams::{OrderRng, Purpose, base_rng, seek_unit, stream_id};
-use tradesim::engine::{AliasTable, HubQueue, Plan, Regime, RunParams, Sink};
+use tradesim::engine::{AliasTable, LineQueue, Plan, Regime, RunParams, Sink};
 use tradesim::event::Event;
 use tradesim::event::context::Context;
 use tradesim::log::LogWriter;
@@ -226,7 +226,7 @@ fn hub(c: &mut Criterion) {
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(
-                || HubQueue::new(regimes.clone()),
+                || LineQueue::new(regimes.clone()),
                 |mut q| {
                     let mut last = 0u32;
                     for &(arrival, service) in &jobs {

@@ -74,7 +74,7 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
     let route = &ctx.routes[first.route.ix()];
     let market = &ctx.markets[first.market.ix()];
     let pool = &ctx.pools[usize::from(route.pool)];
-    let hub = route.hub.map(|h| ctx.hubs[usize::from(h)].id.as_str());
+    let hub = route.hub.map(|h| ctx.hubs()[usize::from(h)].id.as_str());
     let mut s = String::new();
 
     let _ = writeln!(
@@ -227,7 +227,7 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 hub_arrived_at = Some(e.time_s);
                 format!(
                     "arrived at hub {}, {since} after dispatch",
-                    ctx.hubs[hub.ix()].id
+                    ctx.hubs()[hub.ix()].id
                 )
             }
             EventKind::HubDeparted {
@@ -239,7 +239,7 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 ..
             } => {
                 seller_net -= i64::from(fee_cents) + i64::from(finance_cents);
-                let dim = &ctx.hubs[hub.ix()];
+                let dim = &ctx.hubs()[hub.ix()];
                 let (hub, service) = (&dim.id, dur(service_s));
                 let mut fees = format!(
                     "; the seller paid the hub {} USD",
@@ -274,10 +274,17 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 };
                 left + &fees
             }
+            EventKind::LinehaulDeparted { wait_s } => format!(
+                "left on route {}'s line-haul, {} after it was ready for it (the departures' cut-offs and seats decide the wait)",
+                route.id,
+                dur(wait_s)
+            ),
             EventKind::CustomsCleared {
                 duty_cents,
                 vat_cents,
                 inspected,
+                wait_s,
+                service_s,
             } => {
                 let charges = if u64::from(duty_cents) + u64::from(vat_cents) > 0 {
                     format!(
@@ -294,10 +301,21 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
                 } else {
                     "not inspected"
                 };
+                let office = if route.exchange.is_some() {
+                    format!(
+                        " through its exchange office ({} queued, {} on a line)",
+                        dur(wait_s),
+                        dur(service_s)
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    "cleared customs in {}, {since} after {}; {charges}; {held}",
+                    "cleared customs in {}{office}, {since} after {}; {charges}; {held}",
                     market.id,
-                    if hub.is_some() {
+                    if route.linehaul.is_some() {
+                        "the line-haul left"
+                    } else if hub.is_some() {
                         "leaving the hub"
                     } else {
                         "dispatch"
@@ -412,10 +430,13 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
             },
             EventKind::HubArrived { hub } => format!(
                 "queued at hub {} for {}",
-                ctx.hubs[hub.ix()].id,
+                ctx.hubs()[hub.ix()].id,
                 dur(horizon_s - hub_arrived_at.unwrap_or(last.time_s))
             ),
-            EventKind::HubDeparted { .. } => {
+            EventKind::HubDeparted { .. } if route.linehaul.is_some() => {
+                "waiting for its line-haul departure".to_string()
+            }
+            EventKind::HubDeparted { .. } | EventKind::LinehaulDeparted { .. } => {
                 format!("in transit to {} or at its customs", market.id)
             }
             EventKind::CustomsCleared { .. } => "on the last mile to the buyer".to_string(),

@@ -19,7 +19,7 @@
 //! skipped.
 
 mod alias;
-mod hub;
+mod facility;
 mod parcel;
 mod plan;
 mod schedule;
@@ -37,7 +37,9 @@ use rand_distr::{Distribution, Poisson, Zipf};
 use rayon::prelude::*;
 
 pub use alias::AliasTable;
-pub use hub::{HubQueue, Regime, Service, sampled_lines};
+pub use facility::{
+    Departure, Departures, Facility, LineQueue, Regime, Service, sampled_lines, sampled_seats,
+};
 use parcel::{Parcel, Step, Stored};
 use streams::{OrderRng, Purpose};
 
@@ -50,8 +52,8 @@ use tasks::*;
 
 use crate::Error;
 use crate::event::Event;
-use crate::event::context::{self, Context};
-use crate::model::{HubId, MarketId, PoolId, Scenario};
+use crate::event::context::{self, Context, FacilityKind};
+use crate::model::{MarketId, PoolId, Scenario};
 
 /// The unit of order streams, order counts and the schedule.
 pub use crate::model::date::{DAY_S, HOUR_S};

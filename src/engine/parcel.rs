@@ -12,7 +12,7 @@ use crate::event::{Event, EventKind};
 use crate::model::date::DAY_S;
 use crate::model::dist::Dist;
 use crate::model::money::Payout;
-use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
+use crate::model::{CategoryId, MarketId, MethodId, RouteId};
 
 /// An order's stages, in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,6 +24,11 @@ pub enum Stage {
     Dispatch,
     HubArrive,
     HubDepart,
+    /// Ready for the line-haul: waits for a departure with a seat.
+    Board,
+    LinehaulDepart,
+    /// On the way to the exchange office, to queue for a line there.
+    ExchangeArrive,
     Customs,
     Deliver,
     /// Delivered (or refused): only money and a return are left.
@@ -40,6 +45,8 @@ const REFUSES: u8 = 16;
 /// The seller has been paid.
 const PAID_OUT: u8 = 32;
 const RETURNED: u8 = 64;
+/// A shadow (`Parcel::shadow`): it only takes its place in a hub's queue.
+const SHADOW: u8 = 128;
 
 /// 64 bytes: the whole state of an order in flight (parcels in flight are what memory
 /// grows with, so every field earns its place).
@@ -114,8 +121,9 @@ impl Stored {
 pub enum Step {
     /// Its next event is at `next`, at or after the step's end.
     Later,
-    /// It has arrived at a hub and waits for the queue to decide its departure.
-    AtHub(HubId),
+    /// It has arrived at a facility (an index into `Plan::facilities`) and waits for
+    /// the queue to decide its departure.
+    AtFacility(u16),
     /// Its story is complete.
     Done,
 }
@@ -196,9 +204,10 @@ impl Parcel {
             .hub
             .map_or(0, |h| draw(&s.hubs[h.ix()].service_time, sent_on, rng));
         let transit = draw(&route.transit, sent_on, rng);
-        let clearance = draw(&m.customs.clearance_time, sent_on, rng);
-        let inspected = unit_from_word(rng) < m.customs.inspection_rate;
-        let inspection = draw(&m.customs.inspection_delay, sent_on && inspected, rng);
+        let c = &route.clearance;
+        let clearance = draw(&c.clearance_time, sent_on, rng);
+        let inspected = unit_from_word(rng) < c.inspection_rate;
+        let inspection = draw(&c.inspection_delay, sent_on && inspected, rng);
         let to_customs = transit
             .saturating_add(clearance)
             .saturating_add(if inspected { inspection } else { 0 });
@@ -266,11 +275,104 @@ impl Parcel {
         }
     }
 
+    /// A shadow: a full-scale order beyond the sample, bound for a hub, drawn only as
+    /// far as the hub's queue needs (when it arrives and how long it takes a line).
+    /// It joins the queue and vanishes; it emits nothing. `None` when it never arrives
+    /// (payment fails or is abandoned, or it arrives after the run).
+    pub fn shadow(
+        plan: &Plan,
+        rng: &mut OrderRng,
+        market: MarketId,
+        order_id: u64,
+        placed: u32,
+    ) -> Option<Parcel> {
+        let epoch = plan.epoch(placed / DAY_S);
+        let s = epoch.scenario;
+        let mp = &epoch.markets[market.ix()];
+        let m = &s.markets[market.ix()];
+        let pool = mp.hub_pools[pick(&mp.hub_pool_cdf, unit_from_word(rng))];
+        let route_id = s.route_of[market.ix()][pool.ix()].expect("a hub pool has a route");
+        let route = &s.routes[route_id.ix()];
+        let hub = route.hub.expect("a hub pool's route has a hub");
+        let method = MethodId(pick(&mp.method_cdf, unit_from_word(rng)) as u8);
+        let pm = &m.payment[method.ix()];
+        let mut attempts = None;
+        for k in 1..=m.max_payment_attempts {
+            if unit_from_word(rng) < pm.success && attempts.is_none() {
+                attempts = Some(k);
+            }
+        }
+        let retry_gap = m.payment_retry.sample_u32(rng);
+        let handling = s.pools[pool.ix()].handling_time.sample_u32(rng);
+        let to_hub = route.to_hub.as_ref().map_or(0, |d| d.sample_u32(rng));
+        let service = s.hubs[hub.ix()].service_time.sample_u32(rng);
+        let abandons = unit_from_word(rng) < pm.abandon;
+        let attempts = attempts.filter(|_| !abandons)?;
+        let arrival = (1..attempts)
+            .fold(placed, |t, _| t.saturating_add(retry_gap))
+            .saturating_add(handling)
+            .saturating_add(to_hub);
+        (arrival < plan.horizon_s).then_some(Parcel {
+            order_id,
+            next: arrival,
+            placed,
+            value_cents: 0,
+            seller: 0,
+            retry_gap: 0,
+            handling: 0,
+            leg: 0,
+            service,
+            to_customs: 0,
+            last_mile: 0,
+            return_after: 0,
+            settle_after: 0,
+            market,
+            route: route_id,
+            category: CategoryId(0),
+            method,
+            stage: Stage::HubArrive,
+            attempt: 0,
+            attempts,
+            flags: SHADOW,
+        })
+    }
+
     /// Whether a hub queue still lies ahead: until the queue has decided its departure,
     /// the parcel's future depends on other parcels; after it, only on its own draws.
     #[inline]
     pub fn queue_ahead(&self, plan: &Plan) -> bool {
-        self.stage < Stage::HubDepart && plan.scenario.routes[self.route.ix()].hub.is_some()
+        let stops = plan.stops[self.route.ix()];
+        let past_the_last = if stops.exchange.is_some() {
+            Stage::Customs
+        } else if stops.linehaul.is_some() {
+            Stage::LinehaulDepart
+        } else if stops.hub.is_some() {
+            Stage::HubDepart
+        } else {
+            return false;
+        };
+        self.stage < past_the_last
+    }
+
+    /// Ready to leave (dispatched on a direct route, or out of the hub) at `t`: to the
+    /// line-haul if the route has one, else on the way.
+    fn ready(&mut self, plan: &Plan, t: u32) {
+        if plan.stops[self.route.ix()].linehaul.is_some() {
+            self.stage = Stage::Board;
+            self.next = t;
+        } else {
+            self.depart(plan, t);
+        }
+    }
+
+    /// Leaves for the market at `t`: to its exchange office, or straight to customs.
+    fn depart(&mut self, plan: &Plan, t: u32) {
+        self.stage = if plan.stops[self.route.ix()].exchange.is_some() {
+            Stage::ExchangeArrive
+        } else {
+            Stage::Customs
+        };
+        self.next = t.saturating_add(self.to_customs);
     }
 
     /// Emits every event due before `end`, in lifecycle order.
@@ -318,7 +420,9 @@ impl Parcel {
                     }
                 }
                 Stage::Cancel => {
-                    out.push(self.event(
+                    self.emit(
+                        plan,
+                        out,
                         t,
                         EventKind::OrderCancelled {
                             seller: self.seller,
@@ -326,7 +430,7 @@ impl Parcel {
                             value_cents: self.value_cents,
                             attempts: self.attempts,
                         },
-                    ));
+                    );
                     return Step::Done;
                 }
                 Stage::Dispatch => {
@@ -336,8 +440,7 @@ impl Parcel {
                         self.stage = Stage::HubArrive;
                         self.next = t.saturating_add(self.leg);
                     } else {
-                        self.stage = Stage::Customs;
-                        self.next = t.saturating_add(self.to_customs);
+                        self.ready(plan, t);
                     }
                     EventKind::Dispatched {
                         seller: self.seller,
@@ -347,14 +450,15 @@ impl Parcel {
                 }
                 Stage::HubArrive => {
                     let hub = s.routes[self.route.ix()].hub.expect("hub route");
-                    out.push(self.event(t, EventKind::HubArrived { hub }));
+                    if self.flags & SHADOW == 0 {
+                        self.emit(plan, out, t, EventKind::HubArrived { hub });
+                    }
                     self.leg = t;
                     self.stage = Stage::HubDepart;
-                    return Step::AtHub(hub);
+                    return Step::AtFacility(hub.0.into());
                 }
                 Stage::HubDepart => {
-                    self.stage = Stage::Customs;
-                    self.next = t.saturating_add(self.to_customs);
+                    self.ready(plan, t);
                     let hub_id = s.routes[self.route.ix()].hub.expect("hub route");
                     let hub = &s.hubs[hub_id.ix()];
                     // E-finance pays for prepaid orders only: a COD order's cash may never come.
@@ -367,7 +471,9 @@ impl Parcel {
                             rate,
                         )
                     });
-                    out.push(self.event(
+                    self.emit(
+                        plan,
+                        out,
                         t,
                         EventKind::HubDeparted {
                             hub: hub_id,
@@ -377,26 +483,52 @@ impl Parcel {
                             fee_cents: hub.fee_cents(),
                             finance_cents: payout.map_or(0, |p| p.finance_cents),
                         },
-                    ));
+                    );
                     if let Some(p) = payout {
-                        self.pay(t, p, out);
+                        self.pay(plan, t, p, out);
                     }
                     continue;
+                }
+                Stage::Board => {
+                    self.leg = t;
+                    self.stage = Stage::LinehaulDepart;
+                    let linehaul = plan.stops[self.route.ix()].linehaul;
+                    return Step::AtFacility(linehaul.expect("a line-haul route"));
+                }
+                Stage::LinehaulDepart => {
+                    let wait_s = t - self.leg;
+                    self.depart(plan, t);
+                    EventKind::LinehaulDeparted { wait_s }
+                }
+                Stage::ExchangeArrive => {
+                    self.leg = t;
+                    self.stage = Stage::Customs;
+                    let office = plan.stops[self.route.ix()].exchange;
+                    return Step::AtFacility(office.expect("an office on the route"));
                 }
                 Stage::Customs => {
                     let customs = &s.markets[self.market.ix()].customs;
                     let (duty_cents, vat_cents) = customs.charges_cents(self.value_cents);
+                    let (wait_s, service_s) = if plan.stops[self.route.ix()].exchange.is_some() {
+                        (t - self.service - self.leg, self.service)
+                    } else {
+                        (0, 0)
+                    };
                     self.stage = Stage::Deliver;
                     self.next = t.saturating_add(self.last_mile);
                     EventKind::CustomsCleared {
                         duty_cents,
                         vat_cents,
                         inspected: self.flags & INSPECTED != 0,
+                        wait_s,
+                        service_s,
                     }
                 }
                 Stage::Deliver => {
                     if self.flags & (AT_DOOR | REFUSES) == AT_DOOR | REFUSES {
-                        out.push(self.event(
+                        self.emit(
+                            plan,
+                            out,
                             t,
                             EventKind::Refused {
                                 seller: self.seller,
@@ -404,7 +536,7 @@ impl Parcel {
                                 value_cents: self.value_cents,
                                 freight_cents: s.routes[self.route.ix()].return_freight_cents(),
                             },
-                        ));
+                        );
                         return Step::Done;
                     }
                     let collected_cents = if self.flags & AT_DOOR != 0 {
@@ -412,13 +544,15 @@ impl Parcel {
                     } else {
                         0
                     };
-                    out.push(self.event(
+                    self.emit(
+                        plan,
+                        out,
                         t,
                         EventKind::Delivered {
                             lead_s: t - self.placed,
                             collected_cents,
                         },
-                    ));
+                    );
                     self.leg = t;
                     match self.after_delivery() {
                         Some(step) => return step,
@@ -427,14 +561,16 @@ impl Parcel {
                 }
                 Stage::Return => {
                     self.flags |= RETURNED;
-                    out.push(self.event(
+                    self.emit(
+                        plan,
+                        out,
                         t,
                         EventKind::Returned {
                             seller: self.seller,
                             value_cents: self.value_cents,
                             freight_cents: s.routes[self.route.ix()].return_freight_cents(),
                         },
-                    ));
+                    );
                     match self.after_delivery() {
                         Some(step) => return step,
                         None => continue,
@@ -447,21 +583,23 @@ impl Parcel {
                         self.value_cents,
                         0.0,
                     );
-                    self.pay(t, payout, out);
+                    self.pay(plan, t, payout, out);
                     match self.after_delivery() {
                         Some(step) => return step,
                         None => continue,
                     }
                 }
             };
-            out.push(self.event(t, kind));
+            self.emit(plan, out, t, kind);
         }
     }
 
     /// Pays the seller at `t`.
-    fn pay(&mut self, t: u32, payout: Payout, out: &mut Vec<Event>) {
+    fn pay(&mut self, plan: &Plan, t: u32, payout: Payout, out: &mut Vec<Event>) {
         self.flags |= PAID_OUT;
-        out.push(self.event(
+        self.emit(
+            plan,
+            out,
             t,
             EventKind::SellerPaid {
                 seller: self.seller,
@@ -471,7 +609,7 @@ impl Parcel {
                 fee_cents: payout.fee_cents,
                 to_cash_s: t - self.handling,
             },
-        ));
+        );
     }
 
     /// After delivery, a payment and a return may be pending: the earlier comes next
@@ -549,9 +687,16 @@ impl Parcel {
         }
     }
 
-    /// Time of hub arrival and full-scale service need, for the queue.
-    pub fn hub_request(&self) -> (u32, u32) {
-        (self.next, self.service)
+    /// Time of arrival at the facility it waits at, and its full-scale need there: its
+    /// line time at a hub, a unit at an exchange office (whose lines carry the office's
+    /// service time), none at a departure.
+    pub fn facility_request(&self) -> (u32, u32) {
+        let need = match self.stage {
+            Stage::HubDepart => self.service,
+            Stage::Customs => 1,
+            _ => 0,
+        };
+        (self.next, need)
     }
 
     /// Records the queue's decision; the parcel departs at `start + service`.
@@ -560,19 +705,27 @@ impl Parcel {
         self.next = start_s.saturating_add(service_s);
     }
 
-    /// No line will ever serve it: it stays at the hub past the horizon.
+    pub fn is_shadow(&self) -> bool {
+        self.flags & SHADOW != 0
+    }
+
+    /// No line or departure will ever take it: it stays where it is past the horizon.
     pub fn stranded(&mut self) {
         self.next = u32::MAX;
     }
 
+    /// Emits an event at `t` (run time): nothing during the warm-up, and counted from
+    /// the scenario's start after it.
     #[inline]
-    fn event(&self, time_s: u32, kind: EventKind) -> Event {
-        Event {
-            time_s,
-            order_id: self.order_id,
-            market: self.market,
-            route: self.route,
-            kind,
+    fn emit(&self, plan: &Plan, out: &mut Vec<Event>, t: u32, kind: EventKind) {
+        if t >= plan.warmup_s {
+            out.push(Event {
+                time_s: t - plan.warmup_s,
+                order_id: self.order_id,
+                market: self.market,
+                route: self.route,
+                kind,
+            });
         }
     }
 }

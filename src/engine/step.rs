@@ -93,12 +93,64 @@ pub(super) fn step_tasks<'p, T>(
     }
 }
 
+/// The first id of shadow orders: they never meet real orders' ids.
+const SHADOW_IDS: u64 = 1 << 63;
+
+/// A Poisson count of mean `lambda` from its unit's stream.
+fn poisson(
+    base: &ChaCha8Rng,
+    purpose: Purpose,
+    market: MarketId,
+    stream_day: u32,
+    hour: u32,
+    lambda: f64,
+) -> u64 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    let mut rng = base.clone();
+    streams::seek_unit(
+        &mut rng,
+        streams::stream_id(purpose, market.0, stream_day, hour),
+    );
+    Poisson::new(lambda)
+        .expect("finite positive rate")
+        .sample(&mut rng) as u64
+}
+
+/// Tasks for step `k`'s share of each market's hour of orders (`counts`: per market,
+/// count and first id), in chunks of `ORDER_CHUNK`.
+fn order_chunks<'p>(
+    counts: &[(u64, u64)],
+    k: usize,
+    steps: usize,
+    task: impl Fn(OrderChunk) -> Task<'p>,
+    tasks: &mut Vec<Task<'p>>,
+) {
+    for (mi, &(count, first_id)) in counts.iter().enumerate() {
+        let last = first_order_of_step(k + 1, count, steps);
+        let mut first = first_order_of_step(k, count, steps);
+        while first < last {
+            let end = (first + ORDER_CHUNK as u64).min(last);
+            tasks.push(task(OrderChunk {
+                market: MarketId(mi as u8),
+                count,
+                first,
+                last: end,
+                first_id: first_id + first,
+            }));
+            first = end;
+        }
+    }
+}
+
 /// The simulation's state between steps.
 pub(super) struct Stepper<'a> {
     pub(super) plan: Plan<'a>,
     pub(super) base: ChaCha8Rng,
     pub(super) schedule: Schedule,
-    pub(super) hubs: Vec<HubQueue>,
+    /// Every facility's queue (`Plan::facilities`), as the run has left it.
+    pub(super) facilities: Vec<Facility>,
     pub(super) stats: RunStats,
     pub(super) next_order_id: u64,
     pub(super) hours: usize,
@@ -112,14 +164,18 @@ pub(super) struct Stepper<'a> {
     pub(super) due_bounds: Vec<u32>,
     pub(super) due_paid: Vec<Vec<Stored>>,
     pub(super) due_paid_bounds: Vec<u32>,
-    /// Per market, the hour's order count and first order id.
+    /// Per market, the hour's order count and first order id; the same for its shadows
+    /// (`Parcel::shadow`), whose ids have the top bit set.
     pub(super) new_orders: Vec<(u64, u64)>,
+    pub(super) new_shadows: Vec<(u64, u64)>,
+    pub(super) next_shadow_id: u64,
     /// Per step of the hour, parcels that an earlier step passed on to it.
     pub(super) carry: Vec<Vec<Parcel>>,
     // Buffers reused from step to step.
     pub(super) outs: Vec<TaskOut>,
-    pub(super) hub_outs: Vec<TaskOut>,
-    pub(super) at_hub: Vec<(HubId, Parcel)>,
+    pub(super) facility_outs: Vec<TaskOut>,
+    pub(super) at_facility: Vec<(u16, Parcel)>,
+    pub(super) round: Vec<(u16, Parcel)>,
     pub(super) served: Vec<Parcel>,
     /// Whether parcels with no queue ahead run to the horizon at once (`Span::own_end`).
     pub(super) run_ahead: bool,
@@ -134,11 +190,7 @@ impl<'a> Stepper<'a> {
     ) -> Stepper<'a> {
         let plan = Plan::new(scenario, params);
         let hours = (plan.horizon_s / HOUR_S) as usize;
-        let hubs = plan
-            .hub_regimes
-            .iter()
-            .map(|r| HubQueue::new(r.clone()))
-            .collect();
+        let facilities = plan.facilities.clone();
         Stepper {
             base: streams::base_rng(params.seed, params.replication),
             schedule: Schedule::new(
@@ -147,7 +199,7 @@ impl<'a> Stepper<'a> {
                 rayon::current_num_threads().min(MAX_SHELVES),
             ),
             plan,
-            hubs,
+            facilities,
             stats: RunStats::default(),
             next_order_id: 0,
             hours,
@@ -160,10 +212,13 @@ impl<'a> Stepper<'a> {
             due_paid: Vec::new(),
             due_paid_bounds: Vec::new(),
             new_orders: Vec::new(),
+            new_shadows: Vec::new(),
+            next_shadow_id: SHADOW_IDS,
             carry: Vec::new(),
             outs: Vec::new(),
-            hub_outs: Vec::new(),
-            at_hub: Vec::new(),
+            facility_outs: Vec::new(),
+            at_facility: Vec::new(),
+            round: Vec::new(),
             served: Vec::new(),
             run_ahead,
         }
@@ -180,24 +235,38 @@ impl<'a> Stepper<'a> {
         let (day, hour) = (hour_start / DAY_S, hour_start % DAY_S / HOUR_S);
         (self.due, self.due_paid) = self.schedule.take(self.hour);
         self.new_orders.clear();
+        self.new_shadows.clear();
+        let stream_day = self.plan.stream_day(day);
+        let counted = day >= self.plan.warmup_s / DAY_S;
         for mi in 0..scenario.markets.len() {
             let market = MarketId(mi as u8);
             let lambda = self.plan.hourly_rate(market, day, hour);
-            let mut rng = self.base.clone();
-            streams::seek_unit(
-                &mut rng,
-                streams::stream_id(Purpose::OrderCount, market.0, day, hour),
+            let count = poisson(
+                &self.base,
+                Purpose::OrderCount,
+                market,
+                stream_day,
+                hour,
+                lambda,
             );
-            let count = if lambda > 0.0 {
-                Poisson::new(lambda)
-                    .expect("finite positive rate")
-                    .sample(&mut rng) as u64
-            } else {
-                0
-            };
             self.new_orders.push((count, self.next_order_id));
             self.next_order_id += count;
-            self.stats.orders += count;
+            if counted {
+                self.stats.orders += count;
+            }
+            if self.plan.shadows {
+                let lambda = self.plan.shadow_rate(market, day, lambda);
+                let count = poisson(
+                    &self.base,
+                    Purpose::ShadowCount,
+                    market,
+                    stream_day,
+                    hour,
+                    lambda,
+                );
+                self.new_shadows.push((count, self.next_shadow_id));
+                self.next_shadow_id += count;
+            }
         }
         // About two and a half events per new order, one per parcel due.
         let parcels: usize = self.due.iter().map(Vec::len).sum::<usize>()
@@ -237,6 +306,7 @@ impl<'a> Stepper<'a> {
         let start = hour_start + self.step as u32 * step_s;
         let span = Span {
             day: hour_start / DAY_S,
+            stream_day: self.plan.stream_day(hour_start / DAY_S),
             hour: hour_start % DAY_S / HOUR_S,
             start,
             end: start + step_s,
@@ -250,22 +320,9 @@ impl<'a> Stepper<'a> {
         let k = self.step;
 
         let mut tasks: Vec<Task> = Vec::new();
-        for (mi, &(count, first_id)) in self.new_orders.iter().enumerate() {
-            let last = first_order_of_step(k + 1, count, self.steps);
-            let mut first = first_order_of_step(k, count, self.steps);
-            while first < last {
-                let end = (first + ORDER_CHUNK as u64).min(last);
-                tasks.push(Task::Draw(OrderChunk {
-                    market: MarketId(mi as u8),
-                    count,
-                    first,
-                    last: end,
-                    first_id: first_id + first,
-                }));
-                first = end;
-            }
-        }
+        order_chunks(&self.new_orders, k, self.steps, Task::Draw, &mut tasks);
         let drawn = tasks.len();
+        order_chunks(&self.new_shadows, k, self.steps, Task::Shadow, &mut tasks);
         tasks.extend(self.carry[k].chunks(BLOCK).map(|c| Task::Advance(vec![c])));
         step_tasks(
             &self.due,
@@ -289,31 +346,54 @@ impl<'a> Stepper<'a> {
             &self.schedule,
             &self.base,
             &tasks,
-            &mut self.outs,
+            (&mut self.outs, 0),
             &span,
         );
         let used = tasks.len();
         drop(tasks);
         self.carry[k].clear();
 
-        // Hub queues, in (arrival, order id) order, then onwards.
-        self.at_hub.clear();
+        // The facilities' queues, kind by kind in the order a route passes them (so
+        // that a parcel served at a hub reaches its line-haul in the same step before
+        // that queue runs), each offered its arrivals in (time, order id) order; then
+        // the parcels go on.
+        self.at_facility.clear();
         for out in &self.outs[..used] {
-            self.at_hub.extend_from_slice(&out.at_hub);
+            self.at_facility.extend_from_slice(&out.at_facility);
         }
-        let mut hub_used = 0;
-        if !self.at_hub.is_empty() {
-            self.at_hub
+        let mut facilities_used = 0;
+        for kind in [
+            FacilityKind::Hub,
+            FacilityKind::Linehaul,
+            FacilityKind::Exchange,
+        ] {
+            self.round.clear();
+            let at = &mut self.at_facility;
+            let round = &mut self.round;
+            at.retain(|entry| {
+                let now = plan.facility_kind(entry.0) == kind;
+                if now {
+                    round.push(*entry);
+                }
+                !now
+            });
+            if self.round.is_empty() {
+                continue;
+            }
+            self.round
                 .sort_unstable_by_key(|(_, p)| (p.next, p.order_id));
             self.served.clear();
-            for (hub, p) in &self.at_hub {
+            for (f, p) in &self.round {
                 let mut p = *p;
-                let (arrival, need) = p.hub_request();
-                match self.hubs[hub.ix()].serve(arrival, need) {
+                let (arrival, need) = p.facility_request();
+                match self.facilities[usize::from(*f)].serve(arrival, need) {
                     Some(s) => p.served(s.start_s, s.service_s),
                     None => p.stranded(),
                 }
-                self.served.push(p);
+                // A shadow has taken its place in the queue: nothing more of it is needed.
+                if !p.is_shadow() {
+                    self.served.push(p);
+                }
             }
             let tasks: Vec<Task> = self
                 .served
@@ -325,18 +405,25 @@ impl<'a> Stepper<'a> {
                 &self.schedule,
                 &self.base,
                 &tasks,
-                &mut self.hub_outs,
+                (&mut self.facility_outs, facilities_used),
                 &span,
             );
-            hub_used = tasks.len();
-            assert!(
-                self.hub_outs[..hub_used]
-                    .iter()
-                    .all(|o| o.at_hub.is_empty()),
-                "one hub per route"
-            );
+            for out in &self.facility_outs[facilities_used..facilities_used + tasks.len()] {
+                debug_assert!(
+                    out.at_facility
+                        .iter()
+                        .all(|(f, _)| plan.facility_kind(*f) > kind),
+                    "a route passes each kind of facility once, in order"
+                );
+                self.at_facility.extend_from_slice(&out.at_facility);
+            }
+            facilities_used += tasks.len();
         }
-        for out in self.outs[..used].iter().chain(&self.hub_outs[..hub_used]) {
+        assert!(self.at_facility.is_empty(), "every arrival queued");
+        for out in self.outs[..used]
+            .iter()
+            .chain(&self.facility_outs[..facilities_used])
+        {
             for p in &out.carry {
                 self.carry[step_of(p.next, hour_start, step_s)].push(*p);
             }
@@ -346,13 +433,14 @@ impl<'a> Stepper<'a> {
         // has consumed; the new orders' events last, since they usually follow all
         // others that share their second (see `sort_second`).
         out.parts_len = 0;
-        out.new_from = used - drawn + hub_used;
-        out.start = span.start;
+        out.new_from = used - drawn + facilities_used;
+        // During the warm-up no event is emitted at all.
+        out.start = span.start.saturating_sub(self.plan.warmup_s);
         out.seconds = step_s as usize;
         let (drawing, advancing) = self.outs[..used].split_at_mut(drawn);
         let tasks = advancing
             .iter_mut()
-            .chain(&mut self.hub_outs[..hub_used])
+            .chain(&mut self.facility_outs[..facilities_used])
             .chain(drawing);
         for (i, task) in tasks.enumerate() {
             if out.parts.len() == i {
@@ -373,7 +461,8 @@ impl<'a> Stepper<'a> {
             self.schedule.recycle(&mut self.due, &mut self.due_paid);
             self.step = 0;
             self.hour += 1;
-            out.finished_day = (span.hour == 23).then_some(span.day);
+            let warmup = self.plan.warmup_s / DAY_S;
+            out.finished_day = (span.hour == 23 && span.day >= warmup).then(|| span.day - warmup);
         }
     }
 }

@@ -34,6 +34,11 @@ pub enum Purpose {
     Orders = 2,
     /// The words of an hour's orders that did not fit in their slots.
     OrderOverflow = 3,
+    /// Under `--sample`, the number of full-scale orders bound for hubs beyond the
+    /// sample in an hour (`Parcel::shadow`), and their draws.
+    ShadowCount = 4,
+    ShadowOrders = 5,
+    ShadowOverflow = 6,
 }
 
 /// The generator for (seed, replication), positioned nowhere in particular: callers
@@ -77,13 +82,37 @@ pub struct OrderRng {
 impl OrderRng {
     /// The orders of (`market`, `day`, `hour`), none begun yet.
     pub fn new(base: &ChaCha8Rng, market: u8, day: u32, hour: u32) -> OrderRng {
+        Self::of(
+            (Purpose::Orders, Purpose::OrderOverflow),
+            base,
+            market,
+            day,
+            hour,
+        )
+    }
+
+    /// The draws of an hour's shadow orders (`Parcel::shadow`).
+    pub fn shadow(base: &ChaCha8Rng, market: u8, day: u32, hour: u32) -> OrderRng {
+        Self::of(
+            (Purpose::ShadowOrders, Purpose::ShadowOverflow),
+            base,
+            market,
+            day,
+            hour,
+        )
+    }
+
+    fn of(
+        (slots, reserve): (Purpose, Purpose),
+        base: &ChaCha8Rng,
+        market: u8,
+        day: u32,
+        hour: u32,
+    ) -> OrderRng {
         let mut orders = base.clone();
-        seek_unit(&mut orders, stream_id(Purpose::Orders, market, day, hour));
+        seek_unit(&mut orders, stream_id(slots, market, day, hour));
         let mut overflow = base.clone();
-        seek_unit(
-            &mut overflow,
-            stream_id(Purpose::OrderOverflow, market, day, hour),
-        );
+        seek_unit(&mut overflow, stream_id(reserve, market, day, hour));
         OrderRng {
             orders,
             overflow,

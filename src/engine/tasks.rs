@@ -17,6 +17,8 @@ pub(super) struct OrderChunk {
 pub(super) enum Task<'p> {
     /// Draw new orders and advance them.
     Draw(OrderChunk),
+    /// Draw shadow orders (`Parcel::shadow`) and send them to their hubs.
+    Shadow(OrderChunk),
     /// Advance parcels already in flight.
     Advance(Vec<&'p [Parcel]>),
     /// Advance paid parcels kept in their compact form.
@@ -26,7 +28,10 @@ pub(super) enum Task<'p> {
 /// The stretch of time one step covers, inside one hour.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
+    /// The day of the run, and the day as the random streams number it
+    /// (`Plan::stream_day`).
     pub(super) day: u32,
+    pub(super) stream_day: u32,
     pub(super) hour: u32,
     pub(super) start: u32,
     pub(super) end: u32,
@@ -42,7 +47,8 @@ pub(super) struct Span {
 #[derive(Default)]
 pub(super) struct TaskOut {
     pub(super) events: Vec<Event>,
-    pub(super) at_hub: Vec<(HubId, Parcel)>,
+    /// Parcels that arrived at a facility (`Plan::facilities`), for its queue.
+    pub(super) at_facility: Vec<(u16, Parcel)>,
     /// Parcels that go on in a later hour, filed in batches of `LATER_BATCH`.
     pub(super) later: Vec<Parcel>,
     /// Parcels that go on in a later step of this hour.
@@ -52,7 +58,7 @@ pub(super) struct TaskOut {
 impl TaskOut {
     pub(super) fn clear(&mut self) {
         self.events.clear();
-        self.at_hub.clear();
+        self.at_facility.clear();
         self.later.clear();
         self.carry.clear();
     }
@@ -88,9 +94,9 @@ impl TaskOut {
                     self.later.clear();
                 }
             }
-            Step::AtHub(h) => {
+            Step::AtFacility(f) => {
                 let p = self.later.pop().expect("just pushed");
-                self.at_hub.push((h, p));
+                self.at_facility.push((f, p));
             }
             Step::Done => {
                 self.later.pop();
@@ -99,41 +105,40 @@ impl TaskOut {
     }
 }
 
-/// Runs tasks in parallel into reused output buffers, in task order; parcels that go
-/// on in a later hour are filed in `schedule`.
+/// Runs tasks in parallel into reused output buffers (`outs.0` from index `outs.1`),
+/// in task order; parcels that go on in a later hour are filed in `schedule`.
 pub(super) fn run_tasks(
     plan: &Plan,
     schedule: &Schedule,
     base: &ChaCha8Rng,
     tasks: &[Task],
-    outs: &mut Vec<TaskOut>,
+    (outs, from): (&mut Vec<TaskOut>, usize),
     span: &Span,
 ) {
-    if outs.len() < tasks.len() {
-        outs.resize_with(tasks.len(), TaskOut::default);
+    if outs.len() < from + tasks.len() {
+        outs.resize_with(from + tasks.len(), TaskOut::default);
     }
-    let hour_start = span.hour_end - HOUR_S;
     tasks
         .par_iter()
-        .zip(outs.par_iter_mut())
+        .zip(outs[from..].par_iter_mut())
         .for_each(|(task, out)| {
             out.clear();
             match task {
                 Task::Draw(c) => {
-                    let mut rng = OrderRng::new(base, c.market.0, span.day, span.hour);
-                    let slice_s = f64::from(HOUR_S) / c.count as f64;
-                    for i in c.first..c.last {
-                        rng.begin(i);
-                        // Stratified arrival: order i of N falls uniformly in the i-th of N
-                        // equal slices of the hour, so times come out sorted without a sort.
-                        let u = streams::unit_from_word(&mut rng);
-                        let offset = ((i as f64 + u) * slice_s) as u32;
-                        let placed = hour_start + offset.min(HOUR_S - 1);
-                        let order_id = c.first_id + (i - c.first);
+                    let mut rng = OrderRng::new(base, c.market.0, span.stream_day, span.hour);
+                    each_order(c, span, &mut rng, |rng, order_id, placed| {
                         out.take(plan, schedule, span, || {
-                            Parcel::draw(plan, &mut rng, c.market, order_id, placed)
+                            Parcel::draw(plan, rng, c.market, order_id, placed)
                         });
-                    }
+                    });
+                }
+                Task::Shadow(c) => {
+                    let mut rng = OrderRng::shadow(base, c.market.0, span.stream_day, span.hour);
+                    each_order(c, span, &mut rng, |rng, order_id, placed| {
+                        if let Some(p) = Parcel::shadow(plan, rng, c.market, order_id, placed) {
+                            out.take(plan, schedule, span, || p);
+                        }
+                    });
                 }
                 Task::Advance(runs) => {
                     each_prefetched(runs, |p| out.take(plan, schedule, span, || *p));
@@ -147,6 +152,28 @@ pub(super) fn run_tasks(
             schedule.file(&out.later);
             out.later.clear();
         });
+}
+
+/// Calls `order` with each order of a chunk, its id and its placement time, `rng`
+/// begun at the order's draws.
+#[inline]
+fn each_order(
+    c: &OrderChunk,
+    span: &Span,
+    rng: &mut OrderRng,
+    mut order: impl FnMut(&mut OrderRng, u64, u32),
+) {
+    let hour_start = span.hour_end - HOUR_S;
+    let slice_s = f64::from(HOUR_S) / c.count as f64;
+    for i in c.first..c.last {
+        rng.begin(i);
+        // Stratified arrival: order i of N falls uniformly in the i-th of N equal slices
+        // of the hour, so times come out sorted without a sort.
+        let u = streams::unit_from_word(rng);
+        let offset = ((i as f64 + u) * slice_s) as u32;
+        let placed = hour_start + offset.min(HOUR_S - 1);
+        order(rng, c.first_id + (i - c.first), placed);
+    }
 }
 
 /// Asks for the cache lines of `item` without waiting for them.

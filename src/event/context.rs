@@ -13,6 +13,8 @@ pub struct Context {
     pub days: u32,
     /// Days simulated after them with no new orders.
     pub drain_days: u32,
+    /// Days simulated before the start and left out of every table and of the log.
+    pub warmup_days: u32,
     pub seed: u64,
     pub replication: u32,
     pub sample: f64,
@@ -20,7 +22,9 @@ pub struct Context {
     pub categories: Vec<String>,
     pub pools: Vec<PoolDim>,
     pub routes: Vec<RouteDim>,
-    pub hubs: Vec<HubDim>,
+    /// Hubs first (in `HubId` order), then the routes' line-hauls, then the markets'
+    /// exchange offices.
+    pub facilities: Vec<FacilityDim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,17 +52,48 @@ pub struct RouteDim {
     pub market: u8,
     pub pool: u8,
     pub hub: Option<u8>,
+    /// Its line-haul departures and the exchange office its parcels queue at (none on a
+    /// green lane), as indices into `Context::facilities`.
+    pub linehaul: Option<u16>,
+    pub exchange: Option<u16>,
+}
+
+/// In the order a route passes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FacilityKind {
+    Hub,
+    Linehaul,
+    Exchange,
+}
+
+impl FacilityKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FacilityKind::Hub => "hub",
+            FacilityKind::Linehaul => "linehaul",
+            FacilityKind::Exchange => "exchange",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HubDim {
+pub struct FacilityDim {
+    /// The hub's id, the line-haul's route, or the exchange office's market.
     pub id: String,
-    /// Lines on each day of the horizon at full scale, as the scenario says.
+    pub kind: FacilityKind,
+    /// Per day of the span at full scale: lines (hubs, exchange offices) or departures
+    /// (line-hauls).
     pub lines_by_day: Vec<u32>,
-    /// Lines simulated on each day (after `--sample` scaling; service times are scaled
-    /// so that capacity stays proportional).
+    /// The same as simulated: fewer lines under `--sample` for an exchange office (with
+    /// service times scaled so that capacity stays proportional).
     pub simulated_lines_by_day: Vec<u32>,
+    /// Parcels a day it can pass at full scale (`None`: no limit).
+    pub capacity_by_day: Vec<Option<u64>>,
+    /// Whether it keeps its full-scale capacity under `--sample` (a hub, whose full
+    /// arrivals are simulated; the sampled parcels are the share `sample` of them).
+    pub full_scale: bool,
 }
 
 impl Context {
@@ -66,6 +101,16 @@ impl Context {
     /// day of it, and every event falls inside it.
     pub fn span_days(&self) -> u32 {
         self.days.saturating_add(self.drain_days)
+    }
+
+    /// The hubs: the first facilities.
+    pub fn hubs(&self) -> &[FacilityDim] {
+        let n = self
+            .facilities
+            .iter()
+            .take_while(|f| f.kind == FacilityKind::Hub)
+            .count();
+        &self.facilities[..n]
     }
 
     /// Whether a route connects seller pool `pool` to market `market`.

@@ -61,10 +61,21 @@ pub enum EventKind {
         /// The hub's e-finance fee, when it pays the seller now (`SellerPaid` follows).
         finance_cents: u32,
     },
+    /// The parcel leaves on a scheduled line-haul departure.
+    LinehaulDeparted {
+        /// Time from ready (hub departure or dispatch) to the departure.
+        wait_s: u32,
+    },
+    /// Customs has cleared the parcel and released it to the last mile (through the
+    /// market's exchange office, when it has one and the route is no green lane).
     CustomsCleared {
         duty_cents: u32,
         vat_cents: u32,
         inspected: bool,
+        /// Time queued at the exchange office before a line took the parcel.
+        wait_s: u32,
+        /// Time on the office's line; 0 without an office.
+        service_s: u32,
     },
     Delivered {
         /// Delivery time minus placement time.
@@ -100,13 +111,14 @@ pub enum EventKind {
 }
 
 /// Event kind names, as the log writes them, in lifecycle order.
-pub const KIND_NAMES: [&str; 11] = [
+pub const KIND_NAMES: [&str; 12] = [
     "order_placed",
     "payment_attempted",
     "order_cancelled",
     "dispatched",
     "hub_arrived",
     "hub_departed",
+    "linehaul_departed",
     "customs_cleared",
     "delivered",
     "returned",
@@ -127,11 +139,12 @@ impl EventKind {
             EventKind::Dispatched { .. } => 3,
             EventKind::HubArrived { .. } => 4,
             EventKind::HubDeparted { .. } => 5,
-            EventKind::CustomsCleared { .. } => 6,
-            EventKind::Delivered { .. } => 7,
-            EventKind::Returned { .. } => 8,
-            EventKind::Refused { .. } => 9,
-            EventKind::SellerPaid { .. } => 10,
+            EventKind::LinehaulDeparted { .. } => 6,
+            EventKind::CustomsCleared { .. } => 7,
+            EventKind::Delivered { .. } => 8,
+            EventKind::Returned { .. } => 9,
+            EventKind::Refused { .. } => 10,
+            EventKind::SellerPaid { .. } => 11,
         }
     }
 

@@ -70,7 +70,7 @@ mod tests {
     fn any_event(ctx: &Context) -> impl proptest::strategy::Strategy<Value = Event> {
         use proptest::prelude::*;
         let horizon_s = ctx.span_days() * DAY_S;
-        let routes: Vec<(u8, u8, Option<u8>, u32, usize)> = ctx
+        let routes: Vec<(u8, u8, Option<u8>, u32, usize, bool)> = ctx
             .routes
             .iter()
             .map(|r| {
@@ -81,6 +81,7 @@ mod tests {
                     r.hub,
                     ctx.pools[usize::from(r.pool)].count,
                     ctx.markets[market].methods.len(),
+                    r.linehaul.is_some(),
                 )
             })
             .collect();
@@ -89,7 +90,7 @@ mod tests {
             0..horizon_s,
             any::<u64>(),
             0..routes.len(),
-            0usize..11,
+            0usize..12,
             any::<u32>(),
             any::<u32>(),
             any::<u32>(),
@@ -97,29 +98,29 @@ mod tests {
         )
             .prop_map(
                 move |(time_s, order_id, r, kind, a, b, c, (attempt, flag, flag2))| {
-                    let (market, _, hub, sellers, methods) = routes[r];
+                    let (market, _, hub, sellers, methods, linehaul) = routes[r];
                     let method = MethodId((a % methods as u32) as u8);
                     let seller = b % sellers;
-                    let kind = match (kind, hub) {
-                        (0, _) => EventKind::OrderPlaced {
+                    let kind = match (kind, hub, linehaul) {
+                        (0, _, _) => EventKind::OrderPlaced {
                             seller,
                             category: CategoryId((c % u32::from(categories)) as u8),
                             method,
                             value_cents: c,
                         },
-                        (1, _) => EventKind::PaymentAttempted {
+                        (1, _, _) => EventKind::PaymentAttempted {
                             method,
                             attempt: attempt + 1,
                             success: flag,
                         },
-                        (2, _) => EventKind::OrderCancelled {
+                        (2, _, _) => EventKind::OrderCancelled {
                             seller,
                             method,
                             value_cents: c,
                             attempts: attempt,
                         },
-                        (4, Some(h)) => EventKind::HubArrived { hub: HubId(h) },
-                        (5, Some(h)) => EventKind::HubDeparted {
+                        (4, Some(h), _) => EventKind::HubArrived { hub: HubId(h) },
+                        (5, Some(h), _) => EventKind::HubDeparted {
                             hub: HubId(h),
                             wait_s: a,
                             service_s: b,
@@ -127,27 +128,30 @@ mod tests {
                             fee_cents: c,
                             finance_cents: a ^ c,
                         },
-                        (6, _) => EventKind::CustomsCleared {
+                        (6, _, _) => EventKind::CustomsCleared {
                             duty_cents: a,
                             vat_cents: b,
                             inspected: flag2,
+                            wait_s: a ^ b,
+                            service_s: c,
                         },
-                        (7, _) => EventKind::Delivered {
+                        (7, _, _) => EventKind::Delivered {
                             lead_s: a,
                             collected_cents: c,
                         },
-                        (8, _) => EventKind::Returned {
+                        (8, _, _) => EventKind::Returned {
                             seller,
                             value_cents: c,
                             freight_cents: a,
                         },
-                        (9, _) => EventKind::Refused {
+                        (9, _, _) => EventKind::Refused {
                             seller,
                             method,
                             value_cents: c,
                             freight_cents: a,
                         },
-                        (10, _) => EventKind::SellerPaid {
+                        (11, _, true) => EventKind::LinehaulDeparted { wait_s: a },
+                        (10, _, _) => EventKind::SellerPaid {
                             seller,
                             method,
                             value_cents: c,
@@ -226,7 +230,7 @@ mod tests {
                 context.markets[usize::from(r.market)].id
             );
         }
-        context.hubs[0].id = "h".repeat(3 * PIECE);
+        context.facilities[0].id = "h".repeat(3 * PIECE);
         context.categories[1] = "e".repeat(2 * PIECE + 5);
         let mut log = LogWriter::new(Vec::new(), &context).unwrap();
         log.write(&events).unwrap();
@@ -234,7 +238,7 @@ mod tests {
         let rows = String::from_utf8(text.clone()).unwrap();
         for name in [
             &context.routes[3].id,
-            &context.hubs[0].id,
+            &context.facilities[0].id,
             &context.categories[1],
         ] {
             assert!(rows.contains(&format!(",{name},")), "{name} written whole");

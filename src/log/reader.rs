@@ -3,7 +3,7 @@
 use std::io::{BufRead, Read as _};
 
 use crate::Error;
-use crate::event::context::Context;
+use crate::event::context::{Context, FacilityKind};
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::model::date::DAY_S;
 use crate::model::date::Date;
@@ -308,6 +308,13 @@ fn check_context(ctx: &Context) -> Result<(), String> {
     };
     rules::horizon(start, ctx.days)?;
     rules::horizon(start, ctx.span_days())?;
+    if ctx.warmup_days > rules::MAX_WARMUP_DAYS {
+        return Err(format!(
+            "warmup_days {} (at most {} expected)",
+            ctx.warmup_days,
+            rules::MAX_WARMUP_DAYS
+        ));
+    }
     rules::file_name(&ctx.scenario).map_err(|e| format!("scenario name: {e}"))?;
     if !(ctx.sample > 0.0 && ctx.sample <= 1.0) {
         return Err(format!("sample = {} is not in (0, 1]", ctx.sample));
@@ -326,7 +333,20 @@ fn check_context(ctx: &Context) -> Result<(), String> {
     count("categories", ctx.categories.len(), 1)?;
     count("seller pools", ctx.pools.len(), 1)?;
     count("routes", ctx.routes.len(), 1)?;
-    count("hubs", ctx.hubs.len(), 0)?;
+    if ctx.facilities.len() > 3 * rules::MAX_ENTITIES {
+        return Err(format!(
+            "{} facilities (at most {} expected)",
+            ctx.facilities.len(),
+            3 * rules::MAX_ENTITIES
+        ));
+    }
+    let hubs = ctx.hubs().len();
+    if ctx.facilities[hubs..]
+        .iter()
+        .any(|f| f.kind == FacilityKind::Hub)
+    {
+        return Err("facilities: the hubs must come first".to_string());
+    }
     let ids = |what: &str, names: Vec<&str>| -> Result<(), String> {
         for n in &names {
             rules::name(n).map_err(|e| format!("{what}: {e}"))?;
@@ -365,7 +385,20 @@ fn check_context(ctx: &Context) -> Result<(), String> {
         "seller pools",
         ctx.pools.iter().map(|p| p.id.as_str()).collect(),
     )?;
-    ids("hubs", ctx.hubs.iter().map(|h| h.id.as_str()).collect())?;
+    for kind in [
+        FacilityKind::Hub,
+        FacilityKind::Linehaul,
+        FacilityKind::Exchange,
+    ] {
+        ids(
+            &format!("{} facilities", kind.name()),
+            ctx.facilities
+                .iter()
+                .filter(|f| f.kind == kind)
+                .map(|f| f.id.as_str())
+                .collect(),
+        )?;
+    }
     for p in &ctx.pools {
         let what = format!("seller pool `{}`", p.id);
         if p.count == 0 {
@@ -394,11 +427,26 @@ fn check_context(ctx: &Context) -> Result<(), String> {
                 r.id
             ));
         };
-        if r.hub.is_some_and(|h| usize::from(h) >= ctx.hubs.len()) {
+        if r.hub.is_some_and(|h| usize::from(h) >= hubs) {
             return Err(format!(
                 "route `{}` refers to a hub that is not listed",
                 r.id
             ));
+        }
+        for (what, facility, kind) in [
+            ("line-haul", r.linehaul, FacilityKind::Linehaul),
+            ("exchange office", r.exchange, FacilityKind::Exchange),
+        ] {
+            if facility.is_some_and(|f| {
+                ctx.facilities
+                    .get(usize::from(f))
+                    .is_none_or(|f| f.kind != kind)
+            }) {
+                return Err(format!(
+                    "route `{}` refers to a {what} that is not listed",
+                    r.id
+                ));
+            }
         }
         if r.id != format!("{}:{}", pool.id, market.id) {
             return Err(format!(
@@ -410,12 +458,16 @@ fn check_context(ctx: &Context) -> Result<(), String> {
             return Err(format!("route `{}` is listed twice", r.id));
         }
     }
-    for h in &ctx.hubs {
+    for f in &ctx.facilities {
         let days = ctx.span_days() as usize;
-        if h.lines_by_day.len() != days || h.simulated_lines_by_day.len() != days {
+        if f.lines_by_day.len() != days
+            || f.simulated_lines_by_day.len() != days
+            || f.capacity_by_day.len() != days
+        {
             return Err(format!(
-                "hub `{}` lists lines for other than {days} days",
-                h.id
+                "{} `{}` lists lines or capacity for other than {days} days",
+                f.kind.name(),
+                f.id
             ));
         }
     }
@@ -551,7 +603,7 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
     let methods = &ctx.markets[market.ix()].methods;
     let method = || lookup(&f, 9, methods.iter().map(String::as_str)).map(MethodId);
     let route_hub = || {
-        let hub = HubId(lookup(&f, 6, ctx.hubs.iter().map(|h| h.id.as_str()))?);
+        let hub = HubId(lookup(&f, 6, ctx.hubs().iter().map(|h| h.id.as_str()))?);
         if route_dim.hub != Some(hub.0) {
             return Err(format!(
                 "column `hub`: route `{}` does not go via hub `{}`",
@@ -609,21 +661,34 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             fee_cents: u32_at(20)?,
             finance_cents: u32_at(22)?,
         },
-        6 => EventKind::CustomsCleared {
+        6 => {
+            if route_dim.linehaul.is_none() {
+                return Err(format!(
+                    "kind `linehaul_departed`: route `{}` has no line-haul schedule",
+                    f[5]
+                ));
+            }
+            EventKind::LinehaulDeparted {
+                wait_s: u32_at(16)?,
+            }
+        }
+        7 => EventKind::CustomsCleared {
             duty_cents: u32_at(13)?,
             vat_cents: u32_at(14)?,
             inspected: flag(15)?,
+            wait_s: u32_at(16)?,
+            service_s: u32_at(17)?,
         },
-        7 => EventKind::Delivered {
+        8 => EventKind::Delivered {
             lead_s: u32_at(18)?,
             collected_cents: u32_at(23)?,
         },
-        8 => EventKind::Returned {
+        9 => EventKind::Returned {
             seller: seller()?,
             value_cents: u32_at(12)?,
             freight_cents: u32_at(19)?,
         },
-        9 => EventKind::Refused {
+        10 => EventKind::Refused {
             seller: seller()?,
             method: method()?,
             value_cents: u32_at(12)?,

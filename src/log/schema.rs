@@ -3,9 +3,9 @@
 //! formats, and the reader checks, against these; the README's table lists the same
 //! columns (a test compares them).
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Schema versions this build reads.
-pub const READABLE_SCHEMAS: &[u32] = &[2];
+pub const READABLE_SCHEMAS: &[u32] = &[3];
 pub(super) const MAGIC: &str = "#tradesim-events schema=";
 pub(super) const CONTEXT_PREFIX: &str = "#context ";
 pub(super) const END_PREFIX: &str = "#end events=";
@@ -50,14 +50,15 @@ pub(super) const MAX_CONTEXT: u64 = 64 << 20;
 
 /// Columns 6.. (`hub` on) that each event kind fills, by `EventKind::index`; the
 /// others must be empty.
-pub(super) const FILLED: [&[usize]; 11] = [
+pub(super) const FILLED: [&[usize]; 12] = [
     &[7, 8, 9, 12],
     &[9, 10, 11],
     &[7, 9, 10, 12],
     &[7, 12, 19],
     &[6],
     &[6, 7, 16, 17, 20, 22],
-    &[13, 14, 15],
+    &[16],
+    &[13, 14, 15, 16, 17],
     &[18, 23],
     &[7, 12, 19],
     &[7, 9, 12, 19],

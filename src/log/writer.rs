@@ -364,7 +364,7 @@ impl Labels {
                 .map(|m| labels(&mut m.methods.iter()))
                 .collect(),
             routes: labels(&mut ctx.routes.iter().map(|r| &r.id)),
-            hubs: labels(&mut ctx.hubs.iter().map(|h| &h.id)),
+            hubs: labels(&mut ctx.hubs().iter().map(|h| &h.id)),
             categories: labels(&mut ctx.categories.iter()),
             max_row: 0,
         };
@@ -621,16 +621,25 @@ impl<'a> Rows<'a> {
                 self.num(finance_cents);
                 self.put(b",,\n");
             }
+            EventKind::LinehaulDeparted { wait_s } => {
+                self.put(b",,,,,,,,,,");
+                self.num(wait_s);
+                self.put(b",,,,,,,,\n");
+            }
             EventKind::CustomsCleared {
                 duty_cents,
                 vat_cents,
                 inspected,
+                wait_s,
+                service_s,
             } => {
                 self.put(b",,,,,,,");
                 self.num(duty_cents);
                 self.num(vat_cents);
                 self.num(inspected);
-                self.put(b",,,,,,,,,\n");
+                self.num(wait_s);
+                self.num(service_s);
+                self.put(b",,,,,,,\n");
             }
             EventKind::Delivered {
                 lead_s,

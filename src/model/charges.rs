@@ -303,9 +303,11 @@ mod tests {
             duty_rate,
             vat_rate,
             duty_base,
-            inspection_rate: 0.0,
-            inspection_delay: Dist::constant(0.0),
-            clearance_time: Dist::constant(0.0),
+            clearance: crate::model::Clearance {
+                inspection_rate: 0.0,
+                inspection_delay: Dist::constant(0.0),
+                clearance_time: Dist::constant(0.0),
+            },
         }
     }
 

@@ -52,6 +52,9 @@ pub struct Scenario {
     pub days: u32,
     /// Days simulated after `days` with no new orders, so that the orders placed finish.
     pub drain_days: u32,
+    /// Days simulated before `start`, at its demand, and left out of every output, so
+    /// that the run starts with the parcels and queues of a running system.
+    pub warmup_days: u32,
     /// Every category any market buys, sorted by name.
     pub categories: Vec<String>,
     pub hubs: Vec<Hub>,
@@ -131,6 +134,8 @@ pub struct Market {
     pub return_rate: f64,
     /// Time from delivery to return.
     pub return_time: Dist,
+    /// Inbound exchange office (customs and sorting), if its capacity is modelled.
+    pub exchange_office: Option<ExchangeOffice>,
     pub elasticities: Elasticities,
     /// Base share of each pool (index by `PoolId`), before policy shifts it; sums to 1.
     pub sources: Vec<f64>,
@@ -180,9 +185,8 @@ pub struct Customs {
     pub duty_rate: f64,
     pub vat_rate: f64,
     pub duty_base: DutyBase,
-    pub inspection_rate: f64,
-    pub inspection_delay: Dist,
-    pub clearance_time: Dist,
+    /// The market's clearance; a route may set its own (`Route::clearance`).
+    pub clearance: Clearance,
 }
 
 impl Customs {
@@ -241,10 +245,76 @@ pub struct Route {
     pub to_hub: Option<Dist>,
     /// Hub departure (or dispatch, when direct) to arrival at the market's customs.
     pub transit: Dist,
+    /// Scheduled departures after the hub (or dispatch, when direct); `None`: a parcel
+    /// leaves as soon as it is ready.
+    pub linehaul: Option<Linehaul>,
+    /// Clearance and inspection of this route's parcels: the market's, unless the route
+    /// sets its own.
+    pub clearance: Clearance,
+    /// Pre-advised parcels pass the market's exchange office without queueing.
+    pub green_lane: bool,
     /// Freight per parcel, paid by the seller at dispatch.
     pub cost_usd: f64,
     /// Freight of a parcel coming back (a refusal or a return), paid by the seller.
     pub return_cost_usd: f64,
+}
+
+/// A route's scheduled line-haul: departures at set times of day, each taking the
+/// parcels ready by its cut-off, first come first served, up to its capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linehaul {
+    /// Departure times, seconds after midnight, increasing.
+    pub departures_s: Vec<u32>,
+    /// A parcel boards a departure only if it is ready this long before it.
+    pub cutoff_s: u32,
+    /// Parcels per departure; `None`: no limit.
+    pub capacity: Option<u32>,
+}
+
+impl Linehaul {
+    /// Mean wait for the next departure of a parcel ready at a uniformly random time,
+    /// when no departure is full: the cut-off plus half the mean square headway over
+    /// the mean headway.
+    pub fn expected_wait_s(&self) -> f64 {
+        let n = self.departures_s.len();
+        let headways = (0..n).map(|i| {
+            let next = if i + 1 < n {
+                self.departures_s[i + 1]
+            } else {
+                self.departures_s[0] + DAY_S
+            };
+            f64::from(next - self.departures_s[i])
+        });
+        f64::from(self.cutoff_s) + headways.map(|h| h * h).sum::<f64>() / (2.0 * f64::from(DAY_S))
+    }
+
+    /// Parcels a day at full scale; `None` without a limit.
+    pub fn daily_capacity(&self) -> Option<u64> {
+        self.capacity
+            .map(|c| u64::from(c) * self.departures_s.len() as u64)
+    }
+}
+
+/// A market's inbound exchange office: lines that release cleared parcels to the last
+/// mile, each taking `service_s` per parcel, first come first served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExchangeOffice {
+    pub lines: u32,
+    pub service_s: u32,
+}
+
+/// The time customs takes with a parcel before the exchange office can release it.
+#[derive(Debug, Clone)]
+pub struct Clearance {
+    pub inspection_rate: f64,
+    pub inspection_delay: Dist,
+    pub clearance_time: Dist,
+}
+
+impl Clearance {
+    pub fn mean_s(&self) -> f64 {
+        self.clearance_time.mean() + self.inspection_rate * self.inspection_delay.mean()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -381,9 +451,12 @@ impl Scenario {
         let lead = p.handling_time.mean()
             + route.to_hub.as_ref().map_or(0.0, Dist::mean)
             + hub.map_or(0.0, |h| h.service_time.mean())
+            + route
+                .linehaul
+                .as_ref()
+                .map_or(0.0, Linehaul::expected_wait_s)
             + route.transit.mean()
-            + m.customs.clearance_time.mean()
-            + m.customs.inspection_rate * m.customs.inspection_delay.mean()
+            + route.clearance.mean_s()
             + m.last_mile.mean();
         Some((cost, lead))
     }
@@ -499,12 +572,15 @@ impl Scenario {
 
     /// Expected orders placed in `market` on `day` at full scale.
     pub fn expected_orders(&self, market: MarketId, day: u32) -> f64 {
+        self.base_orders(market, self.date_of(day)) * self.peak_multiplier(market, day)
+    }
+
+    /// Expected orders in `market` on `date` without peaks.
+    pub fn base_orders(&self, market: MarketId, date: Date) -> f64 {
         let m = &self.markets[market.ix()];
-        let weekday = self.date_of(day).weekday();
         m.active_buyers
             * m.orders_per_buyer_day
-            * m.weekly[weekday]
-            * self.peak_multiplier(market, day)
+            * m.weekly[date.weekday()]
             * self.demand[market.ix()].multiplier
     }
 }

@@ -8,6 +8,8 @@ use crate::model::date::Date;
 
 /// Longest horizon accepted: ten years of days keeps every time in a `u32` of seconds.
 pub const MAX_DAYS: u32 = 3660;
+/// Longest warm-up, in days (a year: a longer one settles nothing more).
+pub const MAX_WARMUP_DAYS: u32 = 366;
 /// Shares must sum to 1 within this.
 pub const SHARE_EPSILON: f64 = 1e-6;
 /// Most entries of each kind (hubs, markets, seller pools, routes, categories, payment

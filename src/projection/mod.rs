@@ -4,6 +4,7 @@
 //! Percentiles come from a log-linear histogram: exact below 256 s, and within 1/256
 //! (0.4 %) of the true value above (the bucket's midpoint is reported).
 
+mod facilities;
 mod sellers;
 mod summary;
 
@@ -23,8 +24,8 @@ pub const TABLES: [(&str, &str); 7] = [
         "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days,refused,refunds_usd",
     ),
     (
-        "daily_hubs.csv",
-        "date,hub,lines,simulated_lines,arrived,departed,backlog,utilisation,mean_wait_hours,p95_wait_hours",
+        "daily_facilities.csv",
+        "date,facility,kind,lines,simulated_lines,capacity_parcels,arrived,departed,backlog,utilisation,mean_wait_hours,p95_wait_hours",
     ),
     (
         "payments.csv",
@@ -140,14 +141,6 @@ struct MarketDay {
 }
 
 #[derive(Debug, Clone, Default)]
-struct HubDay {
-    arrived: u64,
-    departed: u64,
-    busy_s: u64,
-    wait: Histogram,
-}
-
-#[derive(Debug, Clone, Default)]
 struct MethodStats {
     orders: u64,
     attempts: u64,
@@ -162,7 +155,7 @@ struct MethodStats {
 pub struct Tables {
     ctx: Context,
     market_days: Vec<MarketDay>,
-    hub_days: Vec<HubDay>,
+    facilities: facilities::Facilities,
     methods: Vec<Vec<MethodStats>>,
     books: sellers::Books,
     /// Per route, its seller pool.
@@ -176,7 +169,7 @@ impl Tables {
         let days = ctx.span_days() as usize;
         Tables {
             market_days: vec![MarketDay::default(); days * ctx.markets.len()],
-            hub_days: vec![HubDay::default(); days * ctx.hubs.len()],
+            facilities: facilities::Facilities::new(ctx),
             methods: ctx
                 .markets
                 .iter()
@@ -235,34 +228,20 @@ impl Tables {
                 ms.cancelled += 1;
                 ms.abandoned += u64::from(attempts == 0);
             }
-            EventKind::Dispatched { .. } => md.dispatched += 1,
-            EventKind::HubArrived { hub } => {
-                self.hub_days[day * self.ctx.hubs.len() + hub.ix()].arrived += 1;
+            EventKind::Dispatched { .. } => {
+                md.dispatched += 1;
+                self.facilities.observe(&self.ctx, e);
             }
-            EventKind::HubDeparted {
-                hub,
-                wait_s,
-                service_s,
-                ..
-            } => {
-                let hubs = self.ctx.hubs.len();
-                let hd = &mut self.hub_days[day * hubs + hub.ix()];
-                hd.departed += 1;
-                hd.wait.add(u64::from(wait_s));
-                // Line time counts on the days it was spent.
-                let (mut from, end) = (e.time_s.saturating_sub(service_s), e.time_s);
-                while from < end {
-                    let d = from / DAY_S;
-                    let until = end.min((d + 1) * DAY_S);
-                    self.hub_days[d as usize * hubs + hub.ix()].busy_s += u64::from(until - from);
-                    from = until;
-                }
-            }
+            EventKind::HubArrived { .. }
+            | EventKind::HubDeparted { .. }
+            | EventKind::LinehaulDeparted { .. } => self.facilities.observe(&self.ctx, e),
             EventKind::CustomsCleared {
                 duty_cents,
                 vat_cents,
                 inspected,
+                ..
             } => {
+                self.facilities.observe(&self.ctx, e);
                 md.duty_cents += u64::from(duty_cents);
                 md.vat_cents += u64::from(vat_cents);
                 md.inspected += u64::from(inspected);
@@ -330,7 +309,6 @@ impl Tables {
         let start = Date::parse(&self.ctx.start_date).expect("context start date");
         let date = |d: usize| start.add_days(d as i64).to_string();
         let nm = self.ctx.markets.len();
-        let nh = self.ctx.hubs.len();
         let mut out = Vec::new();
 
         let mut t = header(0);
@@ -363,36 +341,7 @@ impl Tables {
         out.push((TABLES[0].0, t));
 
         let mut t = header(1);
-        let mut backlog = vec![0i64; nh];
-        for d in 0..self.ctx.span_days() as usize {
-            for (h, hub) in self.ctx.hubs.iter().enumerate() {
-                let x = &self.hub_days[d * nh + h];
-                backlog[h] += x.arrived as i64 - x.departed as i64;
-                let lines = hub.simulated_lines_by_day[d];
-                let util = if lines > 0 {
-                    format!(
-                        "{:.4}",
-                        x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S))
-                    )
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(
-                    t,
-                    "{},{},{},{},{},{},{},{},{},{}",
-                    date(d),
-                    hub.id,
-                    hub.lines_by_day[d],
-                    lines,
-                    x.arrived,
-                    x.departed,
-                    backlog[h],
-                    util,
-                    opt(x.wait.mean().map(hours)),
-                    opt(x.wait.percentile(0.95).map(hours)),
-                );
-            }
-        }
+        self.facilities.render(&self.ctx, date, &mut t);
         out.push((TABLES[1].0, t));
 
         let mut t = header(2);

@@ -63,7 +63,6 @@ impl Tables {
     /// Headline metrics, the rows of `summary.csv` and what `compare` works on.
     pub fn summary(&self) -> Summary {
         let nm = self.ctx.markets.len();
-        let nh = self.ctx.hubs.len();
         let days = self.ctx.span_days() as usize;
         let mut rows = Vec::new();
         let mut all = MarketDay::default();
@@ -91,40 +90,7 @@ impl Tables {
                 Value::Decimal(x.to_cash_days()),
             ));
         }
-        for (h, hub) in self.ctx.hubs.iter().enumerate() {
-            let mut arrived = 0;
-            let mut backlog = 0i64;
-            let mut max_backlog = 0i64;
-            let mut wait = Histogram::default();
-            let mut peak_util: f64 = 0.0;
-            for d in 0..days {
-                let x = &self.hub_days[d * nh + h];
-                arrived += x.arrived;
-                backlog += x.arrived as i64 - x.departed as i64;
-                max_backlog = max_backlog.max(backlog);
-                merge(&mut wait, &x.wait);
-                let lines = hub.simulated_lines_by_day[d];
-                if lines > 0 {
-                    peak_util =
-                        peak_util.max(x.busy_s as f64 / (f64::from(lines) * f64::from(DAY_S)));
-                }
-            }
-            let id = &hub.id;
-            rows.push((format!("{id}.arrived"), Value::Count(arrived as i64)));
-            rows.push((format!("{id}.max_backlog"), Value::Count(max_backlog)));
-            rows.push((
-                format!("{id}.peak_utilisation"),
-                Value::Decimal(Some(peak_util)),
-            ));
-            rows.push((
-                format!("{id}.mean_wait_hours"),
-                Value::Decimal(wait.mean().map(hours)),
-            ));
-            rows.push((
-                format!("{id}.p95_wait_hours"),
-                Value::Decimal(wait.percentile(0.95).map(hours)),
-            ));
-        }
+        self.facilities.summary(&self.ctx, &mut rows);
         rows.push(("all.events".to_string(), Value::Count(self.events as i64)));
         Summary(rows)
     }

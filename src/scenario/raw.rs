@@ -43,6 +43,8 @@ pub struct RawHeader {
     pub days: i64,
     #[serde(default)]
     pub drain_days: i64,
+    #[serde(default)]
+    pub warmup_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +106,8 @@ pub struct RawMarket {
     #[serde(default)]
     pub return_time: Option<Value>,
     #[serde(default)]
+    pub exchange_office: Option<RawExchangeOffice>,
+    #[serde(default)]
     pub elasticities: RawElasticities,
     pub sources: BTreeMap<String, f64>,
 }
@@ -164,6 +168,13 @@ pub struct RawCustoms {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawExchangeOffice {
+    pub lines: i64,
+    pub parcels_per_line_hour: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawElasticities {
     #[serde(default)]
     pub landed_cost: f64,
@@ -216,9 +227,37 @@ pub struct RawRoute {
     #[serde(default)]
     pub to_hub: Option<Value>,
     pub transit: Value,
+    #[serde(default)]
+    pub linehaul: Option<RawLinehaul>,
+    #[serde(default)]
+    pub customs: Option<RawRouteCustoms>,
     pub cost_usd: f64,
     #[serde(default)]
     pub return_cost_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinehaul {
+    /// Times of day, "HH:MM".
+    pub departures: Vec<String>,
+    #[serde(default)]
+    pub cutoff_hours: f64,
+    #[serde(default)]
+    pub capacity: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCustoms {
+    #[serde(default)]
+    pub inspection_rate: Option<f64>,
+    #[serde(default)]
+    pub inspection_delay: Option<Value>,
+    #[serde(default)]
+    pub clearance_time: Option<Value>,
+    #[serde(default)]
+    pub green_lane: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,9 +54,14 @@ fn issue_19_an_order_follows_the_rules_in_force_when_it_was_placed() {
     // The hub's lines follow the scenario of each day: the file's (4 lines, 1 during its
     // outage on 10-11 November), then from the change its own capacity changes (no
     // outage, 9 lines from 14 November).
-    let (header, rows) = csv(&out.join("daily_hubs.csv"));
+    let (header, rows) = csv(&out.join("daily_facilities.csv"));
     let lines = header.iter().position(|h| h == "lines").unwrap();
-    let by_day: Vec<&str> = rows.iter().map(|r| r[lines].as_str()).collect();
+    let kind = header.iter().position(|h| h == "kind").unwrap();
+    let by_day: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[kind] == "hub")
+        .map(|r| r[lines].as_str())
+        .collect();
     assert_eq!(by_day, ["4", "4", "4", "1", "1", "4", "4", "9", "9", "9"]);
     ok(&["replay", &out.display().to_string(), "--check"]);
 

@@ -100,7 +100,7 @@ fn read_log(dir: &Path) -> Vec<Row> {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("#tradesim-events schema=2"),
+        Some("#tradesim-events schema=3"),
         "the log starts with its schema version"
     );
     assert!(lines.next().unwrap().starts_with("#context {"));

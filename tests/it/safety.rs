@@ -194,7 +194,7 @@ fn issue_16_names_used_in_paths_cannot_leave_runs() {
         let path = tiny_with(t.path(), "name = \"tiny\"", &format!("name = \"{name}\""));
         let err = fails_in(t.path(), &["run", "s.toml", "--no-event-log", "--quiet"]);
         assert!(
-            err.contains("s.toml:13:1: scenario.name") && err.contains(bad),
+            err.contains("s.toml:15:1: scenario.name") && err.contains(bad),
             "{name}: {err}"
         );
         fs::remove_file(path).unwrap();
@@ -403,7 +403,7 @@ fn issue_16_messages_name_the_key_in_the_users_terms() {
     );
     let err = fails(2, &["validate", &s(&timed)]);
     assert!(
-        err.contains("s.toml:16:14: expected a date such as \"2016-11-09\""),
+        err.contains("s.toml:18:14: expected a date such as \"2016-11-09\""),
         "{err}"
     );
 

@@ -57,6 +57,129 @@ impl Validator {
         }
     }
 
+    /// Clearance and inspection at `path`; a key left out takes its value from
+    /// `fallback` (the market's, for a route) or its default.
+    /// A route's customs: the market's, or its own overrides (and a green lane past
+    /// the market's exchange office).
+    pub(super) fn route_customs(
+        &mut self,
+        path: &str,
+        customs: Option<&RawRouteCustoms>,
+        market: Option<&Market>,
+    ) -> (Clearance, bool) {
+        match (customs, market) {
+            (Some(c), Some(m)) => {
+                let cpath = format!("{path}.customs");
+                if c.green_lane && m.exchange_office.is_none() {
+                    self.err(
+                        &format!("{cpath}.green_lane"),
+                        format!(
+                            "market {} has no exchange_office for the green lane to pass",
+                            m.id
+                        ),
+                    );
+                }
+                let clearance = self.clearance(
+                    &cpath,
+                    c.inspection_rate
+                        .unwrap_or(m.customs.clearance.inspection_rate),
+                    c.inspection_delay.as_ref(),
+                    c.clearance_time.as_ref(),
+                    Some(&m.customs.clearance),
+                );
+                (clearance, c.green_lane)
+            }
+            (_, m) => (
+                m.map_or_else(
+                    || Clearance {
+                        inspection_rate: 0.0,
+                        inspection_delay: Dist::constant(0.0),
+                        clearance_time: Dist::constant(0.0),
+                    },
+                    |m| m.customs.clearance.clone(),
+                ),
+                false,
+            ),
+        }
+    }
+
+    pub(super) fn clearance(
+        &mut self,
+        path: &str,
+        inspection_rate: f64,
+        inspection_delay: Option<&Value>,
+        clearance_time: Option<&Value>,
+        fallback: Option<&Clearance>,
+    ) -> Clearance {
+        let rate = self.probability(&format!("{path}.inspection_rate"), inspection_rate);
+        let delay = match (inspection_delay, fallback) {
+            (None, Some(f)) => f.inspection_delay.clone(),
+            (d, _) => self.optional_dist(
+                &format!("{path}.inspection_delay"),
+                d,
+                Quantity::Duration,
+                (rate > 0.0).then_some("inspection_rate > 0"),
+            ),
+        };
+        let time = match (clearance_time, fallback) {
+            (None, Some(f)) => f.clearance_time.clone(),
+            (t, _) => self.optional_dist(
+                &format!("{path}.clearance_time"),
+                t,
+                Quantity::Duration,
+                None,
+            ),
+        };
+        Clearance {
+            inspection_rate: rate,
+            inspection_delay: delay,
+            clearance_time: time,
+        }
+    }
+
+    /// A route's line-haul schedule at `path`.
+    pub(super) fn linehaul(&mut self, path: &str, l: &RawLinehaul) -> Linehaul {
+        let mut departures_s = Vec::with_capacity(l.departures.len());
+        if l.departures.is_empty() || l.departures.len() > MAX_DEPARTURES {
+            self.err(
+                &format!("{path}.departures"),
+                format!(
+                    "must list 1 to {MAX_DEPARTURES} departure times, found {}",
+                    l.departures.len()
+                ),
+            );
+        }
+        for (i, text) in l.departures.iter().enumerate() {
+            let dpath = format!("{path}.departures[{i}]");
+            match time_of_day(text) {
+                Some(t) if departures_s.last().is_some_and(|last| *last >= t) => self.err(
+                    &dpath,
+                    format!("departure times must increase through the day; \"{text}\" does not"),
+                ),
+                Some(t) => departures_s.push(t),
+                None => self.err(
+                    &dpath,
+                    format!("expected a time of day such as \"14:30\", found \"{text}\""),
+                ),
+            }
+        }
+        let cutoff_hours = self.non_negative(&format!("{path}.cutoff_hours"), l.cutoff_hours);
+        if cutoff_hours > 72.0 {
+            self.err(
+                &format!("{path}.cutoff_hours"),
+                format!("must be at most 72 hours, found {cutoff_hours}"),
+            );
+        }
+        let capacity = l
+            .capacity
+            .map(|c| self.count(&format!("{path}.capacity"), c, 1, 100_000_000));
+        Linehaul {
+            departures_s,
+            cutoff_s: (cutoff_hours.min(72.0) * 3600.0).round() as u32,
+            capacity,
+        }
+    }
+
     pub(super) fn pool(&mut self, s: &RawSellers, categories: &[String]) -> SellerPool {
         let path = format!("sellers.{}", s.id);
         let count = self.count(&format!("{path}.count"), s.count, 1, i64::from(u32::MAX));
@@ -241,26 +364,34 @@ impl Validator {
                 DutyBase::Full
             }
         };
-        let inspection_rate = self.probability(&cp("inspection_rate"), c.inspection_rate);
         let customs = Customs {
             de_minimis_usd: self.non_negative(&cp("de_minimis_usd"), c.de_minimis_usd),
             duty_rate: self.non_negative(&cp("duty_rate"), c.duty_rate),
             vat_rate: self.non_negative(&cp("vat_rate"), c.vat_rate),
             duty_base,
-            inspection_rate,
-            inspection_delay: self.optional_dist(
-                &cp("inspection_delay"),
+            clearance: self.clearance(
+                &format!("{path}.customs"),
+                c.inspection_rate,
                 c.inspection_delay.as_ref(),
-                Quantity::Duration,
-                (inspection_rate > 0.0).then_some("inspection_rate > 0"),
-            ),
-            clearance_time: self.optional_dist(
-                &cp("clearance_time"),
                 c.clearance_time.as_ref(),
-                Quantity::Duration,
                 None,
             ),
         };
+        let exchange_office = m.exchange_office.as_ref().map(|o| {
+            let op = |key: &str| format!("{path}.exchange_office.{key}");
+            let lines = self.count(&op("lines"), o.lines, 1, 1_000_000);
+            let rate = o.parcels_per_line_hour;
+            if !(rate.is_finite() && (1.0..=3600.0).contains(&rate)) {
+                self.err(
+                    &op("parcels_per_line_hour"),
+                    format!("must be between 1 and 3600 (a parcel a second), found {rate}"),
+                );
+            }
+            ExchangeOffice {
+                lines,
+                service_s: (3600.0 / rate.clamp(1.0, 3600.0)).round() as u32,
+            }
+        });
 
         let last_mile = self.dist(&p("last_mile"), &m.last_mile, Quantity::Duration);
         let return_rate = self.probability(&p("return_rate"), m.return_rate);
@@ -332,6 +463,7 @@ impl Validator {
             last_mile,
             return_rate,
             return_time,
+            exchange_office,
             elasticities,
             sources,
         }
@@ -365,4 +497,17 @@ impl Validator {
         }
         out
     }
+}
+
+/// Most departures a line-haul schedule may list in a day.
+const MAX_DEPARTURES: usize = 96;
+
+/// Seconds after midnight of "HH:MM".
+fn time_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
 }

@@ -16,7 +16,7 @@ use crate::model::cost::number;
 use crate::model::date::DAY_S;
 use crate::model::date::Date;
 use crate::model::dist::{Dist, Quantity};
-use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_FEE_USD, MAX_LIST};
+use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_FEE_USD, MAX_LIST, MAX_WARMUP_DAYS};
 use crate::model::*;
 
 const MAX_PAYMENT_ATTEMPTS: i64 = 20;
@@ -285,13 +285,24 @@ impl Validator {
             0,
             i64::from(MAX_DAYS),
         );
+        let warmup_days = self.count(
+            "scenario.warmup_days",
+            header.warmup_days,
+            0,
+            i64::from(MAX_WARMUP_DAYS),
+        );
         if let Some(start) = self.start
-            && let Err(e) = rules::horizon(start, self.days.saturating_add(drain_days))
+            && let Err(e) = rules::horizon(
+                start.add_days(-i64::from(warmup_days)),
+                self.days
+                    .saturating_add(drain_days)
+                    .saturating_add(warmup_days),
+            )
         {
-            let e = if drain_days > 0 {
-                format!("{e} (with drain_days {drain_days})")
-            } else {
-                e
+            let e = match (warmup_days, drain_days) {
+                (0, 0) => e,
+                (0, d) => format!("{e} (with drain_days {d})"),
+                (w, d) => format!("{e} (with warmup_days {w} and drain_days {d})"),
             };
             self.err("scenario.start_date", e);
             self.start = None;
@@ -391,6 +402,12 @@ impl Validator {
                 None
             };
             let transit = self.dist(&format!("{path}.transit"), &r.transit, Quantity::Duration);
+            let linehaul = r
+                .linehaul
+                .as_ref()
+                .map(|l| self.linehaul(&format!("{path}.linehaul"), l));
+            let (clearance, green_lane) =
+                self.route_customs(&path, r.customs.as_ref(), market.map(|m| &markets[m]));
             let cost_usd = self.money(&format!("{path}.cost_usd"), r.cost_usd);
             let return_cost_usd = r.return_cost_usd.map_or(cost_usd, |c| {
                 self.money(&format!("{path}.return_cost_usd"), c)
@@ -407,6 +424,9 @@ impl Validator {
                     hub: hub.map(|h| HubId(h as u8)),
                     to_hub,
                     transit,
+                    linehaul,
+                    clearance,
+                    green_lane,
                     cost_usd,
                     return_cost_usd,
                 });
@@ -472,6 +492,7 @@ impl Validator {
             start: self.start?,
             days: self.days,
             drain_days,
+            warmup_days,
             categories,
             hubs,
             markets,
