@@ -8,6 +8,7 @@ mod changes;
 mod compare;
 mod drain;
 mod engine;
+mod facilities;
 mod money;
 mod replay;
 mod safety;
