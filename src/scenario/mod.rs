@@ -325,7 +325,8 @@ impl<'a> Document<'a> {
                     &format!("change[{}].set", change.index),
                     "a dated change may alter values, not what the scenario is made of (its \
                      markets, payment methods and how they collect, categories, seller pools' \
-                     sizes, popularity and tiers, routes and their hubs)",
+                     sizes, popularity and tiers, routes and their hubs, whether a route has \
+                     a line-haul or a green lane and a market an exchange office)",
                 );
                 return Err(self.locator.located(problems, &[]));
             }
@@ -394,7 +395,7 @@ fn shape(s: &Scenario) -> String {
                 .iter()
                 .map(|p| (&p.method, p.at_delivery))
                 .collect();
-            (&m.id, methods)
+            (&m.id, methods, m.exchange_office.is_some())
         })
         .collect();
     let pools: Vec<_> = s
@@ -402,7 +403,11 @@ fn shape(s: &Scenario) -> String {
         .iter()
         .map(|p| (&p.id, p.count, p.popularity_zipf.to_bits(), &p.size_tiers))
         .collect();
-    let routes: Vec<_> = s.routes.iter().map(|r| (&r.id, r.hub)).collect();
+    let routes: Vec<_> = s
+        .routes
+        .iter()
+        .map(|r| (&r.id, r.hub, r.linehaul.is_some(), r.green_lane))
+        .collect();
     let hubs: Vec<_> = s.hubs.iter().map(|h| &h.id).collect();
     format!(
         "{markets:?} {:?} {pools:?} {routes:?} {hubs:?}",
