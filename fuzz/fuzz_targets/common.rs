@@ -20,6 +20,12 @@ pub fn expectations(s: &Scenario) {
             let _ = s.hubs[hub].lines_on(day);
         }
     }
+    for ri in 0..s.routes.len() {
+        for day in 0..s.days {
+            let _ = thousands(s.expected_route_parcels(ri, day, s.to_linehaul_s(ri)));
+            let _ = thousands(s.expected_route_parcels(ri, day, s.to_exchange_s(ri)));
+        }
+    }
     for t in &s.targets {
         let day = t.date.days_since(s.start) as u32;
         let _ = thousands(s.expected_orders(t.market, day));

@@ -34,9 +34,18 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
     } else {
         String::new()
     };
+    let warmup = if s.warmup_days > 0 {
+        format!(
+            " after {} days of warm-up from {} (simulated, not in the tables)",
+            s.warmup_days,
+            s.start.add_days(-i64::from(s.warmup_days))
+        )
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "  horizon {} to {last} ({} days){drain}, seed {}",
+        "  horizon {} to {last} ({} days){warmup}{drain}, seed {}",
         s.start, s.days, s.seed
     )
     .map_err(Error::stdout)?;
@@ -168,6 +177,8 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         }
     }
 
+    facilities(s, out)?;
+
     if !s.targets.is_empty() {
         writeln!(out, "\ntargets").map_err(Error::stdout)?;
     }
@@ -235,6 +246,77 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
         }
         if !failed.is_empty() {
             return Err(Error::Usage(failed.join("\n")));
+        }
+    }
+    Ok(())
+}
+
+/// The line-hauls and exchange offices: capacity, and the busiest day's expected load
+/// (parcels reach them the mean handling and travel time after their order, without
+/// queueing on the way, all on one day: the same approximation as the hubs').
+fn facilities(s: &crate::model::Scenario, out: &mut dyn Write) -> Result<(), Error> {
+    let hhmm = |t: &u32| format!("{:02}:{:02}", t / 3600, t / 60 % 60);
+    let busiest = |load: &dyn Fn(u32) -> f64| {
+        (0..s.days)
+            .map(|d| (d, load(d)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .unwrap_or((0, 0.0))
+    };
+    let mut lines = Vec::new();
+    for (ri, r) in s.routes.iter().enumerate() {
+        let Some(l) = &r.linehaul else { continue };
+        let lag = s.to_linehaul_s(ri);
+        let (day, load) = busiest(&|d| s.expected_route_parcels(ri, d, lag));
+        let times: Vec<String> = l.departures_s.iter().map(hhmm).collect();
+        let capacity = s.on_day(day).routes[ri]
+            .linehaul
+            .as_ref()
+            .and_then(|l| l.daily_capacity());
+        let seats = capacity.map_or("no seat limit".to_string(), |c| {
+            format!("{} seats a day", thousands(c as f64))
+        });
+        lines.push(format!(
+            "  {} line-haul: departures {} (cut-off {:.1} h), {seats}; busiest day {}: {} parcels ready{}",
+            r.id,
+            times.join(", "),
+            f64::from(l.cutoff_s) / 3600.0,
+            s.date_of(day),
+            thousands(load),
+            capacity.map_or(String::new(), |c| format!(", {:.2} days of seats", load / c as f64)),
+        ));
+    }
+    for (mi, m) in s.markets.iter().enumerate() {
+        let Some(o) = m.exchange_office else { continue };
+        let routes: Vec<usize> = (0..s.routes.len())
+            .filter(|&ri| s.routes[ri].market.ix() == mi && !s.routes[ri].green_lane)
+            .collect();
+        let (day, load) = busiest(&|d| {
+            routes
+                .iter()
+                .map(|&ri| s.expected_route_parcels(ri, d, s.to_exchange_s(ri)))
+                .sum()
+        });
+        let office = s.on_day(day).markets[mi].exchange_office.unwrap_or(o);
+        let capacity =
+            f64::from(office.lines) * f64::from(DAY_S) / f64::from(office.service_s.max(1));
+        lines.push(format!(
+            "  {} exchange office: {} lines, {} parcels/day; busiest day {}: {} arrivals, utilisation {:.2}",
+            m.id,
+            thousands(f64::from(office.lines)),
+            thousands(capacity),
+            s.date_of(day),
+            thousands(load),
+            load / capacity
+        ));
+    }
+    if !lines.is_empty() {
+        writeln!(
+            out,
+            "\nline-hauls and exchange offices (expected load at full scale)"
+        )
+        .map_err(Error::stdout)?;
+        for l in lines {
+            writeln!(out, "{l}").map_err(Error::stdout)?;
         }
     }
     Ok(())

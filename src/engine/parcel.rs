@@ -337,23 +337,6 @@ impl Parcel {
         })
     }
 
-    /// Whether a hub queue still lies ahead: until the queue has decided its departure,
-    /// the parcel's future depends on other parcels; after it, only on its own draws.
-    #[inline]
-    pub fn queue_ahead(&self, plan: &Plan) -> bool {
-        let stops = plan.stops[self.route.ix()];
-        let past_the_last = if stops.exchange.is_some() {
-            Stage::Customs
-        } else if stops.linehaul.is_some() {
-            Stage::LinehaulDepart
-        } else if stops.hub.is_some() {
-            Stage::HubDepart
-        } else {
-            return false;
-        };
-        self.stage < past_the_last
-    }
-
     /// Ready to leave (dispatched on a direct route, or out of the hub) at `t`: to the
     /// line-haul if the route has one, else on the way.
     fn ready(&mut self, plan: &Plan, t: u32) {
@@ -375,8 +358,11 @@ impl Parcel {
         self.next = t.saturating_add(self.to_customs);
     }
 
-    /// Emits every event due before `end`, in lifecycle order.
-    pub fn advance(&mut self, plan: &Plan, end: u32, out: &mut Vec<Event>) -> Step {
+    /// Emits every event due before `end`, in lifecycle order, but stops at a facility
+    /// it reaches at or after `arrive_by`: what happens there depends on the parcels
+    /// that arrive before it, so the queue must see it in its step. (Before a facility,
+    /// and between one facility's decision and the next, only its own draws count.)
+    pub fn advance(&mut self, plan: &Plan, end: u32, arrive_by: u32, out: &mut Vec<Event>) -> Step {
         // The rules in force when the order was placed follow it to its end.
         let s = plan.epoch(self.placed / DAY_S).scenario;
         loop {
@@ -447,6 +433,9 @@ impl Parcel {
                         value_cents: self.value_cents,
                         freight_cents: route.freight_cents(),
                     }
+                }
+                Stage::HubArrive | Stage::Board | Stage::ExchangeArrive if t >= arrive_by => {
+                    return Step::Later;
                 }
                 Stage::HubArrive => {
                     let hub = s.routes[self.route.ix()].hub.expect("hub route");

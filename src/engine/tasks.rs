@@ -36,10 +36,10 @@ pub(super) struct Span {
     pub(super) start: u32,
     pub(super) end: u32,
     pub(super) hour_end: u32,
-    /// How far a parcel with no hub queue ahead is advanced: `end`, or the horizon when
-    /// the sink takes events in any order. Such a parcel's later events depend on
-    /// nothing but its own draws, so they can all be emitted at once, and the parcel
-    /// never waits in a bucket.
+    /// How far a parcel is advanced: `end`, or the horizon when the sink takes events in
+    /// any order. Its events up to the next facility depend on nothing but its own
+    /// draws, so they can all be emitted at once; it then waits in a bucket only for
+    /// its arrival at a facility (and not at all with none ahead).
     pub(super) own_end: u32,
 }
 
@@ -78,12 +78,7 @@ impl TaskOut {
     ) {
         self.later.push(make());
         let p = self.later.last_mut().expect("just pushed");
-        let end = if p.queue_ahead(plan) {
-            span.end
-        } else {
-            span.own_end
-        };
-        match p.advance(plan, end, &mut self.events) {
+        match p.advance(plan, span.own_end, span.end, &mut self.events) {
             Step::Later if p.next < span.hour_end => {
                 let p = self.later.pop().expect("just pushed");
                 self.carry.push(p);

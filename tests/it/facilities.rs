@@ -106,7 +106,10 @@ fn issue_19_line_haul_departures_keep_their_times_cut_off_and_seats() {
         per_flight.values().any(|n| *n == 25),
         "the peak fills flights: {per_flight:?}"
     );
-    assert!(waited_past_a_flight > 0, "full flights leave parcels behind");
+    assert!(
+        waited_past_a_flight > 0,
+        "full flights leave parcels behind"
+    );
 }
 
 /// RU's exchange office serves 4 parcels an hour on one line: parcels of the direct
