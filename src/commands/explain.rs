@@ -426,6 +426,9 @@ pub fn story(ctx: &Context, id: u64, events: &[Event]) -> String {
             }
             EventKind::Dispatched { .. } => match hub {
                 Some(h) => format!("on its way to hub {h}"),
+                None if route.linehaul.is_some() => {
+                    "waiting for its line-haul departure".to_string()
+                }
                 None => format!("in transit to {} or at its customs", market.id),
             },
             EventKind::HubArrived { hub } => format!(

@@ -207,3 +207,31 @@ fn issue_19_demonetisation_moves_india_the_documented_way() {
     assert!(diff("IN.refused") < 0.0);
     assert!(diff("MY-SME.mean_days_to_cash") < 0.0);
 }
+
+/// A peak of 0 closes its markets for the day (refused before issue 19): no orders that
+/// day, and the days around it as before.
+#[test]
+fn issue_19_a_peak_of_zero_closes_the_market_for_the_day() {
+    let t = tmp();
+    let out = t.path().join("closed");
+    ok(&[
+        "run",
+        &data("tiny.toml").display().to_string(),
+        "--set",
+        "peak[0].multiplier=0",
+        "--no-event-log",
+        "--quiet",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let (header, rows) = csv(&out.join("daily_markets.csv"));
+    let orders = header.iter().position(|h| h == "orders").unwrap();
+    for r in &rows {
+        let n: u64 = r[orders].parse().unwrap();
+        if r[0] == "2016-11-11" {
+            assert_eq!(n, 0, "{r:?}");
+        } else if r[0].as_str() < "2016-11-14" {
+            assert!(n > 0, "{r:?}");
+        }
+    }
+}

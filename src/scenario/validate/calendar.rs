@@ -68,7 +68,7 @@ impl Validator {
                     Some(Dated::Before | Dated::After) => return None,
                     None => None,
                 };
-                let multiplier = self.positive(&format!("{path}.multiplier"), p.multiplier);
+                let multiplier = self.non_negative(&format!("{path}.multiplier"), p.multiplier);
                 let mut ms = Vec::new();
                 for (j, id) in p.markets.iter().enumerate() {
                     match find(market_ids, id) {
