@@ -177,6 +177,19 @@ pub struct CalibrateArgs {
     /// No progress bar and no table: the exit code (and the error) say whether targets pass.
     #[arg(long, short)]
     pub quiet: bool,
+    /// First solve the scenario's [[fit]] parameters against its targets (those with
+    /// `fit = true`), then run with them.
+    #[arg(long)]
+    pub fit: bool,
+    /// Replications to run; with two or more the table shows 95 % intervals.
+    #[arg(long, default_value_t = 1)]
+    pub replications: u32,
+    /// Write backtest.csv into this directory (created; see --force).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out directory that tradesim wrote.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +279,10 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 seed: a.seed,
                 threads: a.threads,
                 quiet: a.quiet,
+                fit: a.fit,
+                replications: a.replications,
+                out: a.out,
+                force: a.force,
             },
             stop,
             out,

@@ -27,9 +27,8 @@ pub fn expectations(s: &Scenario) {
         }
     }
     for t in &s.targets {
-        let day = t.date.days_since(s.start) as u32;
-        let _ = thousands(s.expected_orders(t.market, day));
-        let _ = thousands(t.value);
+        let _ = s.expected_metric(t).map(thousands);
+        let _ = thousands(t.goal());
     }
 }
 

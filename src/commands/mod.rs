@@ -6,6 +6,7 @@ pub mod compare;
 pub mod explain;
 pub mod format;
 pub mod progress;
+pub mod record;
 pub mod replay;
 pub mod run;
 pub mod scenarios;

@@ -182,33 +182,75 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
     if !s.targets.is_empty() {
         writeln!(out, "\ntargets").map_err(Error::stdout)?;
     }
+    let record_path = super::record::path_for(file);
+    let named = s.targets.iter().any(|t| t.record.is_some());
+    let record = if named {
+        Some(super::record::read(&record_path)?)
+    } else {
+        None
+    };
     for t in &s.targets {
-        let day = s.day_of(t.date);
-        let expected = day
-            .filter(|_| t.metric == "orders")
-            .map(|day| s.expected_orders(t.market, day));
-        let note = match (day, expected) {
+        let market = &s.markets[t.market.ix()].id;
+        let note = match (s.target_days(t), s.expected_metric(t)) {
             (None, _) => format!(
                 " (outside the horizon {}: calibrate skips it)",
                 s.horizon_text()
             ),
             (Some(_), Some(e)) => format!(
                 " (expected {}, {:+.2} %)",
-                thousands(e),
-                (e / t.value - 1.0) * 100.0
+                if t.metric.starts_with("share:") {
+                    format!("{e:.4}")
+                } else {
+                    thousands(e)
+                },
+                (e / t.goal() - 1.0) * 100.0
             ),
-            (Some(_), None) => String::new(),
+            (Some(_), None) => " (measured by a run only)".to_string(),
         };
+        let scope = if t.scope == 1.0 {
+            String::new()
+        } else {
+            format!(" x scope {}", t.scope)
+        };
+        let held = if t.fit { "" } else { ", held out of the fit" };
         writeln!(
             out,
-            "  {} {} {} = {} ± {} %{note}",
-            t.date,
-            s.markets[t.market.ix()].id,
+            "  {} {market} {} = {}{scope} ± {} %{held}{note}",
+            t.period(),
             t.metric,
-            thousands(t.value),
+            if t.value < 10.0 {
+                format!("{}", t.value)
+            } else {
+                thousands(t.value)
+            },
             t.tolerance * 100.0
         )
         .map_err(Error::stdout)?;
+        if let (Some(id), Some(record)) = (&t.record, &record) {
+            let Some(f) = record.get(id) else {
+                return Err(Error::BadInput(format!(
+                    "target {} {market} {}: record `{id}` is not in {}",
+                    t.period(),
+                    t.metric,
+                    record_path.display()
+                )));
+            };
+            if (f.value - t.value).abs() > 1e-9 * f.value.abs().max(1.0) {
+                return Err(Error::BadInput(format!(
+                    "target {} {market} {}: value {} differs from record `{id}`'s {}",
+                    t.period(),
+                    t.metric,
+                    t.value,
+                    f.value
+                )));
+            }
+            writeln!(
+                out,
+                "      record {id}: {} ({}), {} to {}, {}, {}",
+                f.measure, f.scope, f.from, f.to, f.publisher, f.published
+            )
+            .map_err(Error::stdout)?;
+        }
     }
 
     let at = if sample == 1.0 {

@@ -2,7 +2,7 @@
 //! office on a day at full scale, from mean times and without queueing on the way (what
 //! `validate` reports; the run has the real figures).
 
-use super::Scenario;
+use super::{MarketId, Scenario, Target};
 use crate::model::date::DAY_S;
 
 impl Scenario {
@@ -51,5 +51,64 @@ impl Scenario {
             + r.linehaul.as_ref().map_or(0.0, |l| l.expected_wait_s())
             + r.transit.mean()
             + r.clearance.mean_s()
+    }
+
+    /// The days of the horizon a target covers, if it lies wholly inside it.
+    pub fn target_days(&self, t: &Target) -> Option<std::ops::RangeInclusive<u32>> {
+        Some(self.day_of(t.from)?..=self.day_of(t.to)?)
+    }
+
+    /// The mean order value in `market` under the scenario in force on `day`, in USD.
+    pub fn mean_order_value(&self, market: MarketId, day: u32) -> f64 {
+        let s = self.on_day(day);
+        let m = &s.markets[market.ix()];
+        let shares = &s.demand[market.ix()].shares;
+        (0..s.pools.len())
+            .map(|p| {
+                let value: f64 = m
+                    .category_weights
+                    .iter()
+                    .zip(&s.pools[p].order_value)
+                    .map(|(w, v)| v.as_ref().map_or(0.0, |v| w * v.mean()))
+                    .sum();
+                shares[p] * value
+            })
+            .sum()
+    }
+
+    /// A target's metric over its period at full scale as the model expects it from its
+    /// mean rates, with no randomness: what `validate` prints and `calibrate --fit`
+    /// fits. `None` outside the horizon, or for a metric only a run measures.
+    /// `dispatched` counts an order's parcel on the day it was placed (whole periods
+    /// hardly differ), and the GMVs count the value of the orders paid.
+    pub fn expected_metric(&self, t: &Target) -> Option<f64> {
+        let days = self.target_days(t)?;
+        let m = t.market;
+        let per_day = |f: &dyn Fn(u32, &Scenario) -> f64| -> f64 {
+            days.clone()
+                .map(|d| self.expected_orders(m, d) * f(d, self.on_day(d)))
+                .sum()
+        };
+        let paid = |_: u32, s: &Scenario| s.paid_share(m);
+        Some(match t.metric.as_str() {
+            "orders" => per_day(&|_, _| 1.0),
+            "dispatched" => per_day(&paid),
+            "gmv_usd" => per_day(&|d, s| paid(d, s) * self.mean_order_value(m, d)),
+            "gmv_local" => per_day(&|d, s| {
+                paid(d, s) * self.mean_order_value(m, d) * s.markets[m.ix()].usd_rate
+            }),
+            metric => {
+                let method = metric.strip_prefix("share:")?;
+                let share = |_: u32, s: &Scenario| {
+                    s.markets[m.ix()]
+                        .payment
+                        .iter()
+                        .find(|p| p.method == method)
+                        .map_or(0.0, |p| p.share)
+                };
+                let orders = per_day(&|_, _| 1.0);
+                (orders > 0.0).then(|| per_day(&share) / orders)?
+            }
+        })
     }
 }

@@ -12,9 +12,11 @@ mod exp;
 mod load;
 pub mod money;
 pub mod rules;
+mod target;
 
 use crate::model::date::{DAY_S, Date};
 use crate::model::dist::Dist;
+pub use target::{Fit, TARGET_METRICS, Target};
 
 macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident),*) => {$(
@@ -68,6 +70,8 @@ pub struct Scenario {
     /// Shared: every variant's scenario carries the file's list.
     pub variants: std::sync::Arc<[VariantInfo]>,
     pub targets: Vec<Target>,
+    /// Parameters `calibrate --fit` solves for.
+    pub fits: Vec<Fit>,
     /// Dated changes, in the order they take effect.
     pub changes: Vec<Change>,
     /// From each change's day on, the scenario in force (the changes up to it applied),
@@ -117,6 +121,11 @@ pub struct Market {
     pub orders_per_buyer_day: f64,
     /// Rate multipliers, Monday first.
     pub weekly: [f64; 7],
+    /// Rate multipliers, January first (not normalised: all 1 by default).
+    pub monthly: [f64; 12],
+    /// Growth of the base rate a year, compounded day by day from the scenario's start
+    /// (0.25: +25 % a year).
+    pub growth: f64,
     /// Share of a day's orders placed in each hour; sums to 1.
     pub intraday: [f64; 24],
     /// Weight of each of `Scenario::categories` (0 where the market does not buy it); sums to 1.
@@ -344,31 +353,6 @@ pub struct VariantInfo {
     pub description: String,
 }
 
-/// The daily metrics a calibration target may name (columns of `daily_markets.csv`).
-pub const TARGET_METRICS: &[&str] = &[
-    "orders",
-    "cancelled",
-    "gmv_usd",
-    "payment_attempts",
-    "payment_failures",
-    "duty_usd",
-    "vat_usd",
-    "delivered",
-    "returned",
-];
-
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Any date: a target outside the horizon is kept, and skipped by `calibrate`.
-    pub date: Date,
-    pub market: MarketId,
-    pub metric: String,
-    pub value: f64,
-    /// Relative tolerance, e.g. 0.02 for 2 %.
-    pub tolerance: f64,
-    pub source: String,
-}
-
 /// How policy shapes one market's demand: a rate multiplier and effective source shares.
 ///
 /// Buyers choose among the seller pools and an outside option (not buying cross-border)
@@ -558,9 +542,12 @@ impl Scenario {
     /// Expected orders in `market` on `date` without peaks.
     pub fn base_orders(&self, market: MarketId, date: Date) -> f64 {
         let m = &self.markets[market.ix()];
+        let years = date.days_since(self.start) as f64 / 365.25;
         m.active_buyers
             * m.orders_per_buyer_day
             * m.weekly[date.weekday()]
+            * m.monthly[date.ymd().1 as usize - 1]
+            * (1.0 + m.growth).powf(years)
             * self.demand[market.ix()].multiplier
     }
 }

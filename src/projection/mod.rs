@@ -157,6 +157,11 @@ pub struct Tables {
     market_days: Vec<MarketDay>,
     facilities: facilities::Facilities,
     methods: Vec<Vec<MethodStats>>,
+    /// Orders placed per day, market and method: index `day x method_count +
+    /// method_offset[market] + method` (for targets on a payment mix over a period).
+    method_days: Vec<u64>,
+    method_offset: Vec<usize>,
+    method_count: usize,
     books: sellers::Books,
     /// Per route, its seller pool.
     route_pools: Vec<u8>,
@@ -175,6 +180,17 @@ impl Tables {
                 .iter()
                 .map(|m| vec![MethodStats::default(); m.methods.len()])
                 .collect(),
+            method_days: vec![0; days * ctx.markets.iter().map(|m| m.methods.len()).sum::<usize>()],
+            method_offset: ctx
+                .markets
+                .iter()
+                .scan(0, |acc, m| {
+                    let at = *acc;
+                    *acc += m.methods.len();
+                    Some(at)
+                })
+                .collect(),
+            method_count: ctx.markets.iter().map(|m| m.methods.len()).sum(),
             books: sellers::Books::new(ctx),
             route_pools: ctx.routes.iter().map(|r| r.pool).collect(),
             route_leads: vec![Histogram::default(); ctx.routes.len()],
@@ -204,6 +220,8 @@ impl Tables {
                 md.orders += 1;
                 md.gmv_cents += i64::from(value_cents);
                 self.methods[m][method.ix()].orders += 1;
+                self.method_days[day * self.method_count + self.method_offset[m] + method.ix()] +=
+                    1;
             }
             EventKind::PaymentAttempted {
                 method, success, ..
@@ -302,6 +320,11 @@ impl Tables {
             "p95_lead_time_days" => days(x.lead.percentile(0.95)?),
             _ => return None,
         })
+    }
+
+    /// Orders placed on `day` in `market` with payment method `method`.
+    pub fn method_orders(&self, day: usize, market: usize, method: usize) -> u64 {
+        self.method_days[day * self.method_count + self.method_offset[market] + method]
     }
 
     /// Renders every table as CSV text, in `TABLES` order.

@@ -29,6 +29,16 @@ pub struct RawScenario {
     pub target: Vec<RawTarget>,
     #[serde(default)]
     pub change: Vec<RawChange>,
+    #[serde(default)]
+    pub fit: Vec<RawFit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFit {
+    pub path: String,
+    pub min: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +95,10 @@ pub struct RawMarket {
     pub orders_per_buyer_day: f64,
     #[serde(default)]
     pub weekly: Option<Vec<f64>>,
+    #[serde(default)]
+    pub monthly: Option<Vec<f64>>,
+    #[serde(default)]
+    pub growth: f64,
     #[serde(default)]
     pub intraday: Option<Vec<f64>>,
     pub categories: BTreeMap<String, f64>,
@@ -293,14 +307,33 @@ pub struct RawChange {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
-    #[serde(deserialize_with = "date_text")]
-    pub date: String,
+    /// One day, or a period `from`..`to` (both included).
+    #[serde(default, deserialize_with = "some_date_text")]
+    pub date: Option<String>,
+    #[serde(default, deserialize_with = "some_date_text")]
+    pub from: Option<String>,
+    #[serde(default, deserialize_with = "some_date_text")]
+    pub to: Option<String>,
     pub market: String,
     pub metric: String,
     pub value: f64,
+    #[serde(default = "one")]
+    pub scope: f64,
     pub tolerance: f64,
     #[serde(default)]
     pub source: String,
+    #[serde(default)]
+    pub record: Option<String>,
+    #[serde(default = "yes")]
+    pub fit: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn some_date_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    date_text(de).map(Some)
 }
 
 /// A date, written as a string (`"2016-11-09"`) or as a bare TOML date (`2016-11-09`),
@@ -365,6 +398,7 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawPeak", "a [[peak]] table"),
         ("struct RawVariant", "a [[variant]] table"),
         ("struct RawTarget", "a [[target]] table"),
+        ("struct RawFit", "a [[fit]] table { path, min, max }"),
         (
             "struct RawChange",
             "a [[change]] table { name, date, description, set }",

@@ -14,7 +14,7 @@
 //! replication, without the event log), `compare.csv`, `compare_daily.csv`, `compare.svg`.
 
 mod render;
-mod stats;
+pub(crate) mod stats;
 mod svg;
 
 use render::*;

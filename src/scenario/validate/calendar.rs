@@ -138,7 +138,29 @@ impl Validator {
                 let path = format!("target[{i}]");
                 // A target outside the horizon is not an error: only `calibrate` reads
                 // targets, and it notes and skips those a run cannot reach.
-                let date = self.date(&format!("{path}.date"), &t.date);
+                let (from, to) = match (&t.date, &t.from, &t.to) {
+                    (Some(d), None, None) => {
+                        let d = self.date(&format!("{path}.date"), d);
+                        (d, d)
+                    }
+                    (None, Some(f), Some(t)) => {
+                        let from = self.date(&format!("{path}.from"), f);
+                        let to = self.date(&format!("{path}.to"), t);
+                        if let (Some(f), Some(t)) = (from, to)
+                            && t < f
+                        {
+                            self.err(&format!("{path}.to"), format!("{t} is before from {f}"));
+                        }
+                        (from, to)
+                    }
+                    _ => {
+                        self.err(
+                            &path,
+                            "give either `date` (one day) or both `from` and `to` (a period)",
+                        );
+                        (None, None)
+                    }
+                };
                 let market = find(market_ids, &t.market);
                 if market.is_none() {
                     self.err(
@@ -150,25 +172,46 @@ impl Validator {
                         ),
                     );
                 }
-                if !TARGET_METRICS.contains(&t.metric.as_str()) {
-                    self.err(
+                let method = t.metric.strip_prefix("share:");
+                let known_method = |m: usize, method: &str| {
+                    raw.market[m].payment.iter().any(|p| p.method == method)
+                };
+                match (method, market) {
+                    (Some(method), Some(m)) if !known_method(m, method) => self.err(
                         &format!("{path}.metric"),
                         format!(
-                            "unknown metric \"{}\"; expected one of {}",
+                            "market {} has no payment method \"{method}\" for a share",
+                            t.market
+                        ),
+                    ),
+                    (Some(_), _) => {}
+                    (None, _) if TARGET_METRICS.contains(&t.metric.as_str()) => {}
+                    (None, _) => self.err(
+                        &format!("{path}.metric"),
+                        format!(
+                            "unknown metric \"{}\"; expected one of {}, or share:METHOD",
                             t.metric,
                             TARGET_METRICS.join(", ")
                         ),
-                    );
+                    ),
                 }
                 self.non_negative(&format!("{path}.value"), t.value);
+                self.positive(&format!("{path}.scope"), t.scope);
                 self.positive(&format!("{path}.tolerance"), t.tolerance);
+                if let Some(r) = &t.record {
+                    self.usable_name(&format!("{path}.record"), r);
+                }
                 Some(Target {
-                    date: date?,
+                    from: from?,
+                    to: to?,
                     market: MarketId(market? as u8),
                     metric: t.metric.clone(),
                     value: t.value,
+                    scope: t.scope,
                     tolerance: t.tolerance,
                     source: t.source.clone(),
+                    record: t.record.clone(),
+                    fit: t.fit,
                 })
             })
             .collect()

@@ -250,6 +250,14 @@ impl Validator {
         let orders_per_buyer_day =
             self.positive(&p("orders_per_buyer_day"), m.orders_per_buyer_day);
         let weekly: [f64; 7] = self.pattern(&p("weekly"), m.weekly.as_deref(), false);
+        let monthly: [f64; 12] = self.pattern(&p("monthly"), m.monthly.as_deref(), false);
+        let growth = m.growth;
+        if !(-0.9..=10.0).contains(&growth) {
+            self.err(
+                &p("growth"),
+                format!("expected a yearly growth rate from -0.9 to 10, found {growth}"),
+            );
+        }
         let intraday: [f64; 24] = self.pattern(&p("intraday"), m.intraday.as_deref(), true);
 
         let mut category_weights = vec![0.0; categories.len()];
@@ -451,6 +459,8 @@ impl Validator {
             active_buyers,
             orders_per_buyer_day,
             weekly,
+            monthly,
+            growth,
             intraday,
             category_weights,
             payment,

@@ -482,6 +482,31 @@ impl Validator {
             .collect();
 
         let targets = self.targets(raw, &market_ids);
+        let fits = raw
+            .fit
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let path = format!("fit[{i}]");
+                if f.path.trim().is_empty() {
+                    self.err(&format!("{path}.path"), "expected an override path");
+                }
+                if !(f.min.is_finite() && f.max.is_finite() && f.min < f.max) {
+                    self.err(
+                        &path,
+                        format!(
+                            "expected finite bounds min < max, found {} and {}",
+                            f.min, f.max
+                        ),
+                    );
+                }
+                Fit {
+                    path: f.path.clone(),
+                    min: f.min,
+                    max: f.max,
+                }
+            })
+            .collect();
         let changes = self.changes(raw);
 
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
@@ -502,6 +527,7 @@ impl Validator {
             peak_factors,
             variants: variants.into(),
             targets,
+            fits,
             changes,
             epochs: Vec::new(),
             route_of,
