@@ -80,7 +80,8 @@ impl Scenario {
     /// mean rates, with no randomness: what `validate` prints and `calibrate --fit`
     /// fits. `None` outside the horizon, or for a metric only a run measures.
     /// `dispatched` counts an order's parcel on the day it was placed (whole periods
-    /// hardly differ), and the GMVs count the value of the orders paid.
+    /// hardly differ), `cleared` the mean handling and travel time after it, and the GMVs
+    /// count the value of the orders paid.
     pub fn expected_metric(&self, t: &Target) -> Option<f64> {
         let days = self.target_days(t)?;
         let m = t.market;
@@ -91,6 +92,18 @@ impl Scenario {
         };
         let paid = |_: u32, s: &Scenario| s.paid_share(m);
         Some(match t.metric.as_str() {
+            "cleared" => {
+                // Each route's parcels, the mean handling and travel time after their
+                // order, on the days of the period.
+                days.clone()
+                    .map(|d| {
+                        (0..self.routes.len())
+                            .filter(|&ri| self.routes[ri].market == m)
+                            .map(|ri| self.expected_route_parcels(ri, d, self.to_exchange_s(ri)))
+                            .sum::<f64>()
+                    })
+                    .sum()
+            }
             "orders" => per_day(&|_, _| 1.0),
             "dispatched" => per_day(&paid),
             "gmv_usd" => per_day(&|d, s| paid(d, s) * self.mean_order_value(m, d)),

@@ -16,6 +16,8 @@ pub const TARGET_METRICS: &[&str] = &[
     "delivered",
     "returned",
     "dispatched",
+    // Parcels customs cleared: arrived in the market (what a post office counts).
+    "cleared",
     "refused",
     "refunds_usd",
     // GMV in the market's currency, at each day's `usd_rate`.

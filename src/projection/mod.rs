@@ -21,7 +21,7 @@ use crate::model::date::Date;
 pub const TABLES: [(&str, &str); 7] = [
     (
         "daily_markets.csv",
-        "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days,refused,refunds_usd",
+        "date,market,orders,cancelled,gmv_usd,payment_attempts,payment_failures,dispatched,duty_usd,vat_usd,inspected,delivered,returned,mean_lead_time_days,p95_lead_time_days,refused,refunds_usd,cleared",
     ),
     (
         "daily_facilities.csv",
@@ -133,6 +133,8 @@ struct MarketDay {
     duty_cents: u64,
     vat_cents: u64,
     inspected: u64,
+    /// Parcels customs cleared (arrived in the market).
+    cleared: u64,
     delivered: u64,
     returned: u64,
     lead: Histogram,
@@ -263,6 +265,7 @@ impl Tables {
                 md.duty_cents += u64::from(duty_cents);
                 md.vat_cents += u64::from(vat_cents);
                 md.inspected += u64::from(inspected);
+                md.cleared += 1;
             }
             EventKind::Delivered { lead_s, .. } => {
                 md.delivered += 1;
@@ -312,6 +315,7 @@ impl Tables {
             "duty_usd" => x.duty_cents as f64 / 100.0,
             "vat_usd" => x.vat_cents as f64 / 100.0,
             "inspected" => x.inspected as f64,
+            "cleared" => x.cleared as f64,
             "delivered" => x.delivered as f64,
             "returned" => x.returned as f64,
             "refused" => x.refused as f64,
@@ -340,7 +344,7 @@ impl Tables {
                 let x = &self.market_days[d * nm + m];
                 let _ = writeln!(
                     t,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     date(d),
                     market.id,
                     x.orders,
@@ -358,6 +362,7 @@ impl Tables {
                     opt(x.lead.percentile(0.95).map(days)),
                     x.refused,
                     usd(x.refunds_cents),
+                    x.cleared,
                 );
             }
         }

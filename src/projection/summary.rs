@@ -106,6 +106,7 @@ fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
     x.duty_cents += y.duty_cents;
     x.vat_cents += y.vat_cents;
     x.inspected += y.inspected;
+    x.cleared += y.cleared;
     x.delivered += y.delivered;
     x.returned += y.returned;
     merge(&mut x.lead, &y.lead);

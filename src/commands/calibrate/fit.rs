@@ -10,7 +10,7 @@
 use crate::Error;
 
 /// Most iterations before the fit gives up (it reports that it did not converge).
-const MAX_ITERATIONS: usize = 200;
+const MAX_ITERATIONS: usize = 2000;
 
 /// The solution, and how it was reached.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,7 +105,8 @@ pub fn levenberg_marquardt(
                 r = rt;
                 cost = trial_cost;
                 lambda = (lambda / 3.0).max(1e-12);
-                converged = gain < 1e-12 || moved < 1e-12;
+                // Converged once a step gains less than a billionth of the cost.
+                converged = gain < 1e-9 || moved < 1e-12;
                 break;
             }
             lambda *= 4.0;

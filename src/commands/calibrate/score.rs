@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::commands::compare::stats::t975;
 use crate::Error;
+use crate::commands::compare::stats::t975;
 use crate::model::{Scenario, Target};
 use crate::projection::Tables;
 
