@@ -115,3 +115,45 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, Figure>, Error> {
     }
     Ok(figures)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped record parses, every row has a source (an address, or the reason for
+    /// none), and it holds what the shipped targets cite.
+    #[test]
+    fn the_shipped_record_parses_and_every_row_has_a_source() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/record/record.csv");
+        let record = read(&path).unwrap();
+        assert!(record.len() >= 25, "{} rows", record.len());
+        for (id, f) in &record {
+            assert!(!f.publisher.is_empty() && !f.published.is_empty(), "{id}");
+            assert!(
+                f.url.starts_with("http") || f.read.contains("address"),
+                "{id}"
+            );
+            assert!(f.value > 0.0 && f.from <= f.to, "{id}");
+        }
+        assert_eq!(record["ru-post-items-2016"].value, 225_000_000.0);
+    }
+
+    /// A row without an address must say why; a duplicate id is refused.
+    #[test]
+    fn a_row_without_a_source_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("record.csv");
+        let header = COLUMNS.join(",");
+        let row = "x,RU,items,all,items,2016-01-01,2016-12-31,5,Pub,Title,2017-01-01";
+        std::fs::write(&path, format!("{header}\n{row},,read in the source\n")).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("no url"), "{err}");
+        std::fs::write(
+            &path,
+            format!("{header}\n{row},https://a.example,read\n{row},https://a.example,read\n"),
+        )
+        .unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("twice"), "{err}");
+    }
+}

@@ -10,6 +10,7 @@ mod drain;
 mod engine;
 mod facilities;
 mod money;
+mod record;
 mod replay;
 mod safety;
 mod scenario;
