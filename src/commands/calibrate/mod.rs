@@ -15,6 +15,7 @@ mod score;
 
 pub use score::{
     BACKTEST_HEADER, Score, Scored, backtest_csv, score, score_targets, simulated_metric,
+    target_values,
 };
 use score::{relative, scales};
 
@@ -349,7 +350,8 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
     let reps = args.replications;
     let progress = Progress::new(args.quiet, scenario.simulated_days(), reps);
     let pool = run::thread_pool(args.threads)?;
-    let mut tables = Vec::new();
+    // Each run's figures are taken and its tables dropped: memory does not grow with R.
+    let mut values = Vec::new();
     for r in 0..reps {
         let params = RunParams {
             seed,
@@ -359,10 +361,10 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         let (_, t) = pool.install(|| {
             run::simulate_tables(scenario, params, &|d, e| progress.update(r, d, e), stop)
         })?;
-        tables.push(t);
+        values.push(target_values(scenario, &t, args.sample));
     }
     progress.finish();
-    let scored = score_targets(scenario, &tables, args.sample)?;
+    let scored = score_targets(scenario, &values, args.sample)?;
     if let (Some(staging), Some(dir)) = (staging, &args.out) {
         let path = staging.tmp.join("backtest.csv");
         std::fs::write(&path, backtest_csv(scenario, &scored))

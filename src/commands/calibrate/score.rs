@@ -106,20 +106,33 @@ pub(super) fn relative(value: f64, goal: f64) -> f64 {
     }
 }
 
-/// Scores every target inside the horizon against one set of tables per replication.
+/// Each target inside the horizon's figure in one run's tables (`None`: the run has
+/// none, e.g. a mean lead time without deliveries).
+pub fn target_values(scenario: &Scenario, tables: &Tables, sample: f64) -> Vec<Option<f64>> {
+    scenario
+        .targets
+        .iter()
+        .filter(|t| scenario.target_days(t).is_some())
+        .map(|t| simulated_metric(scenario, tables, t, sample))
+        .collect()
+}
+
+/// Scores every target inside the horizon against its values in each replication
+/// (`target_values` of each run).
 pub fn score_targets(
     scenario: &Scenario,
-    tables: &[Tables],
+    replications: &[Vec<Option<f64>>],
     sample: f64,
 ) -> Result<Vec<Scored>, Error> {
     scenario
         .targets
         .iter()
         .filter(|t| scenario.target_days(t).is_some())
-        .map(|t| {
-            let runs = tables
+        .enumerate()
+        .map(|(i, t)| {
+            let runs = replications
                 .iter()
-                .map(|tables| simulated_metric(scenario, tables, t, sample))
+                .map(|values| values[i])
                 .collect::<Option<Vec<f64>>>()
                 .ok_or_else(|| {
                     Error::BadInput(format!(
