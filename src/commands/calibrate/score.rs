@@ -207,7 +207,7 @@ pub fn backtest_csv(scenario: &Scenario, scored: &[Scored]) -> String {
         });
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{},{}",
             t.period(),
             t.from,
             t.to,
@@ -228,7 +228,7 @@ pub fn backtest_csv(scenario: &Scenario, scored: &[Scored]) -> String {
             } else {
                 "inf".to_string()
             },
-            format!("{:.4}", t.tolerance * 100.0),
+            t.tolerance * 100.0,
             s.pass,
             cell(&t.source),
         );
