@@ -36,8 +36,9 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
     };
     let warmup = if s.warmup_days > 0 {
         format!(
-            " after {} days of warm-up from {} (simulated, not in the tables)",
+            " after {} day{} of warm-up from {} (simulated, not in the tables)",
             s.warmup_days,
+            if s.warmup_days == 1 { "" } else { "s" },
             s.start.add_days(-i64::from(s.warmup_days))
         )
     } else {
