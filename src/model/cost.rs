@@ -65,8 +65,17 @@ pub fn estimate(s: &Scenario, sample: f64) -> Estimate {
         // Placed, each attempt, dispatched, at and off a hub, cleared, delivered, returned,
         // the seller paid.
         events += market_orders * (7.0 + f64::from(m.max_payment_attempts));
-        peak_hour_orders =
-            peak_hour_orders.max(per_day.iter().copied().fold(0.0, f64::max) * busiest_hour);
+        // Under a sample, the orders beyond it bound for a hub are drawn too, as shadows
+        // that keep the hub's full-scale queue: they count towards an hour's draws.
+        let shares = &s.demand[mi].shares;
+        let via_hub: f64 = (0..shares.len())
+            .filter(|&p| s.route_of[mi][p].is_some_and(|r| s.routes[r.ix()].hub.is_some()))
+            .map(|p| shares[p])
+            .sum::<f64>()
+            / shares.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+        let drawn = 1.0 + (1.0 - sample) / sample * via_hub;
+        peak_hour_orders = peak_hour_orders
+            .max(per_day.iter().copied().fold(0.0, f64::max) * busiest_hour * drawn);
         // Little's law over a window of the slowest source's mean lead time, and the
         // longer of the return and the seller's payment after it.
         let settle = &m.settlement;
