@@ -79,7 +79,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
     print_summary(&req.loaded.scenario, &reps[0].summary, req.sample, out)
 }
 
-/// A few headline lines per market and hub from a run's summary rows.
+/// A few headline lines per market and facility from a run's summary rows.
 pub fn print_summary(
     s: &Scenario,
     summary: &Summary,
@@ -111,8 +111,25 @@ pub fn print_summary(
         )
         .map_err(Error::stdout)?;
     }
-    for h in &s.hubs {
-        let id = &h.id;
+    // Facilities by their summary names (`Facilities::summary`): hubs, line-hauls,
+    // exchange offices.
+    let facilities = s
+        .hubs
+        .iter()
+        .map(|h| h.id.clone())
+        .chain(
+            s.routes
+                .iter()
+                .filter(|r| r.linehaul.is_some())
+                .map(|r| format!("linehaul.{}", r.id)),
+        )
+        .chain(
+            s.markets
+                .iter()
+                .filter(|m| m.exchange_office.is_some())
+                .map(|m| format!("exchange.{}", m.id)),
+        );
+    for id in facilities {
         writeln!(
             out,
             "  {id}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
