@@ -199,7 +199,7 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
             ),
             (Some(_), Some(e)) => format!(
                 " (expected {}, {:+.2} %)",
-                if t.metric.starts_with("share:") {
+                if !super::calibrate::scales(&t.metric) {
                     format!("{e:.4}")
                 } else {
                     thousands(e)

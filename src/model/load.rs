@@ -110,6 +110,19 @@ impl Scenario {
             "gmv_local" => per_day(&|d, s| {
                 paid(d, s) * self.mean_order_value(m, d) * s.markets[m.ix()].usd_rate
             }),
+            "aov_usd" | "aov_local" => {
+                let local = t.metric == "aov_local";
+                let rate = |s: &Scenario| {
+                    if local {
+                        s.markets[m.ix()].usd_rate
+                    } else {
+                        1.0
+                    }
+                };
+                let paid_orders = per_day(&paid);
+                let value = per_day(&|d, s| paid(d, s) * self.mean_order_value(m, d) * rate(s));
+                (paid_orders > 0.0).then(|| value / paid_orders)?
+            }
             metric => {
                 let method = metric.strip_prefix("share:")?;
                 let share = |_: u32, s: &Scenario| {

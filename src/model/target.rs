@@ -24,6 +24,10 @@ pub const TARGET_METRICS: &[&str] = &[
     "gmv_local",
     // Placement to delivery over the period's deliveries (not scaled by the sample).
     "mean_lead_time_days",
+    // Average value of the orders not cancelled (GMV / (orders - cancelled)), in USD and
+    // in the market's currency at each day's `usd_rate`.
+    "aov_usd",
+    "aov_local",
 ];
 
 #[derive(Debug, Clone)]

@@ -171,3 +171,63 @@ fn issue_23_targets_are_checked_against_their_period_and_record() {
         "{said}"
     );
 }
+
+/// Metrics over a period are the runs' own tables folded as documented: a run and a
+/// calibration of the same seed agree on the average order (GMV over orders not
+/// cancelled, in USD and in roubles at the day's rate) and on a payment method's share.
+#[test]
+fn issue_23_period_metrics_are_the_tables_folded() {
+    let t = tmp();
+    let mut text = read(&data("tiny.toml"));
+    for metric in ["aov_usd", "aov_local", "share:cash", "orders"] {
+        text.push_str(&format!(
+            "\n[[target]]\nfrom = \"2016-11-09\"\nto = \"2016-11-12\"\nmarket = \"RU\"\nmetric = \"{metric}\"\nvalue = 1\ntolerance = 0.1\nfit = false\n"
+        ));
+    }
+    let file = t.path().join("s.toml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
+    let bt = t.path().join("bt");
+    ok(&[
+        "calibrate",
+        &file,
+        "--quiet",
+        "--out",
+        &bt.display().to_string(),
+    ]);
+    let run = t.path().join("run");
+    ok(&["run", &file, "--quiet", "--out", &run.display().to_string()]);
+    let (header, rows) = csv(&run.join("daily_markets.csv"));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let ru: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[1] == "RU" && r[0].as_str() <= "2016-11-12")
+        .collect();
+    let sum = |name: &str| -> f64 {
+        ru.iter()
+            .map(|r| r[col(name)].parse::<f64>().unwrap())
+            .sum()
+    };
+    let aov = sum("gmv_usd") / (sum("orders") - sum("cancelled"));
+    let (bh, brows) = csv(&bt.join("backtest.csv"));
+    let simulated = |metric: &str| -> f64 {
+        let r = brows
+            .iter()
+            .find(|r| r[bh.iter().position(|h| h == "metric").unwrap()] == metric)
+            .unwrap();
+        r[bh.iter().position(|h| h == "simulated").unwrap()]
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        (simulated("aov_usd") - aov).abs() < 1e-9 * aov,
+        "{} vs {aov}",
+        simulated("aov_usd")
+    );
+    // tiny's rouble: 64 RUB per USD on every day.
+    assert!((simulated("aov_local") - 64.0 * aov).abs() < 1e-6 * aov);
+    assert_eq!(simulated("orders"), sum("orders"));
+    // The share of cash orders: between 0 and 1, near the file's 30 %.
+    let cash = simulated("share:cash");
+    assert!((0.15..0.45).contains(&cash), "{cash}");
+}

@@ -13,11 +13,12 @@
 mod fit;
 mod score;
 
+use score::relative;
+pub(crate) use score::scales;
 pub use score::{
     BACKTEST_HEADER, Score, Scored, backtest_csv, score, score_targets, simulated_metric,
     target_values,
 };
-use score::{relative, scales};
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -13,8 +13,9 @@ use crate::projection::Tables;
 const MONEY_METRICS: &[&str] = &["gmv_usd", "gmv_local", "duty_usd", "vat_usd", "refunds_usd"];
 
 /// Whether a metric is a sum a sample scales by its fraction.
-pub(super) fn scales(metric: &str) -> bool {
-    metric != "mean_lead_time_days" && !metric.starts_with("share:")
+pub(crate) fn scales(metric: &str) -> bool {
+    !matches!(metric, "mean_lead_time_days" | "aov_usd" | "aov_local")
+        && !metric.starts_with("share:")
 }
 
 /// A target's metric over its period in one run's tables, at full scale.
@@ -29,6 +30,15 @@ pub fn simulated_metric(
     let daily = |d: u32, metric: &str| tables.daily_metric(d as usize, m, metric);
     let sum = |metric: &str| -> Option<f64> { days.clone().map(|d| daily(d, metric)).sum() };
     Some(match t.metric.as_str() {
+        "aov_usd" | "aov_local" => {
+            let kept = sum("orders")? - sum("cancelled")?;
+            let rate = |d: u32| match t.metric.as_str() {
+                "aov_local" => scenario.on_day(d).markets[m].usd_rate,
+                _ => 1.0,
+            };
+            let gmv: Option<f64> = days.map(|d| Some(daily(d, "gmv_usd")? * rate(d))).sum();
+            (kept > 0.0).then(|| gmv.map(|gmv| gmv / kept))??
+        }
         "mean_lead_time_days" => {
             let mut weighted = 0.0;
             let mut delivered = 0.0;
