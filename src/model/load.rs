@@ -123,6 +123,12 @@ impl Scenario {
                 let value = per_day(&|d, s| paid(d, s) * self.mean_order_value(m, d) * rate(s));
                 (paid_orders > 0.0).then(|| value / paid_orders)?
             }
+            metric if metric.starts_with("pool_share:") => {
+                let pool = &metric["pool_share:".len()..];
+                let p = self.pools.iter().position(|p| p.id == pool)?;
+                let orders = per_day(&|_, _| 1.0);
+                (orders > 0.0).then(|| per_day(&|_, s| s.demand[m.ix()].shares[p]) / orders)?
+            }
             metric => {
                 let method = metric.strip_prefix("share:")?;
                 let share = |_: u32, s: &Scenario| {

@@ -164,6 +164,9 @@ pub struct Tables {
     method_days: Vec<u64>,
     method_offset: Vec<usize>,
     method_count: usize,
+    /// Orders placed per day, market and seller pool: index `(day x markets + market) x
+    /// pools + pool` (for targets on a pool's share).
+    pool_days: Vec<u64>,
     books: sellers::Books,
     /// Per route, its seller pool.
     route_pools: Vec<u8>,
@@ -193,6 +196,7 @@ impl Tables {
                 })
                 .collect(),
             method_count: ctx.markets.iter().map(|m| m.methods.len()).sum(),
+            pool_days: vec![0; days * ctx.markets.len() * ctx.pools.len()],
             books: sellers::Books::new(ctx),
             route_pools: ctx.routes.iter().map(|r| r.pool).collect(),
             route_leads: vec![Histogram::default(); ctx.routes.len()],
@@ -223,6 +227,8 @@ impl Tables {
                 md.gmv_cents += i64::from(value_cents);
                 self.methods[m][method.ix()].orders += 1;
                 self.method_days[day * self.method_count + self.method_offset[m] + method.ix()] +=
+                    1;
+                self.pool_days[(day * self.ctx.markets.len() + m) * self.ctx.pools.len() + pool] +=
                     1;
             }
             EventKind::PaymentAttempted {
@@ -329,6 +335,11 @@ impl Tables {
     /// Orders placed on `day` in `market` with payment method `method`.
     pub fn method_orders(&self, day: usize, market: usize, method: usize) -> u64 {
         self.method_days[day * self.method_count + self.method_offset[market] + method]
+    }
+
+    /// Orders placed on `day` in `market` with sellers of pool `pool`.
+    pub fn pool_orders(&self, day: usize, market: usize, pool: usize) -> u64 {
+        self.pool_days[(day * self.ctx.markets.len() + market) * self.ctx.pools.len() + pool]
     }
 
     /// Renders every table as CSV text, in `TABLES` order.

@@ -174,12 +174,20 @@ fn issue_23_targets_are_checked_against_their_period_and_record() {
 
 /// Metrics over a period are the runs' own tables folded as documented: a run and a
 /// calibration of the same seed agree on the average order (GMV over orders not
-/// cancelled, in USD and in roubles at the day's rate) and on a payment method's share.
+/// cancelled, in USD and in roubles at the day's rate), a payment method's share and the
+/// seller pools' shares.
 #[test]
 fn issue_23_period_metrics_are_the_tables_folded() {
     let t = tmp();
     let mut text = read(&data("tiny.toml"));
-    for metric in ["aov_usd", "aov_local", "share:cash", "orders"] {
+    for metric in [
+        "aov_usd",
+        "aov_local",
+        "share:cash",
+        "orders",
+        "pool_share:CN",
+        "pool_share:MY",
+    ] {
         text.push_str(&format!(
             "\n[[target]]\nfrom = \"2016-11-09\"\nto = \"2016-11-12\"\nmarket = \"RU\"\nmetric = \"{metric}\"\nvalue = 1\ntolerance = 0.1\nfit = false\n"
         ));
@@ -230,4 +238,10 @@ fn issue_23_period_metrics_are_the_tables_folded() {
     // The share of cash orders: between 0 and 1, near the file's 30 %.
     let cash = simulated("share:cash");
     assert!((0.15..0.45).contains(&cash), "{cash}");
+    // Every order is with one pool: the pools' shares add up to one, CN's near its 70 %.
+    let (cn, my) = (simulated("pool_share:CN"), simulated("pool_share:MY"));
+    assert!(
+        (cn + my - 1.0).abs() < 1e-12 && (0.55..0.85).contains(&cn),
+        "{cn} {my}"
+    );
 }

@@ -16,6 +16,7 @@ const MONEY_METRICS: &[&str] = &["gmv_usd", "gmv_local", "duty_usd", "vat_usd", 
 pub(crate) fn scales(metric: &str) -> bool {
     !matches!(metric, "mean_lead_time_days" | "aov_usd" | "aov_local")
         && !metric.starts_with("share:")
+        && !metric.starts_with("pool_share:")
 }
 
 /// A target's metric over its period in one run's tables, at full scale.
@@ -56,6 +57,16 @@ pub fn simulated_metric(
                 .map(|d| Some(daily(d, "gmv_usd")? * scenario.on_day(d).markets[m].usd_rate))
                 .sum();
             local? / sample
+        }
+        metric if metric.starts_with("pool_share:") => {
+            let pool = &metric["pool_share:".len()..];
+            let p = scenario.pools.iter().position(|p| p.id == pool)?;
+            let of_pool: u64 = days
+                .clone()
+                .map(|d| tables.pool_orders(d as usize, m, p))
+                .sum();
+            let orders = sum("orders")?;
+            (orders > 0.0).then(|| of_pool as f64 / orders)?
         }
         metric => match metric.strip_prefix("share:") {
             Some(method) => {

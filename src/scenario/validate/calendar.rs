@@ -172,6 +172,15 @@ impl Validator {
                         ),
                     );
                 }
+                let pool = t.metric.strip_prefix("pool_share:");
+                if let Some(pool) = pool
+                    && !raw.sellers.iter().any(|s| s.id == pool)
+                {
+                    self.err(
+                        &format!("{path}.metric"),
+                        format!("no seller pool \"{pool}\" for a pool share"),
+                    );
+                }
                 let method = t.metric.strip_prefix("share:");
                 let known_method = |m: usize, method: &str| {
                     raw.market[m].payment.iter().any(|p| p.method == method)
@@ -185,11 +194,11 @@ impl Validator {
                         ),
                     ),
                     (Some(_), _) => {}
-                    (None, _) if TARGET_METRICS.contains(&t.metric.as_str()) => {}
+                    (None, _) if TARGET_METRICS.contains(&t.metric.as_str()) || pool.is_some() => {}
                     (None, _) => self.err(
                         &format!("{path}.metric"),
                         format!(
-                            "unknown metric \"{}\"; expected one of {}, or share:METHOD",
+                            "unknown metric \"{}\"; expected one of {}, share:METHOD or pool_share:POOL",
                             t.metric,
                             TARGET_METRICS.join(", ")
                         ),
