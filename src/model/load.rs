@@ -55,6 +55,10 @@ impl Scenario {
 
     /// The days of the horizon a target covers, if it lies wholly inside it.
     pub fn target_days(&self, t: &Target) -> Option<std::ops::RangeInclusive<u32>> {
+        if let Some((from, to)) = t.versus {
+            self.day_of(from)?;
+            self.day_of(to)?;
+        }
         Some(self.day_of(t.from)?..=self.day_of(t.to)?)
     }
 
@@ -83,6 +87,10 @@ impl Scenario {
     /// hardly differ), `cleared` the mean handling and travel time after it, and the GMVs
     /// count the value of the orders paid.
     pub fn expected_metric(&self, t: &Target) -> Option<f64> {
+        if let (Some(later), Some(earlier)) = (t.later(), t.earlier()) {
+            let base = self.expected_metric(&earlier)?;
+            return (base > 0.0).then(|| self.expected_metric(&later).map(|v| v / base - 1.0))?;
+        }
         let days = self.target_days(t)?;
         let m = t.market;
         let per_day = |f: &dyn Fn(u32, &Scenario) -> f64| -> f64 {

@@ -51,6 +51,9 @@ pub struct Target {
     /// Whether `calibrate --fit` fits the `[[fit]]` parameters to it; `false` marks an
     /// out-of-sample check.
     pub fit: bool,
+    /// For `growth:METRIC`: the earlier period the metric over `from..to` is compared
+    /// with (the target is the ratio less 1).
+    pub versus: Option<(Date, Date)>,
 }
 
 impl Target {
@@ -59,13 +62,41 @@ impl Target {
         self.value * self.scope
     }
 
-    /// `2016-11-11`, or `2016-01-01..2016-12-31`.
+    /// `2016-11-11`, or `2016-01-01..2016-12-31`, and for a growth the earlier period
+    /// after `/`.
     pub fn period(&self) -> String {
-        if self.from == self.to {
-            self.from.to_string()
-        } else {
-            format!("{}..{}", self.from, self.to)
+        let span = |from: Date, to: Date| {
+            if from == to {
+                from.to_string()
+            } else {
+                format!("{from}..{to}")
+            }
+        };
+        match self.versus {
+            Some((from, to)) => format!("{}/{}", span(self.from, self.to), span(from, to)),
+            None => span(self.from, self.to),
         }
+    }
+
+    /// The same target over the earlier period of a growth, and the metric it grows.
+    pub fn earlier(&self) -> Option<Target> {
+        let (from, to) = self.versus?;
+        Some(Target {
+            from,
+            to,
+            metric: self.metric.strip_prefix("growth:")?.to_string(),
+            versus: None,
+            ..self.clone()
+        })
+    }
+
+    /// The same target over its own period, on the metric it grows.
+    pub fn later(&self) -> Option<Target> {
+        Some(Target {
+            metric: self.metric.strip_prefix("growth:")?.to_string(),
+            versus: None,
+            ..self.clone()
+        })
     }
 }
 

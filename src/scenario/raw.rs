@@ -314,6 +314,11 @@ pub struct RawTarget {
     pub from: Option<String>,
     #[serde(default, deserialize_with = "some_date_text")]
     pub to: Option<String>,
+    /// For a `growth:METRIC` target, the earlier period.
+    #[serde(default, deserialize_with = "some_date_text")]
+    pub versus_from: Option<String>,
+    #[serde(default, deserialize_with = "some_date_text")]
+    pub versus_to: Option<String>,
     pub market: String,
     pub metric: String,
     pub value: f64,

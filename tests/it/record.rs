@@ -76,7 +76,7 @@ fn issue_23_calibrate_writes_the_backtest_table() {
         &out.display().to_string(),
     ]);
     let (header, rows) = csv(&out.join("backtest.csv"));
-    assert_eq!(rows.len(), 14);
+    assert_eq!(rows.len(), 16);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     for r in &rows {
         assert!(!r[col("record")].is_empty(), "{r:?}");
@@ -95,7 +95,7 @@ fn issue_23_calibrate_writes_the_backtest_table() {
         .iter()
         .filter(|r| r[col("fitted")] == "false")
         .collect();
-    assert_eq!(held.len(), 4);
+    assert_eq!(held.len(), 6);
     // The 2017 total, extrapolated from 2015-2016's growth, overshoots the record.
     let year_2017 = held
         .iter()
@@ -163,6 +163,15 @@ fn issue_23_targets_are_checked_against_their_period_and_record() {
     let err = fails(2, &["validate", &both, "--sample", "0.01"]);
     assert!(
         err.contains("give either `date` (one day) or both `from` and `to`"),
+        "{err}"
+    );
+    let no_versus = write(
+        "no_versus",
+        &base.replacen("versus_from = \"2015-01-01\"\n", "", 1),
+    );
+    let err = fails(2, &["validate", &no_versus, "--sample", "0.01"]);
+    assert!(
+        err.contains("a growth:METRIC target needs versus_from and versus_to"),
         "{err}"
     );
     let said = ok(&["validate", &write("fine", &base), "--sample", "0.01"]);

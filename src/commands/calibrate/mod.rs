@@ -461,6 +461,7 @@ mod tests {
                 source: String::new(),
                 record: None,
                 fit: true,
+                versus: None,
             },
             expected: None,
             runs: vec![100.0 * (1.0 + rel_error)],

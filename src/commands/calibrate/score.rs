@@ -17,6 +17,7 @@ pub(crate) fn scales(metric: &str) -> bool {
     !matches!(metric, "mean_lead_time_days" | "aov_usd" | "aov_local")
         && !metric.starts_with("share:")
         && !metric.starts_with("pool_share:")
+        && !metric.starts_with("growth:")
 }
 
 /// A target's metric over its period in one run's tables, at full scale.
@@ -26,6 +27,11 @@ pub fn simulated_metric(
     t: &Target,
     sample: f64,
 ) -> Option<f64> {
+    if let (Some(later), Some(earlier)) = (t.later(), t.earlier()) {
+        let base = simulated_metric(scenario, tables, &earlier, sample)?;
+        return (base > 0.0)
+            .then(|| simulated_metric(scenario, tables, &later, sample).map(|v| v / base - 1.0))?;
+    }
     let days = scenario.target_days(t)?;
     let m = t.market.ix();
     let daily = |d: u32, metric: &str| tables.daily_metric(d as usize, m, metric);

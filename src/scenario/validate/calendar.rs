@@ -172,6 +172,40 @@ impl Validator {
                         ),
                     );
                 }
+                let grown = t.metric.strip_prefix("growth:");
+                let versus = match (grown, &t.versus_from, &t.versus_to) {
+                    (Some(_), Some(f), Some(v)) => {
+                        let from = self.date(&format!("{path}.versus_from"), f);
+                        let to = self.date(&format!("{path}.versus_to"), v);
+                        from.zip(to)
+                    }
+                    (Some(_), _, _) => {
+                        self.err(
+                            &path,
+                            "a growth:METRIC target needs versus_from and versus_to (the earlier period)",
+                        );
+                        None
+                    }
+                    (None, None, None) => None,
+                    (None, _, _) => {
+                        self.err(
+                            &path,
+                            "versus_from and versus_to belong to a growth:METRIC target",
+                        );
+                        None
+                    }
+                };
+                if let Some(inner) = grown
+                    && (inner.starts_with("growth:")
+                        || !(TARGET_METRICS.contains(&inner)
+                            || inner.starts_with("share:")
+                            || inner.starts_with("pool_share:")))
+                {
+                    self.err(
+                        &format!("{path}.metric"),
+                        format!("growth of an unknown metric \"{inner}\""),
+                    );
+                }
                 let pool = t.metric.strip_prefix("pool_share:");
                 if let Some(pool) = pool
                     && !raw.sellers.iter().any(|s| s.id == pool)
@@ -194,7 +228,10 @@ impl Validator {
                         ),
                     ),
                     (Some(_), _) => {}
-                    (None, _) if TARGET_METRICS.contains(&t.metric.as_str()) || pool.is_some() => {}
+                    (None, _)
+                        if TARGET_METRICS.contains(&t.metric.as_str())
+                            || pool.is_some()
+                            || grown.is_some() => {}
                     (None, _) => self.err(
                         &format!("{path}.metric"),
                         format!(
@@ -221,6 +258,7 @@ impl Validator {
                     source: t.source.clone(),
                     record: t.record.clone(),
                     fit: t.fit,
+                    versus,
                 })
             })
             .collect()
