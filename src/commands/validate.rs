@@ -340,8 +340,7 @@ fn facilities(s: &crate::model::Scenario, out: &mut dyn Write) -> Result<(), Err
                 .sum()
         });
         let office = s.on_day(day).markets[mi].exchange_office.unwrap_or(o);
-        let capacity =
-            f64::from(office.lines) * f64::from(DAY_S) / f64::from(office.service_s.max(1));
+        let capacity = f64::from(office.lines) * f64::from(DAY_S) / office.service_s;
         lines.push(format!(
             "  {} exchange office: {} lines, {} parcels/day; busiest day {}: {} arrivals, utilisation {:.2}",
             m.id,

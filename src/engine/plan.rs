@@ -239,7 +239,7 @@ impl<'a> Plan<'a> {
                     Regime {
                         from_s: day * DAY_S,
                         lines,
-                        service_scale: scale * f64::from(o.service_s),
+                        service_scale: scale * o.service_s,
                     }
                 })
                 .collect();
@@ -431,7 +431,10 @@ impl<'a> Plan<'a> {
                     .map(|d| sampled_lines(o(d).lines, sample).0)
                     .collect();
                 let capacity = days
-                    .map(|d| Some(u64::from(o(d).lines) * u64::from(DAY_S / o(d).service_s.max(1))))
+                    .map(|d| {
+                        let o = o(d);
+                        Some((f64::from(o.lines) * f64::from(DAY_S) / o.service_s).round() as u64)
+                    })
                     .collect();
                 (lines, simulated, capacity)
             }

@@ -21,18 +21,25 @@ impl Scenario {
 
     /// Expected parcels of route `route` that reach a point `lag_s` after their
     /// dispatch on `day`, at full scale (whole days of lag, from the mean handling time
-    /// on).
+    /// on). Orders placed in a warm-up count with the warm-up's demand (the first day's
+    /// scenario on the warm-up date, without peaks), as the run places them.
     pub fn expected_route_parcels(&self, route: usize, day: u32, lag_s: f64) -> f64 {
         let r = &self.routes[route];
         let lag_s = self.pools[r.pool.ix()].handling_time.mean() + lag_s;
         let placed = i64::from(day) - (lag_s / f64::from(DAY_S)).round() as i64;
-        if placed < 0 || placed >= i64::from(self.days) {
+        if placed < -i64::from(self.warmup_days) || placed >= i64::from(self.days) {
             return 0.0;
         }
-        let on = self.on_day(placed as u32);
-        self.expected_orders(r.market, placed as u32)
-            * on.demand[r.market.ix()].shares[r.pool.ix()]
-            * on.paid_share(r.market)
+        let (on, orders) = if placed < 0 {
+            (
+                self,
+                self.base_orders(r.market, self.start.add_days(placed)),
+            )
+        } else {
+            let on = self.on_day(placed as u32);
+            (on, self.expected_orders(r.market, placed as u32))
+        };
+        orders * on.demand[r.market.ix()].shares[r.pool.ix()] * on.paid_share(r.market)
     }
 
     /// The mean time from dispatch to the moment route `route`'s parcels are ready for

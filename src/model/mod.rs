@@ -310,7 +310,9 @@ impl Linehaul {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExchangeOffice {
     pub lines: u32,
-    pub service_s: u32,
+    /// Seconds a line takes per parcel (3600 / parcels a line-hour, not rounded: the
+    /// queue carries the fractions of seconds from parcel to parcel).
+    pub service_s: f64,
 }
 
 /// The time customs takes with a parcel before the exchange office can release it.

@@ -59,7 +59,12 @@ pub struct Target {
 impl Target {
     /// What the run is held against.
     pub fn goal(&self) -> f64 {
-        self.value * self.scope
+        if self.metric.starts_with("growth:") {
+            // A ratio of two periods of the same scope.
+            self.value
+        } else {
+            self.value * self.scope
+        }
     }
 
     /// `2016-11-11`, or `2016-01-01..2016-12-31`, and for a growth the earlier period

@@ -254,3 +254,65 @@ fn issue_23_period_metrics_are_the_tables_folded() {
         "{cn} {my}"
     );
 }
+
+/// Review findings of issue 23, kept fixed: the expected parcels cleared count orders
+/// placed in a warm-up (tiny's first warm-up day clears on 2016-11-10 and after); a
+/// growth may be negative and ignores the scope; a goal of 0 is refused by `--fit`.
+#[test]
+fn issue_23_expectations_count_the_warm_up_and_growth_may_fall() {
+    let t = tmp();
+    let mut text = read(&data("tiny.toml"));
+    text.push_str(
+        "\n[[target]]\ndate = \"2016-11-10\"\nmarket = \"RU\"\nmetric = \"cleared\"\nvalue = 40\ntolerance = 0.5\nfit = false\n\
+         \n[[target]]\nfrom = \"2016-11-13\"\nto = \"2016-11-14\"\nversus_from = \"2016-11-11\"\nversus_to = \"2016-11-12\"\nmarket = \"RU\"\nmetric = \"growth:orders\"\nvalue = -0.5\nscope = 0.5\ntolerance = 0.5\nfit = false\n",
+    );
+    let file = t.path().join("s.toml");
+    std::fs::write(&file, &text).unwrap();
+    let file = file.display().to_string();
+    let bt = t.path().join("bt");
+    ok(&[
+        "calibrate",
+        &file,
+        "--quiet",
+        "--out",
+        &bt.display().to_string(),
+    ]);
+    let (h, rows) = csv(&bt.join("backtest.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let cleared = rows.iter().find(|r| r[col("metric")] == "cleared").unwrap();
+    let expected: f64 = cleared[col("expected")].parse().unwrap();
+    assert!(
+        expected > 10.0,
+        "warm-up orders expected to clear: {cleared:?}"
+    );
+    let growth = rows
+        .iter()
+        .find(|r| r[col("metric")] == "growth:orders")
+        .unwrap();
+    assert_eq!(
+        growth[col("goal")],
+        "-0.5",
+        "a growth's goal ignores its scope"
+    );
+    let simulated: f64 = growth[col("simulated")].parse().unwrap();
+    // The days after Singles' Day have fewer orders than it and its tail.
+    assert!(simulated < 0.0, "{growth:?}");
+
+    let zero = t.path().join("zero.toml");
+    std::fs::write(
+        &zero,
+        format!(
+            "{}\n[[fit]]\npath = \"market.RU.orders_per_buyer_day\"\nmin = 0.01\nmax = 0.05\n\n[[target]]\ndate = \"2016-11-10\"\nmarket = \"RU\"\nmetric = \"orders\"\nvalue = 0\ntolerance = 0.1\n",
+            read(&data("tiny.toml"))
+        ),
+    )
+    .unwrap();
+    let err = fails(
+        2,
+        &["calibrate", &zero.display().to_string(), "--fit", "--quiet"],
+    );
+    assert!(
+        err.contains("a goal of 0 has no relative error to fit"),
+        "{err}"
+    );
+}

@@ -248,6 +248,14 @@ fn solve_fit(
             t.metric
         )));
     }
+    if let Some(t) = targets.iter().find(|t| t.goal() == 0.0) {
+        return Err(Error::Usage(format!(
+            "target {} {} {}: a goal of 0 has no relative error to fit; mark it `fit = false`",
+            t.period(),
+            scenario.markets[t.market.ix()].id,
+            t.metric
+        )));
+    }
     if targets.is_empty() {
         return Err(Error::Usage(format!(
             "{}: no target inside the horizon has `fit = true`: nothing to fit to",

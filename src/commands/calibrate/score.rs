@@ -123,9 +123,11 @@ pub struct Score {
     pub passed: usize,
 }
 
+/// (value - goal) / |goal| (a growth's goal may be negative); 0 or infinite for a goal
+/// of 0.
 pub(super) fn relative(value: f64, goal: f64) -> f64 {
-    if goal > 0.0 {
-        (value - goal) / goal
+    if goal != 0.0 {
+        (value - goal) / goal.abs()
     } else if value == 0.0 {
         0.0
     } else {

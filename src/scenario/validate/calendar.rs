@@ -241,7 +241,16 @@ impl Validator {
                         ),
                     ),
                 }
-                self.non_negative(&format!("{path}.value"), t.value);
+                if grown.is_some() {
+                    if !t.value.is_finite() || t.value <= -1.0 {
+                        self.err(
+                            &format!("{path}.value"),
+                            format!("a growth is a ratio less 1, above -1; found {}", t.value),
+                        );
+                    }
+                } else {
+                    self.non_negative(&format!("{path}.value"), t.value);
+                }
                 self.positive(&format!("{path}.scope"), t.scope);
                 self.positive(&format!("{path}.tolerance"), t.tolerance);
                 if let Some(r) = &t.record {

@@ -397,7 +397,7 @@ impl Validator {
             }
             ExchangeOffice {
                 lines,
-                service_s: (3600.0 / rate.clamp(1.0, 3600.0)).round() as u32,
+                service_s: 3600.0 / rate.clamp(1.0, 3600.0),
             }
         });
 
