@@ -6,8 +6,9 @@
 //! the hour into as many steps as keep a step near `STEP_EVENTS` events. For each
 //! step: (1) draw the orders whose slice of the hour starts in the step, each from its
 //! own block, in parallel chunks; (2) advance every parcel whose next event falls in
-//! the step, in parallel, emitting its events; (3) offer the hub arrivals of the step to
-//! each hub's FIFO queue in (time, order id) order and advance those parcels again;
+//! the step, in parallel, emitting its events; (3) offer the step's arrivals at
+//! facilities (hubs, then line-hauls, then exchange offices) to each one's FIFO queue in
+//! (time, order id) order and advance those parcels again;
 //! (4) while the next step runs, sort the step's events by (time, order id, lifecycle
 //! stage) and hand them to the sink. Work depends only on the data, never on the thread
 //! count or scheduling, and steps only divide it, so the output is the same for any

@@ -121,59 +121,43 @@ fn issue_23_targets_are_checked_against_their_period_and_record() {
         std::fs::write(&file, text).unwrap();
         file.display().to_string()
     };
-    let unknown = write(
-        "unknown",
-        &base.replacen(
+    // (name, text replaced, replacement, what the error says)
+    for (name, from, to, says) in [
+        (
+            "unknown",
             "record = \"ru-post-items-2015\"",
             "record = \"ru-post-items-1999\"",
-            1,
+            "record `ru-post-items-1999` is not in",
         ),
-    );
-    let err = fails(2, &["validate", &unknown, "--sample", "0.01"]);
-    assert!(
-        err.contains("record `ru-post-items-1999` is not in"),
-        "{err}"
-    );
-    let differs = write(
-        "differs",
-        &base.replacen("value = 128000000", "value = 127000000", 1),
-    );
-    let err = fails(2, &["validate", &differs, "--sample", "0.01"]);
-    assert!(
-        err.contains("value 127000000 differs from record `ru-post-items-2015`'s 128000000"),
-        "{err}"
-    );
-    let backwards = write(
-        "backwards",
-        &base.replacen("to = \"2015-12-31\"", "to = \"2014-12-31\"", 1),
-    );
-    let err = fails(2, &["validate", &backwards, "--sample", "0.01"]);
-    assert!(
-        err.contains("target[0].to: 2014-12-31 is before from 2015-01-01"),
-        "{err}"
-    );
-    let both = write(
-        "both",
-        &base.replacen(
+        (
+            "differs",
+            "value = 128000000",
+            "value = 127000000",
+            "value 127000000 differs from record `ru-post-items-2015`'s 128000000",
+        ),
+        (
+            "backwards",
+            "to = \"2015-12-31\"",
+            "to = \"2014-12-31\"",
+            "target[0].to: 2014-12-31 is before from 2015-01-01",
+        ),
+        (
+            "both",
             "from = \"2015-01-01\"",
             "date = \"2015-01-01\"\nfrom = \"2015-01-01\"",
-            1,
+            "give either `date` (one day) or both `from` and `to`",
         ),
-    );
-    let err = fails(2, &["validate", &both, "--sample", "0.01"]);
-    assert!(
-        err.contains("give either `date` (one day) or both `from` and `to`"),
-        "{err}"
-    );
-    let no_versus = write(
-        "no_versus",
-        &base.replacen("versus_from = \"2015-01-01\"\n", "", 1),
-    );
-    let err = fails(2, &["validate", &no_versus, "--sample", "0.01"]);
-    assert!(
-        err.contains("a growth:METRIC target needs versus_from and versus_to"),
-        "{err}"
-    );
+        (
+            "no_versus",
+            "versus_from = \"2015-01-01\"\n",
+            "",
+            "a growth:METRIC target needs versus_from and versus_to",
+        ),
+    ] {
+        let file = write(name, &base.replacen(from, to, 1));
+        let err = fails(2, &["validate", &file, "--sample", "0.01"]);
+        assert!(err.contains(says), "{name}: {err}");
+    }
     let said = ok(&["validate", &write("fine", &base), "--sample", "0.01"]);
     assert!(
         said.contains("record ru-post-items-2016: international postal items with goods received"),

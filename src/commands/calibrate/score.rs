@@ -36,6 +36,12 @@ pub fn simulated_metric(
     let m = t.market.ix();
     let daily = |d: u32, metric: &str| tables.daily_metric(d as usize, m, metric);
     let sum = |metric: &str| -> Option<f64> { days.clone().map(|d| daily(d, metric)).sum() };
+    // The share of the period's orders that `orders_on(day)` counts.
+    let share = |orders_on: &dyn Fn(usize) -> u64| -> Option<f64> {
+        let part: u64 = days.clone().map(|d| orders_on(d as usize)).sum();
+        let orders = sum("orders")?;
+        (orders > 0.0).then(|| part as f64 / orders)
+    };
     Some(match t.metric.as_str() {
         "aov_usd" | "aov_local" => {
             let kept = sum("orders")? - sum("cancelled")?;
@@ -67,12 +73,7 @@ pub fn simulated_metric(
         metric if metric.starts_with("pool_share:") => {
             let pool = &metric["pool_share:".len()..];
             let p = scenario.pools.iter().position(|p| p.id == pool)?;
-            let of_pool: u64 = days
-                .clone()
-                .map(|d| tables.pool_orders(d as usize, m, p))
-                .sum();
-            let orders = sum("orders")?;
-            (orders > 0.0).then(|| of_pool as f64 / orders)?
+            share(&|d| tables.pool_orders(d, m, p))?
         }
         metric => match metric.strip_prefix("share:") {
             Some(method) => {
@@ -80,12 +81,7 @@ pub fn simulated_metric(
                     .payment
                     .iter()
                     .position(|p| p.method == method)?;
-                let of_method: u64 = days
-                    .clone()
-                    .map(|d| tables.method_orders(d as usize, m, k))
-                    .sum();
-                let orders = sum("orders")?;
-                (orders > 0.0).then(|| of_method as f64 / orders)?
+                share(&|d| tables.method_orders(d, m, k))?
             }
             None => sum(metric)? / sample,
         },
