@@ -46,8 +46,8 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
     };
     writeln!(
         out,
-        "  horizon {} to {last} ({} days){warmup}{drain}, seed {}",
-        s.start, s.days, s.seed
+        "  horizon {} to {last} ({} days, clock UTC{}){warmup}{drain}, seed {}",
+        s.start, s.days, s.utc_offset, s.seed
     )
     .map_err(Error::stdout)?;
     if let Some(v) = variant {

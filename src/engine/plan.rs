@@ -340,6 +340,7 @@ impl<'a> Plan<'a> {
         Context {
             scenario: s.name.clone(),
             start_date: s.start.to_string(),
+            utc_offset: s.utc_offset.to_string(),
             days: s.days,
             drain_days: s.drain_days,
             warmup_days: s.warmup_days,

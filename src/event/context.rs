@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Context {
     pub scenario: String,
     pub start_date: String,
+    /// `+HH:MM`: the clock of `start_date` and of every time in the log.
+    pub utc_offset: String,
     /// Days on which orders are placed.
     pub days: u32,
     /// Days simulated after them with no new orders.

@@ -6,7 +6,7 @@ use crate::Error;
 use crate::event::context::{Context, FacilityKind};
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::model::date::DAY_S;
-use crate::model::date::Date;
+use crate::model::date::{Date, UtcOffset};
 use crate::model::rules;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
@@ -306,6 +306,12 @@ fn check_context(ctx: &Context) -> Result<(), String> {
             ctx.start_date
         ));
     };
+    if UtcOffset::parse(&ctx.utc_offset).is_none() {
+        return Err(format!(
+            "utc_offset `{}` is not +HH:MM or -HH:MM",
+            ctx.utc_offset
+        ));
+    }
     rules::horizon(start, ctx.days)?;
     rules::horizon(start, ctx.span_days())?;
     if ctx.warmup_days > rules::MAX_WARMUP_DAYS {

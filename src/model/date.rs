@@ -87,9 +87,75 @@ impl fmt::Display for Date {
     }
 }
 
+/// The offset from UTC of the clock a scenario's times are on: time 0 is midnight of its
+/// `start_date` on that clock. Whole minutes, within ±14 h as every civil zone is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UtcOffset {
+    minutes: i16,
+}
+
+impl UtcOffset {
+    pub const UTC: UtcOffset = UtcOffset { minutes: 0 };
+
+    /// Parses `+HH:MM` or `-HH:MM` (ISO 8601's extended form), or `Z`.
+    pub fn parse(s: &str) -> Option<UtcOffset> {
+        if s == "Z" {
+            return Some(UtcOffset::UTC);
+        }
+        let b = s.as_bytes();
+        if b.len() != 6 || !matches!(b[0], b'+' | b'-') || b[3] != b':' {
+            return None;
+        }
+        let two = |i: usize| -> Option<i16> {
+            (b[i].is_ascii_digit() && b[i + 1].is_ascii_digit())
+                .then(|| i16::from(b[i] - b'0') * 10 + i16::from(b[i + 1] - b'0'))
+        };
+        let (h, m) = (two(1)?, two(4)?);
+        if m >= 60 || h * 60 + m > 14 * 60 {
+            return None;
+        }
+        let sign = if b[0] == b'-' { -1 } else { 1 };
+        Some(UtcOffset {
+            minutes: sign * (h * 60 + m),
+        })
+    }
+
+    pub fn seconds(self) -> i32 {
+        i32::from(self.minutes) * 60
+    }
+}
+
+impl fmt::Display for UtcOffset {
+    /// Always `+HH:MM` or `-HH:MM`, as an ISO 8601 timestamp ends.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.minutes < 0 { '-' } else { '+' };
+        let m = self.minutes.unsigned_abs();
+        write!(f, "{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_offsets_parse_and_print_in_iso_form() {
+        for (text, seconds, printed) in [
+            ("+03:00", 10_800, "+03:00"),
+            ("+05:30", 19_800, "+05:30"),
+            ("-03:30", -12_600, "-03:30"),
+            ("Z", 0, "+00:00"),
+            ("+14:00", 50_400, "+14:00"),
+        ] {
+            let o = UtcOffset::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((o.seconds(), o.to_string().as_str()), (seconds, printed));
+        }
+        for bad in [
+            "+3:00", "03:00", "+03:60", "+14:01", "+0300", "UTC", "+aa:00", "",
+        ] {
+            assert!(UtcOffset::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_and_knows_weekdays() {

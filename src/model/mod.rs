@@ -14,7 +14,7 @@ pub mod money;
 pub mod rules;
 mod target;
 
-use crate::model::date::{DAY_S, Date};
+use crate::model::date::{DAY_S, Date, UtcOffset};
 use crate::model::dist::Dist;
 pub use target::{Fit, TARGET_METRICS, Target};
 
@@ -51,6 +51,8 @@ pub struct Scenario {
     pub description: String,
     pub seed: u64,
     pub start: Date,
+    /// The clock of every time in the run: time 0 is midnight of `start` on it.
+    pub utc_offset: UtcOffset,
     /// Days on which orders are placed.
     pub days: u32,
     /// Days simulated after `days` with no new orders, so that the orders placed finish.

@@ -55,6 +55,9 @@ pub struct RawHeader {
     pub drain_days: i64,
     #[serde(default)]
     pub warmup_days: i64,
+    /// `+HH:MM`: the clock the scenario's times are on.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -14,7 +14,7 @@ use super::dist;
 use super::raw::*;
 use crate::model::cost::number;
 use crate::model::date::DAY_S;
-use crate::model::date::Date;
+use crate::model::date::{Date, UtcOffset};
 use crate::model::dist::{Dist, Quantity};
 use crate::model::rules::{self, MAX_DAYS, MAX_ENTITIES, MAX_FEE_USD, MAX_LIST, MAX_WARMUP_DAYS};
 use crate::model::*;
@@ -278,6 +278,16 @@ impl Validator {
                 ),
             );
         }
+        let utc_offset = match &header.utc_offset {
+            None => UtcOffset::UTC,
+            Some(text) => UtcOffset::parse(text).unwrap_or_else(|| {
+                self.err(
+                    "scenario.utc_offset",
+                    format!("expected an offset from UTC as +HH:MM or -HH:MM (at most 14:00), found \"{text}\""),
+                );
+                UtcOffset::UTC
+            }),
+        };
         self.days = self.count("scenario.days", header.days, 1, i64::from(MAX_DAYS));
         let drain_days = self.count(
             "scenario.drain_days",
@@ -515,6 +525,7 @@ impl Validator {
             description: header.description.clone(),
             seed: header.seed,
             start: self.start?,
+            utc_offset,
             days: self.days,
             drain_days,
             warmup_days,
