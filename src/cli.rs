@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::Error;
 use crate::commands;
+use crate::log::LogFormat;
 use crate::scenario::{self, Override};
 
 #[derive(Debug, Parser)]
@@ -81,12 +82,32 @@ pub struct RunArgs {
     /// Write the tables only, not events.csv.
     #[arg(long)]
     pub no_event_log: bool,
+    /// The event log's format: csv (events.csv) or parquet (events/, one file per day;
+    /// needs a build with `--features parquet`).
+    #[arg(long = "log", value_enum, default_value_t = LogArg::Csv, conflicts_with = "no_event_log")]
+    pub log: LogArg,
     /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--log`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogArg {
+    Csv,
+    Parquet,
+}
+
+impl From<LogArg> for LogFormat {
+    fn from(a: LogArg) -> LogFormat {
+        match a {
+            LogArg::Csv => LogFormat::Csv,
+            LogArg::Parquet => LogFormat::Parquet,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +241,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 out: a.out,
                 threads: a.threads,
                 event_log: !a.no_event_log,
+                log_format: a.log.into(),
                 force: a.force,
                 quiet: a.quiet,
             },

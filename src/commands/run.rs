@@ -9,6 +9,7 @@ use super::ScenarioChoice;
 use super::format::thousands;
 use super::progress::Progress;
 use crate::Error;
+use crate::log::LogFormat;
 use crate::model::Scenario;
 use crate::output::run::{self, RunRequest};
 use crate::projection::Summary;
@@ -26,6 +27,8 @@ pub struct Config {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     pub event_log: bool,
+    /// The log's format, when there is one.
+    pub log_format: LogFormat,
     pub force: bool,
     pub quiet: bool,
 }
@@ -46,6 +49,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         out: dest,
         threads: a.threads,
         event_log: a.event_log,
+        log_format: a.log_format,
         force: a.force,
         loaded,
     };

@@ -8,11 +8,15 @@
 //! formatting, the hash nor the disk serialises the run.
 
 pub mod direct;
+mod format;
 mod in_order;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 mod schema;
 mod writer;
 
+pub use format::{AnyLogReader, AnyLogWriter, LogFormat};
 pub use reader::LogReader;
 pub use schema::{COLUMNS, READABLE_SCHEMAS, SCHEMA_VERSION};
 pub use writer::{Finished, LogWriter};

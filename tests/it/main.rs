@@ -10,6 +10,8 @@ mod drain;
 mod engine;
 mod facilities;
 mod money;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod record;
 mod replay;
 mod safety;

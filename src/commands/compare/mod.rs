@@ -260,9 +260,9 @@ fn simulate_all(
                     progress.update(0, day, total);
                 };
                 let sim =
-                    run::simulate_into(&arm.loaded.scenario, params, &dir, false, &tick, stop)?;
+                    run::simulate_into(&arm.loaded.scenario, params, &dir, None, &tick, stop)?;
                 let manifest =
-                    Manifest::new(&arm.loaded, params, threads, false, &sim.stats, sim.files);
+                    Manifest::new(&arm.loaded, params, threads, None, &sim.stats, sim.files);
                 manifest::write_manifest(&dir, &manifest)?;
                 Ok(outcome(&sim.tables))
             })
