@@ -61,12 +61,13 @@ pub const COLUMNS: [&str; 26] = [
 const DENSE: usize = 7;
 
 /// The type of column `i`: ids as dictionaries of their names, money and durations as
-/// unsigned integers, flags as booleans, `time` as the UTC instant on the run's clock.
+/// unsigned integers, flags as booleans, `time` as the UTC instant with the run's clock
+/// as its time zone (in milliseconds: Parquet has no timestamps in seconds).
 fn data_type(i: usize, tz: &str) -> DataType {
     let names = |key: DataType| DataType::Dictionary(Box::new(key), Box::new(DataType::Utf8));
     match COLUMNS[i] {
         "seq" | "order_id" => DataType::UInt64,
-        "time" => DataType::Timestamp(TimeUnit::Second, Some(tz.into())),
+        "time" => DataType::Timestamp(TimeUnit::Millisecond, Some(tz.into())),
         "kind" | "market" | "route" | "hub" | "category" => names(DataType::UInt8),
         // Method names are per market; the dictionary holds every market's.
         "method" => names(DataType::UInt16),
@@ -76,14 +77,50 @@ fn data_type(i: usize, tz: &str) -> DataType {
     }
 }
 
-/// The Arrow schema of a log with `context`.
+/// The Arrow schema of a log with `context`. Its metadata (stored in the files as
+/// `ARROW:schema`, which pyarrow reads instead of the files' own key-value metadata)
+/// holds `pandas`.
 pub fn schema(context: &Context) -> Arc<Schema> {
     let tz = clock(context).1.to_string();
-    Arc::new(Schema::new(
-        (0..COLUMNS.len())
-            .map(|i| Field::new(COLUMNS[i], data_type(i, &tz), i >= DENSE))
-            .collect::<Vec<_>>(),
-    ))
+    let fields: Vec<Field> = (0..COLUMNS.len())
+        .map(|i| Field::new(COLUMNS[i], data_type(i, &tz), i >= DENSE))
+        .collect();
+    let mut schema = Schema::new(fields);
+    // Arrow's metadata is a hash map: with one key, its order cannot reach the bytes.
+    schema
+        .metadata
+        .insert("pandas".to_string(), pandas_metadata());
+    Arc::new(schema)
+}
+
+/// The `pandas` metadata that pandas (through pyarrow) reads to give the
+/// sparse columns its nullable types (`UInt32`, `boolean`) rather than floats and objects.
+fn pandas_metadata() -> String {
+    let columns: Vec<serde_json::Value> = (DENSE..COLUMNS.len())
+        .filter_map(|i| {
+            let (pandas, numpy) = match data_type(i, "") {
+                DataType::UInt32 => ("uint32", "UInt32"),
+                DataType::UInt8 => ("uint8", "UInt8"),
+                DataType::Boolean => ("boolean", "boolean"),
+                _ => return None,
+            };
+            Some(serde_json::json!({
+                "name": COLUMNS[i],
+                "field_name": COLUMNS[i],
+                "pandas_type": pandas,
+                "numpy_type": numpy,
+                "metadata": null,
+            }))
+        })
+        .collect();
+    serde_json::json!({
+        "index_columns": [],
+        "column_indexes": [],
+        "columns": columns,
+        "creator": {"library": "tradesim", "version": env!("CARGO_PKG_VERSION")},
+        "pandas_version": "2.2.0",
+    })
+    .to_string()
 }
 
 /// The context's start date and clock; `check_context` has accepted both by now.

@@ -413,11 +413,11 @@ fn decode(
         return Err(format!("time_s {time_s} is not inside the horizon"));
     }
     let time = col(ix!("time"))
-        .as_primitive::<arrow_array::types::TimestampSecondType>()
+        .as_primitive::<arrow_array::types::TimestampMillisecondType>()
         .value(row);
-    if time != epoch_s + i64::from(time_s) {
+    if time != (epoch_s + i64::from(time_s)) * 1000 {
         return Err(format!(
-            "time {time} (seconds since 1970, UTC) is not the start plus time_s {time_s}"
+            "time {time} (milliseconds since 1970, UTC) is not the start plus time_s {time_s}"
         ));
     }
     let kind_name = name_at(batch, ix!("kind"), row);

@@ -1,21 +1,34 @@
-use std::io::BufReader;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
+use super::writer::ROW_GROUP;
 use super::*;
 use crate::Error;
+use crate::engine::{Plan, RunParams, Sink};
 use crate::event::Event;
-use crate::log::LogReader;
 
-/// The checked-in log's context and events.
-fn tiny() -> (Context, Vec<Event>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_run/events.csv");
-    let text = std::fs::read(&path).unwrap();
-    let mut reader = LogReader::open(BufReader::new(&text[..]), "tiny").unwrap();
-    let mut events = Vec::new();
-    while let Some(e) = reader.next_event().unwrap() {
-        events.push(e);
+/// Keeps every event, in the log's order.
+struct Collect(Vec<Event>);
+
+impl Sink for Collect {
+    fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+        self.0.extend_from_slice(events);
+        Ok(())
     }
-    (reader.context.clone(), events)
+}
+
+/// The context and events of a run of tests/data/tiny.toml.
+fn tiny() -> (Context, Vec<Event>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny.toml");
+    let scenario = crate::scenario::load(&path, None, &[]).unwrap().scenario;
+    let params = RunParams {
+        seed: scenario.seed,
+        replication: 0,
+        sample: 1.0,
+    };
+    let mut sink = Collect(Vec::new());
+    crate::engine::simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
+    (Plan::new(&scenario, params).context(), sink.0)
 }
 
 /// Writes `events` into `dir/events` in windows of `window` events, with row groups of

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt16Type, UInt32Type};
 use arrow_array::{
     ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, StringArray,
-    TimestampSecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    TimestampMillisecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
 use arrow_schema::Schema;
@@ -33,7 +33,9 @@ use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::log::SCHEMA_VERSION;
 use crate::model::date::DAY_S;
 
-use super::{CONTEXT_KEY, COLUMNS, SCHEMA_KEY, clock, day_file, epoch_s, method_names, schema};
+use super::{
+    CONTEXT_KEY, COLUMNS, SCHEMA_KEY, clock, day_file, epoch_s, method_names, schema,
+};
 
 /// Most rows in a row group: a day with more is cut into row groups of this many (and
 /// one with the rest), counted from the day's first event, so the files are the same
@@ -318,10 +320,10 @@ fn column(i: usize, events: &[Event], first_seq: u64, names: &Names) -> ArrayRef
             events.iter().map(|e| e.time_s),
         )),
         "time" => Arc::new(
-            TimestampSecondArray::from_iter_values(
+            TimestampMillisecondArray::from_iter_values(
                 events
                     .iter()
-                    .map(|e| names.epoch_s + i64::from(e.time_s)),
+                    .map(|e| (names.epoch_s + i64::from(e.time_s)) * 1000),
             )
             .with_timezone(names.tz.clone()),
         ),
