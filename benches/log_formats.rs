@@ -2,9 +2,10 @@
 //! against the Parquet directory (`ParquetLogWriter`), each into a fresh temporary
 //! directory on 2 threads, as a run writes them; in events per second.
 //!
-//! The events are those of `scenarios/dftz_baseline.toml` at `SAMPLE` (about 1.9
-//! million, so the Parquet days hold full row groups); set `TRADESIM_BENCH_SAMPLE` to
-//! change it. `cargo bench --features parquet --bench log_formats`.
+//! The events are those of `scenarios/aliexpress_russia_2016.toml` at `SAMPLE` (9.4
+//! million in 14 days, so the Parquet days hold full row groups as a large run's do);
+//! set `TRADESIM_BENCH_SAMPLE` to change it. `cargo bench --features parquet --bench
+//! log_formats`.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -19,7 +20,7 @@ use tradesim::log::parquet::ParquetLogWriter;
 use tradesim::output::run;
 use tradesim::scenario;
 
-const SAMPLE: f64 = 0.01;
+const SAMPLE: f64 = 0.1;
 
 /// Keeps every event the engine hands over, in the log's order.
 #[derive(Default)]
@@ -33,8 +34,10 @@ impl Sink for Collect {
 }
 
 fn log_formats(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dftz_baseline.toml");
-    let s = scenario::load(&path, None, &[]).expect("dftz_baseline loads").scenario;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/aliexpress_russia_2016.toml");
+    let s = scenario::load(&path, None, &[])
+        .expect("aliexpress_russia_2016 loads")
+        .scenario;
     let sample = std::env::var("TRADESIM_BENCH_SAMPLE")
         .map(|v| v.parse().expect("TRADESIM_BENCH_SAMPLE is a number"))
         .unwrap_or(SAMPLE);
@@ -45,15 +48,18 @@ fn log_formats(c: &mut Criterion) {
     };
     let mut sink = Collect::default();
     tradesim::engine::simulate(&s, params, &mut sink, &AtomicBool::new(false))
-        .expect("dftz_baseline simulates");
+        .expect("aliexpress_russia_2016 simulates");
     let context = Plan::new(&s, params).context();
     let events = sink.0;
-    eprintln!("log_formats: dftz_baseline, sample {sample}: {} events", events.len());
+    eprintln!(
+        "log_formats: aliexpress_russia_2016, sample {sample}: {} events",
+        events.len()
+    );
 
     let pool = run::thread_pool(2).expect("thread pool");
     // Handed over in steps, as the engine does.
     const STEP: usize = 1 << 19;
-    let mut g = c.benchmark_group(format!("log_formats_dftz_{sample}"));
+    let mut g = c.benchmark_group(format!("log_formats_ru2016_{sample}"));
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("csv_2_threads", |b| {

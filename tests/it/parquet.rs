@@ -48,11 +48,20 @@ fn replay_of_the_parquet_log_gives_the_csv_logs_tables() {
     assert!(days > 1, "a directory per day");
     let (from_csv, from_parquet) = (t.path().join("from_csv"), t.path().join("from_parquet"));
     ok(&["replay", &s(&csv), "--out", &s(&from_csv)]);
-    let said = ok(&["replay", &s(&parquet), "--out", &s(&from_parquet), "--check"]);
+    let said = ok(&[
+        "replay",
+        &s(&parquet),
+        "--out",
+        &s(&from_parquet),
+        "--check",
+    ]);
     assert!(said.contains("events"), "{said}");
     let tables = outputs(&from_csv);
     assert_eq!(tables.len(), 7);
-    assert!(outputs(&from_parquet) == tables, "tables differ between the logs");
+    assert!(
+        outputs(&from_parquet) == tables,
+        "tables differ between the logs"
+    );
     // The log's directory itself is accepted too, and the run's tables are the same.
     ok(&["replay", &s(&parquet.join("events")), "--check"]);
     let mut run_tables = outputs(&parquet);
@@ -72,9 +81,15 @@ fn parquet_files_do_not_depend_on_threads_and_reproduce_checks_each() {
     run_small(&one, &["--log", "parquet", "--threads", "1"]);
     run_small(&two, &["--log", "parquet", "--threads", "2"]);
     let files = files_under(&one.join("events"));
-    assert!(files == files_under(&two.join("events")), "--threads changed the log");
+    assert!(
+        files == files_under(&two.join("events")),
+        "--threads changed the log"
+    );
     let manifest = read(&one.join("manifest.json"));
-    assert!(manifest.contains("\"log_format\": \"parquet\""), "{manifest}");
+    assert!(
+        manifest.contains("\"log_format\": \"parquet\""),
+        "{manifest}"
+    );
     let first = files.keys().next().unwrap();
     assert!(manifest.contains(&format!("events/{first}")), "{manifest}");
     let said = ok(&["reproduce", &s(&one), "--threads", "2"]);

@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
+use crate::event::KIND_NAMES;
 use crate::event::context::Context;
+use crate::log::COLUMNS as CSV_COLUMNS;
+use crate::log::schema::FILLED;
 use crate::model::date::{DAY_S, Date, UtcOffset};
 
 pub use reader::ParquetLogReader;
@@ -143,6 +146,25 @@ fn epoch_s(context: &Context) -> i64 {
 pub fn day_file(context: &Context, day: u32) -> String {
     let date = clock(context).0.add_days(i64::from(day));
     format!("{DATE_PREFIX}{date}/{PART}")
+}
+
+/// Per column, a bit per kind (`EventKind::index`) that fills it: every kind for the
+/// columns every row fills, and for the others the kinds `log::schema::FILLED` gives
+/// the CSV column of the same name.
+fn filled_by() -> [u16; COLUMNS.len()] {
+    let mut bits = [0u16; COLUMNS.len()];
+    bits[..DENSE].fill((1 << KIND_NAMES.len()) - 1);
+    for (kind, cols) in FILLED.iter().enumerate() {
+        for &c in *cols {
+            let name = CSV_COLUMNS[c];
+            let i = COLUMNS
+                .iter()
+                .position(|n| *n == name)
+                .expect("every CSV column is a Parquet column");
+            bits[i] |= 1 << kind;
+        }
+    }
+    bits
 }
 
 /// The names of every method of every market, once each, in order of first appearance,

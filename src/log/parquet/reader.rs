@@ -12,13 +12,15 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use crate::Error;
 use crate::event::context::Context;
 use crate::event::{Event, EventKind, KIND_NAMES};
+use crate::log::SCHEMA_VERSION;
 use crate::log::reader::check_context;
-use crate::log::schema::FILLED;
-use crate::log::{COLUMNS as CSV_COLUMNS, SCHEMA_VERSION};
 use crate::model::date::{DAY_S, Date};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
-use super::{CONTEXT_KEY, COLUMNS, DATE_PREFIX, DENSE, PART, SCHEMA_KEY, day_file, epoch_s, schema};
+use super::{
+    COLUMNS, CONTEXT_KEY, DATE_PREFIX, DENSE, PART, SCHEMA_KEY, day_file, epoch_s, filled_by,
+    schema,
+};
 
 /// The index of `name` in `COLUMNS`; a name that is none of them fails to compile where
 /// it is a constant (`ix!`).
@@ -62,8 +64,8 @@ pub struct ParquetLogReader {
     context_json: String,
     expected: arrow_schema::SchemaRef,
     epoch_s: i64,
-    /// Per kind, a bit per column of `COLUMNS` that it fills (dense columns included).
-    filled: [u32; 12],
+    /// Per column, a bit per kind that fills it.
+    filled_by: [u16; COLUMNS.len()],
     /// The day whose file is being read (or is next), and that file.
     day: u32,
     file: Option<DayReader>,
@@ -187,21 +189,13 @@ impl ParquetLogReader {
                 "missing: the log is incomplete (a Parquet log has a file for every day)",
             ));
         }
-        let mut filled = [0u32; 12];
-        for (kind, cols) in FILLED.iter().enumerate() {
-            filled[kind] = (0..DENSE).fold(0, |bits, i| bits | 1 << i);
-            for &c in *cols {
-                let i = column_index(CSV_COLUMNS[c]);
-                filled[kind] |= 1 << i;
-            }
-        }
         Ok(ParquetLogReader {
             expected: schema(&context),
             epoch_s: epoch_s(&context),
             context,
             dir: dir.to_path_buf(),
             context_json,
-            filled,
+            filled_by: filled_by(),
             day: 0,
             file: None,
             last_seq: 0,
@@ -326,10 +320,13 @@ impl ParquetLogReader {
             &self.context,
             self.epoch_s,
             self.day,
-            &self.filled,
+            &self.filled_by,
         )
         .map_err(at)?;
-        let seq = batch.column(ix!("seq")).as_primitive::<UInt64Type>().value(row);
+        let seq = batch
+            .column(ix!("seq"))
+            .as_primitive::<UInt64Type>()
+            .value(row);
         if seq != self.last_seq + 1 {
             return Err(at(format!(
                 "expected seq {}, found {seq}: rows are missing, repeated or out of order",
@@ -362,18 +359,23 @@ impl ParquetLogReader {
 fn name_at(batch: &RecordBatch, i: usize, row: usize) -> &str {
     let array = batch.column(i);
     if let Some(dict) = array.as_dictionary_opt::<UInt8Type>() {
-        return dict.values().as_string::<i32>().value(usize::from(dict.keys().value(row)));
+        return dict
+            .values()
+            .as_string::<i32>()
+            .value(usize::from(dict.keys().value(row)));
     }
     let dict = array.as_dictionary::<UInt16Type>();
-    dict.values().as_string::<i32>().value(usize::from(dict.keys().value(row)))
+    dict.values()
+        .as_string::<i32>()
+        .value(usize::from(dict.keys().value(row)))
 }
 
 /// The index in `names` of dictionary column `i`'s name at `row`.
-fn lookup<'a>(
+fn lookup(
     batch: &RecordBatch,
     row: usize,
     i: usize,
-    names: &mut dyn Iterator<Item = &'a str>,
+    names: &mut dyn Iterator<Item = &str>,
 ) -> Result<u8, String> {
     let value = name_at(batch, i, row);
     let mut at = None;
@@ -398,7 +400,7 @@ fn decode(
     ctx: &Context,
     epoch_s: i64,
     day: u32,
-    filled: &[u32; 12],
+    filled_by: &[u16; COLUMNS.len()],
 ) -> Result<Event, String> {
     let col = |i: usize| -> &ArrayRef { batch.column(i) };
     let int = |i: usize| -> u32 { col(i).as_primitive::<UInt32Type>().value(row) };
@@ -426,7 +428,7 @@ fn decode(
         .position(|k| *k == kind_name)
         .ok_or_else(|| format!("column `kind`: unknown event kind `{kind_name}`"))?;
     for (i, name) in COLUMNS.iter().enumerate().skip(DENSE) {
-        let should = filled[kind] & (1 << i) != 0;
+        let should = filled_by[i] >> kind & 1 != 0;
         if batch.column(i).is_valid(row) != should {
             return Err(if should {
                 format!("column `{name}`: expected a value for a `{kind_name}` event, found null")
@@ -436,8 +438,14 @@ fn decode(
         }
     }
     let lookup = |i: usize, names: &mut dyn Iterator<Item = &str>| lookup(batch, row, i, names);
-    let market = MarketId(lookup(ix!("market"), &mut ctx.markets.iter().map(|m| m.id.as_str()))?);
-    let route = RouteId(lookup(ix!("route"), &mut ctx.routes.iter().map(|r| r.id.as_str()))?);
+    let market = MarketId(lookup(
+        ix!("market"),
+        &mut ctx.markets.iter().map(|m| m.id.as_str()),
+    )?);
+    let route = RouteId(lookup(
+        ix!("route"),
+        &mut ctx.routes.iter().map(|r| r.id.as_str()),
+    )?);
     let route_dim = &ctx.routes[route.ix()];
     if route_dim.market != market.0 {
         return Err(format!(
@@ -447,13 +455,17 @@ fn decode(
         ));
     }
     let method = || {
-        lookup(ix!("method"),
+        lookup(
+            ix!("method"),
             &mut ctx.markets[market.ix()].methods.iter().map(String::as_str),
         )
         .map(MethodId)
     };
     let hub = || {
-        let hub = HubId(lookup(ix!("hub"), &mut ctx.hubs().iter().map(|h| h.id.as_str()))?);
+        let hub = HubId(lookup(
+            ix!("hub"),
+            &mut ctx.hubs().iter().map(|h| h.id.as_str()),
+        )?);
         if route_dim.hub != Some(hub.0) {
             return Err(format!(
                 "column `hub`: route `{}` does not go via hub `{}`",
@@ -479,7 +491,8 @@ fn decode(
     let kind = match kind {
         0 => EventKind::OrderPlaced {
             seller: seller()?,
-            category: CategoryId(lookup(ix!("category"),
+            category: CategoryId(lookup(
+                ix!("category"),
                 &mut ctx.categories.iter().map(String::as_str),
             )?),
             method: method()?,

@@ -76,9 +76,11 @@ fn the_columns_are_the_csv_logs_and_time() {
 #[test]
 fn events_written_are_read_back_as_they_were_and_windows_change_no_byte() {
     let (context, events) = tiny();
-    let kinds: std::collections::BTreeSet<usize> =
-        events.iter().map(|e| e.kind.index()).collect();
-    assert!(kinds.len() >= 10, "the tiny log shows most kinds: {kinds:?}");
+    let kinds: std::collections::BTreeSet<usize> = events.iter().map(|e| e.kind.index()).collect();
+    assert!(
+        kinds.len() >= 10,
+        "the tiny log shows most kinds: {kinds:?}"
+    );
     let mut hashes = Vec::new();
     for (window, row_group) in [(events.len(), ROW_GROUP), (1, 100), (777, 100), (333, 7)] {
         let dir = tempfile::tempdir().unwrap();
@@ -90,7 +92,10 @@ fn events_written_are_read_back_as_they_were_and_windows_change_no_byte() {
         hashes.push((row_group, files));
     }
     assert_eq!(hashes[1], hashes[2], "windows changed the bytes");
-    assert_ne!(hashes[0].1, hashes[1].1, "row groups are cut at ROW_GROUP rows");
+    assert_ne!(
+        hashes[0].1, hashes[1].1,
+        "row groups are cut at ROW_GROUP rows"
+    );
 }
 
 /// Days without events still have their file (without rows), and a log without
@@ -138,8 +143,12 @@ fn damaged_logs_are_refused_naming_the_file() {
         cut.contains(&day1) && cut.contains("damaged or truncated"),
         "{cut}"
     );
-    let missing = message(&|log| std::fs::remove_dir_all(log.join(&day1).parent().unwrap()).unwrap());
-    assert!(missing.contains(&day1) && missing.contains("missing"), "{missing}");
+    let missing =
+        message(&|log| std::fs::remove_dir_all(log.join(&day1).parent().unwrap()).unwrap());
+    assert!(
+        missing.contains(&day1) && missing.contains("missing"),
+        "{missing}"
+    );
     let stray = message(&|log| std::fs::write(log.join("notes.txt"), "x").unwrap());
     assert!(stray.contains("unexpected `notes.txt`"), "{stray}");
     // Day 1's file in day 2's place: its rows fall on another day.
@@ -147,5 +156,8 @@ fn damaged_logs_are_refused_naming_the_file() {
         let day2 = log.join(day_file(&context, 2));
         std::fs::copy(log.join(&day1), &day2).unwrap();
     });
-    assert!(swapped.contains(&day_file(&context, 2)) && swapped.contains("row 1:"), "{swapped}");
+    assert!(
+        swapped.contains(&day_file(&context, 2)) && swapped.contains("row 1:"),
+        "{swapped}"
+    );
 }
