@@ -150,7 +150,7 @@ impl ParquetLogWriter {
             // Fewer, longer batches through the column writers' per-batch work.
             .set_write_batch_size(8192)
             // Counts that mostly grow: their differences take a few bits each, and leave
-            // zstd a tenth of the bytes.
+            // the compressor a tenth of the bytes.
             .set_column_encoding(ColumnPath::from("seq"), Encoding::DELTA_BINARY_PACKED)
             .set_column_encoding(ColumnPath::from("time_s"), Encoding::DELTA_BINARY_PACKED)
             .set_column_encoding(ColumnPath::from("time"), Encoding::DELTA_BINARY_PACKED)
