@@ -90,13 +90,9 @@ pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
     )))
 }
 
-/// Opens a log for streaming.
+/// Opens a log, with its sidecar, for streaming.
 pub fn open_log(path: &Path) -> Result<LogReader<BufReader<File>>, Error> {
-    let file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
-    LogReader::open(
-        BufReader::with_capacity(READ_BUFFER, file),
-        &path.display().to_string(),
-    )
+    LogReader::open_file(path, READ_BUFFER)
 }
 
 /// Folds a whole log into tables, one event at a time.

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::Error;
 use crate::engine::{self, Plan, RunParams, RunStats, Sink};
 use crate::event::Event;
-use crate::log::LogWriter;
+use crate::log::{LogWriter, meta_path};
 use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
@@ -201,7 +201,13 @@ pub fn simulate_into(
     let mut files = BTreeMap::new();
     if let Some(log) = sink.log.take() {
         // Hashed as written, not read back.
-        files.insert(EVENTS.to_string(), log.finish()?.sha256);
+        let done = log.finish()?;
+        files.insert(EVENTS.to_string(), done.sha256);
+        let meta = done.meta.to_json();
+        let meta_file = meta_path(Path::new(EVENTS));
+        let path = dir.join(&meta_file);
+        fs::write(&path, &meta).map_err(Error::io(format!("writing {}", path.display())))?;
+        files.insert(meta_file.display().to_string(), sha256_hex(meta.as_bytes()));
     }
     files.extend(write_tables(&sink.tables, dir)?);
     Ok(Simulated {
