@@ -246,3 +246,37 @@ fn push_market(mut r: EntityRows, x: &MarketDay) {
         Value::Decimal(x.lead.percentile(0.95).map(days)),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The terminal's names keep a line-haul and an exchange office apart from a market
+    /// or hub of the same id, as the columns do.
+    #[test]
+    fn dotted_names_put_line_hauls_and_exchange_offices_behind_their_kind() {
+        let key = |kind, entity: &str, metric| Key {
+            kind,
+            entity: entity.to_string(),
+            metric,
+        };
+        let names = [
+            key(EntityKind::Market, "RU", "orders"),
+            key(EntityKind::Exchange, "RU", "arrived"),
+            key(EntityKind::Hub, "RU", "arrived"),
+            key(EntityKind::Linehaul, "CN:RU", "arrived"),
+            key(EntityKind::All, ALL, "events"),
+        ]
+        .map(|k| k.name());
+        assert_eq!(
+            names,
+            [
+                "RU.orders",
+                "exchange.RU.arrived",
+                "RU.arrived",
+                "linehaul.CN:RU.arrived",
+                "all.events"
+            ]
+        );
+    }
+}
