@@ -197,8 +197,13 @@ fn issue_19_demonetisation_moves_india_the_documented_way() {
     ]);
     let (header, rows) = csv(&out.join("compare.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    // A metric as the terminal names it: `IN.orders` is entity `IN`, metric `orders`.
     let diff = |metric: &str| -> f64 {
-        let row = rows.iter().find(|r| r[0] == metric).unwrap();
+        let (entity, name) = metric.split_once('.').unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r[col("entity")] == entity && r[col("metric")] == name)
+            .unwrap();
         assert_eq!(row[col("significant")], "true", "{metric}: {row:?}");
         row[col("diff")].parse().unwrap()
     };

@@ -14,4 +14,5 @@ mod record;
 mod replay;
 mod safety;
 mod scenario;
+mod summary;
 mod tidy;
