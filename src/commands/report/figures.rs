@@ -70,40 +70,43 @@ pub fn daily_panels(
     s
 }
 
-/// A horizontal value axis across `[left, left + width]`: grid lines from `top` to
-/// `bottom` and labels under it, `unit` at the right end.
+/// The ticks of a value axis from `min` to `scale.max` in `scale.step`s, labelled.
+fn ticks(scale: &Scale, min: f64, label: &dyn Fn(f64) -> String) -> Vec<(f64, String)> {
+    let n = ((scale.max - min) / scale.step).round() as usize;
+    (0..=n)
+        .map(|i| {
+            let v = min + scale.step * i as f64;
+            // A zero that rounding made -0.0000001 is still the zero line.
+            let v = if v.abs() < scale.step * 1e-9 { 0.0 } else { v };
+            (v, label(v))
+        })
+        .collect()
+}
+
+/// A horizontal value axis: a grid line from `top` to `bottom` at each tick (black at
+/// zero), its label under it, and `unit` under the last.
 fn x_axis(
     s: &mut String,
-    scale: &Scale,
-    min: f64,
+    ticks: &[(f64, String)],
     x_of: &dyn Fn(f64) -> f64,
-    top: f64,
-    bottom: f64,
+    (top, bottom): (f64, f64),
     unit: &str,
-    label: &dyn Fn(f64) -> String,
 ) {
-    let mut right = 0.0f64;
-    let n = ((scale.max - min) / scale.step).round() as usize;
-    for i in 0..=n {
-        let v = min + scale.step * i as f64;
-        let x = x_of(v);
-        right = right.max(x);
-        let (colour, width) = if v.abs() < scale.step * 1e-9 {
-            ("#000000", 1.0)
-        } else {
-            (GRID, 1.0)
-        };
+    for (v, label) in ticks {
+        let x = x_of(*v);
+        let colour = if *v == 0.0 { "#000000" } else { GRID };
         let _ = writeln!(
             s,
-            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{colour}\" stroke-width=\"{width}\"/>"
+            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{colour}\" stroke-width=\"1\"/>"
         );
         let _ = writeln!(
             s,
             "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"{TEXT}\">{}</text>",
             bottom + 16.0,
-            label(v)
+            xml(label)
         );
     }
+    let right = ticks.last().map_or(0.0, |(v, _)| x_of(*v));
     let _ = writeln!(
         s,
         "<text x=\"{right:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"{MUTED}\">{}</text>",
@@ -190,16 +193,8 @@ pub fn lead_times(rows: &[LeadTime], markets: &[String]) -> String {
         TOP - 10.0
     );
 
-    x_axis(
-        &mut s,
-        &scale,
-        0.0,
-        &x_of,
-        TOP - 4.0,
-        bottom,
-        "days",
-        &|v| chart::tick_label(v, scale.step),
-    );
+    let labels = ticks(&scale, 0.0, &|v| chart::tick_label(v, scale.step));
+    x_axis(&mut s, &labels, &x_of, (TOP - 4.0, bottom), "days");
     for (i, row) in rows.iter().enumerate() {
         let y = TOP + ROW * i as f64;
         let colour = market_colour(markets, &row.market);
@@ -330,16 +325,8 @@ pub fn payments(rows: &[Payment]) -> String {
         );
         x += 24.0 + 7.0 * label.len() as f64 + 24.0;
     }
-    x_axis(
-        &mut s,
-        &scale,
-        0.0,
-        &x_of,
-        TOP - 6.0,
-        bottom,
-        "per cent",
-        &|v| format!("{:.0} %", v * 100.0),
-    );
+    let labels = ticks(&scale, 0.0, &|v| format!("{:.0} %", v * 100.0));
+    x_axis(&mut s, &labels, &x_of, (TOP - 6.0, bottom), "per cent");
     for (i, row) in rows.iter().enumerate() {
         let y = TOP + GROUP * i as f64;
         let _ = write!(
@@ -469,15 +456,17 @@ pub fn forest(variant: &str, colour: &str, rows: &[&Difference]) -> String {
         "<text x=\"{}\" y=\"19\" font-size=\"11\" font-weight=\"bold\" fill=\"{MUTED}\" text-anchor=\"end\">change [95 % interval]</text>",
         WIDTH - RIGHT
     );
+    let tick = |v: f64| {
+        let label = chart::tick_label(v * 100.0, scale.step * 100.0);
+        format!("{}{label} %", if v > 0.0 { "+" } else { "" })
+    };
+    let labels = ticks(&scale, min, &tick);
     x_axis(
         &mut s,
-        &scale,
-        min,
+        &labels,
         &x_of,
-        TOP - 4.0,
-        bottom,
+        (TOP - 4.0, bottom),
         "relative to the baseline mean",
-        &percent,
     );
     for (i, d) in rows.iter().enumerate() {
         let y = TOP + ROW * i as f64 + ROW / 2.0;
