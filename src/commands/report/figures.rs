@@ -120,7 +120,7 @@ fn x_axis(
 /// percentile, a dot at the mean and a ring at the longest.
 pub fn lead_times(rows: &[LeadTime], markets: &[String]) -> String {
     const LEFT: f64 = 170.0;
-    const LABELS: f64 = 150.0;
+    const LABELS: f64 = 250.0;
     const ROW: f64 = 34.0;
     const TOP: f64 = 58.0;
     let plot_w = WIDTH - LEFT - RIGHT - LABELS;
