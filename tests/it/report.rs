@@ -77,6 +77,15 @@ fn table_rows(tags: &[(String, Attributes)]) -> Vec<(Attributes, BTreeMap<String
     rows
 }
 
+/// A row's metric as `ENTITY.METRIC`, from the dotted `metric` column or from the
+/// `entity` and `metric` columns of the tables' long form.
+fn metric_name(row: &Attributes) -> String {
+    match row.get("entity") {
+        Some(entity) if !entity.is_empty() => format!("{entity}.{}", row["metric"]),
+        _ => row["metric"].clone(),
+    }
+}
+
 fn run_tiny(out: &Path) {
     ok(&[
         "run",
@@ -116,7 +125,7 @@ fn issue_21_a_run_report_shows_the_tables_numbers() {
     // Headline figures: the cards and the market table, against summary.csv.
     let summary: BTreeMap<String, Option<f64>> = records(&run.join("summary.csv"))
         .into_iter()
-        .map(|r| (r["metric"].clone(), number(&r["value"])))
+        .map(|r| (metric_name(&r), number(&r["value"])))
         .collect();
     for (tag, a) in &tags {
         if tag == "div" && a.contains_key("data-entity") {
@@ -272,7 +281,7 @@ fn issue_21_a_comparison_report_shows_every_paired_difference() {
     let compare = records(&cmp.join("compare.csv"));
     let by_name: BTreeMap<(String, String), &Attributes> = compare
         .iter()
-        .map(|r| ((r["metric"].clone(), r["variant"].clone()), r))
+        .map(|r| ((metric_name(r), r["variant"].clone()), r))
         .collect();
 
     // The table under each forest plot: every metric the variant changed, as in compare.csv.
