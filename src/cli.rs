@@ -40,6 +40,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// List the shipped scenarios and their variants.
     Scenarios(ScenariosArgs),
+    /// Write one self-contained HTML report of a run's or a comparison's tables.
+    Report(ReportArgs),
 }
 
 /// Which scenario, with which changes.
@@ -202,6 +204,18 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory or a comparison's directory.
+    pub dir: PathBuf,
+    /// Where to write the report (default: DIR/report.html).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the report file if it exists and tradesim wrote it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ScenariosArgs {
     /// Directory to list (default: ./scenarios, else the one shipped with the source).
     pub dir: Option<PathBuf>,
@@ -228,6 +242,14 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
         ),
         Command::Validate(a) => commands::validate::validate(&a.scenario.into(), a.sample, out),
         Command::Scenarios(a) => commands::scenarios::list_scenarios(a.dir.as_deref(), out),
+        Command::Report(a) => commands::report::command(
+            commands::report::Config {
+                dir: a.dir,
+                out: a.out,
+                force: a.force,
+            },
+            out,
+        ),
         Command::Compare(a) => commands::compare::command(
             commands::compare::Config {
                 scenario: a.scenario,

@@ -120,6 +120,57 @@ impl Staging {
     }
 }
 
+/// Writes the file `dest` through a temporary file beside it, renamed into place, so
+/// that `dest` is never half-written and a failure leaves nothing. An existing `dest` is
+/// replaced only with `force`, and only if it is a file that `ours` recognises as
+/// tradesim's (never a directory or a symbolic link).
+pub fn write_file(
+    dest: &Path,
+    bytes: &[u8],
+    force: bool,
+    ours: fn(&Path) -> bool,
+) -> Result<(), Error> {
+    let refuse = |why: &str| Err(Error::Usage(format!("{}: {why}", dest.display())));
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("checking {}", dest.display()),
+                source: e,
+            });
+        }
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return refuse("is a symbolic link; tradesim never replaces one");
+        }
+        Ok(meta) if meta.is_dir() => return refuse("is a directory; name a file"),
+        Ok(_) if !force => {
+            return refuse("already exists; choose another --out or pass --force to replace it");
+        }
+        Ok(_) if !ours(dest) => {
+            return refuse(
+                "was not written by tradesim; --force replaces only tradesim's own file: \
+                 remove it yourself or choose another --out",
+            );
+        }
+        Ok(_) => {}
+    }
+    let name = dest_name(dest)?;
+    let parent = parent_of(dest);
+    fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
+    let tmp = TempFile(parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id())));
+    fs::write(&tmp.0, bytes).map_err(Error::io(format!("writing {}", tmp.0.display())))?;
+    fs::rename(&tmp.0, dest).map_err(Error::io(format!("renaming into {}", dest.display())))
+}
+
+/// A temporary file, removed when dropped unless it was renamed away.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
 /// Tries to take a destination that other runs keep taking, before giving up.
 const COMMIT_ATTEMPTS: usize = 20;
 

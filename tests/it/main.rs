@@ -12,6 +12,7 @@ mod facilities;
 mod money;
 mod record;
 mod replay;
+mod report;
 mod safety;
 mod scenario;
 mod summary;

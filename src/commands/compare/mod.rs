@@ -20,6 +20,7 @@ mod svg;
 
 use render::*;
 pub use stats::{Paired, paired, t975};
+pub(crate) use svg::arm_style;
 use svg::*;
 
 use std::fmt::Write as _;
@@ -32,7 +33,7 @@ use rayon::prelude::*;
 
 use super::progress::Progress;
 use crate::Error;
-use crate::commands::format::grouped;
+use crate::commands::format::{fixed, human};
 use crate::engine::RunParams;
 use crate::model::date::Date;
 use crate::output::manifest::{self, Manifest};
@@ -58,7 +59,7 @@ pub const BASELINE: &str = "baseline";
 pub const INDEPENDENT_SEED_STEP: u64 = 1000;
 
 /// The daily series of the chart: `daily_markets.csv` column, panel title.
-const SERIES: [(&str, &str); 3] = [
+pub(crate) const SERIES: [(&str, &str); 3] = [
     ("orders", "Orders placed per day"),
     (
         "mean_lead_time_days",
@@ -364,6 +365,7 @@ fn compare_rows(arms: &[Arm], per_arm: &[&[Outcome]]) -> Vec<Row> {
 mod tests {
     use super::stats::{t975_exact, t975_expansion};
     use super::*;
+    use crate::commands::format::grouped;
 
     #[test]
     fn t_quantiles_match_the_tables() {

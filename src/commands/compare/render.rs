@@ -3,20 +3,6 @@
 
 use super::*;
 
-/// Fixed decimals, without a negative zero; empty for `None`.
-pub(super) fn fixed(v: Option<f64>, decimals: usize) -> String {
-    match v {
-        Some(v) => {
-            let s = format!("{v:.decimals$}");
-            match s.strip_prefix('-') {
-                Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
-                _ => s,
-            }
-        }
-        None => String::new(),
-    }
-}
-
 pub(super) fn render_csv(rows: &[Row]) -> String {
     // The csv crate quotes what needs quoting (a metric or variant name with a comma).
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -99,16 +85,6 @@ pub(super) fn render_daily(start: Date, means: &[(String, Vec<[Option<f64>; 3]>)
 
 pub(super) fn write_file(path: &Path, text: &str) -> Result<(), Error> {
     fs::write(path, text).map_err(Error::io(format!("writing {}", path.display())))
-}
-
-/// A number for people: about four significant digits (at most four decimals), with
-/// thousands separators.
-pub(super) fn human(v: f64) -> String {
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let magnitude = v.abs().log10().floor() as i64;
-    grouped(v, (3 - magnitude).clamp(0, 4) as usize)
 }
 
 /// The comparison table, one block per variant, columns aligned. Metrics on which the
