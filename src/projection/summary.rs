@@ -72,6 +72,30 @@ impl EntityKind {
             EntityKind::Exchange => "exchange",
         }
     }
+
+    /// The kind `name` writes.
+    pub fn parse(name: &str) -> Option<EntityKind> {
+        [
+            EntityKind::Market,
+            EntityKind::All,
+            EntityKind::Sellers,
+            EntityKind::Hub,
+            EntityKind::Linehaul,
+            EntityKind::Exchange,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// An entity of this kind as people read it on the terminal: its id (`RU`,
+    /// `MY-DFTZ`, `all`), a line-haul's and an exchange office's behind their kind
+    /// (`linehaul.CN:RU`, `exchange.RU`) so that they are not taken for a market.
+    pub fn label(self, entity: &str) -> String {
+        match self {
+            EntityKind::Linehaul | EntityKind::Exchange => format!("{}.{entity}", self.name()),
+            _ => entity.to_string(),
+        }
+    }
 }
 
 impl From<FacilityKind> for EntityKind {
@@ -95,16 +119,9 @@ pub struct Key {
 }
 
 impl Key {
-    /// The entity as people read it on the terminal: its id (`RU`, `MY-DFTZ`, `all`),
-    /// a line-haul's and an exchange office's behind their kind (`linehaul.CN:RU`,
-    /// `exchange.RU`) so that they are not taken for a market.
+    /// The entity as people read it on the terminal (see `EntityKind::label`).
     pub fn label(&self) -> String {
-        match self.kind {
-            EntityKind::Linehaul | EntityKind::Exchange => {
-                format!("{}.{}", self.kind.name(), self.entity)
-            }
-            _ => self.entity.clone(),
-        }
+        self.kind.label(&self.entity)
     }
 
     /// The metric's dotted name on the terminal: `RU.orders`, `all.events`,

@@ -12,6 +12,7 @@ use crate::commands::chart::Style;
 use crate::commands::compare::{self, arm_style};
 use crate::commands::format::{fixed, grouped, human, thousands};
 use crate::output::manifest::{self, MANIFEST};
+use crate::projection::EntityKind;
 
 fn count(v: Option<f64>) -> String {
     v.map_or("–".to_string(), thousands)
@@ -76,7 +77,11 @@ pub fn run_page(dir: &Path) -> Result<String, Error> {
     let get = |entity: &str, metric: &str| -> Option<f64> {
         summary
             .iter()
-            .find(|h: &&Headline| h.entity == entity && h.metric == metric)
+            .find(|h: &&Headline| {
+                matches!(h.kind, EntityKind::Market | EntityKind::All)
+                    && h.entity == entity
+                    && h.metric == metric
+            })
             .and_then(|h| h.value)
     };
 
@@ -438,6 +443,7 @@ pub fn compare_page(dir: &Path) -> Result<String, Error> {
                     class.to_string(),
                     attributes(&[
                         ("variant", &d.variant),
+                        ("entity_kind", d.kind.name()),
                         ("entity", &d.entity),
                         ("metric", &d.metric),
                     ]),

@@ -1,11 +1,10 @@
 //! The tables a report reads: one function per table, each reading its columns by name,
-//! so that a column added or moved changes nothing here. The layouts of `summary.csv` and
-//! `compare.csv` (dotted metric names today, an `entity` column in their long forms) are
-//! known only to `summary` and `compare`; both forms are read.
+//! so that a column added or moved changes nothing here.
 
 use std::path::{Path, PathBuf};
 
 use crate::Error;
+use crate::projection::EntityKind;
 
 /// A CSV file read whole, its header kept for finding columns by name.
 struct Csv {
@@ -33,10 +32,6 @@ impl Csv {
             header,
             rows,
         })
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.header.iter().any(|h| h == name)
     }
 
     /// The index of column `name`, or an error naming the file and the columns it has.
@@ -112,21 +107,22 @@ struct Column {
     name: String,
 }
 
-/// An entity and a metric from either form: the `entity` column when there is one, else
-/// the dotted name split at its last dot (`linehaul.CN:RU.arrived`).
-fn entity_metric(entity: Option<&str>, metric: &str) -> (String, String) {
-    match entity {
-        Some(e) => (e.to_string(), metric.to_string()),
-        None => match metric.rsplit_once('.') {
-            Some((e, m)) => (e.to_string(), m.to_string()),
-            None => (String::new(), metric.to_string()),
-        },
-    }
+/// The `entity_kind` of a row of `summary.csv` or `compare.csv`.
+fn entity_kind(csv: &Csv, row: &csv::StringRecord, col: &Column) -> Result<EntityKind, Error> {
+    let text = csv.text(row, col);
+    EntityKind::parse(text).ok_or_else(|| {
+        Error::BadInput(format!(
+            "{}: line {}, column `entity_kind`: unknown kind `{text}`",
+            csv.path.display(),
+            row.position().map_or(0, |p| p.line())
+        ))
+    })
 }
 
 /// One headline figure of `summary.csv`.
 #[derive(Debug, Clone)]
 pub struct Headline {
+    pub kind: EntityKind,
     /// A market's id, `all`, a seller pool's or a facility's name.
     pub entity: String,
     pub metric: String,
@@ -135,22 +131,16 @@ pub struct Headline {
 
 pub fn summary(dir: &Path) -> Result<Vec<Headline>, Error> {
     let csv = Csv::read(&dir.join("summary.csv"))?;
-    let entity = csv
-        .has("entity")
-        .then(|| csv.column("entity"))
-        .transpose()?;
-    let metric = csv.column("metric")?;
-    let value = csv.column("value")?;
+    let [kind, entity, metric, value] =
+        ["entity_kind", "entity", "metric", "value"].map(|c| csv.column(c));
+    let (kind, entity, metric, value) = (kind?, entity?, metric?, value?);
     csv.rows
         .iter()
         .map(|row| {
-            let (entity, metric) = entity_metric(
-                entity.as_ref().map(|c| csv.text(row, c)),
-                csv.text(row, &metric),
-            );
             Ok(Headline {
-                entity,
-                metric,
+                kind: entity_kind(&csv, row, &kind)?,
+                entity: csv.text(row, &entity).to_string(),
+                metric: csv.text(row, &metric).to_string(),
                 value: csv.number(row, &value)?,
             })
         })
@@ -320,6 +310,7 @@ pub fn sellers(dir: &Path) -> Result<Vec<Sellers>, Error> {
 /// One row of `compare.csv`: a metric's paired difference for a variant.
 #[derive(Debug, Clone)]
 pub struct Difference {
+    pub kind: EntityKind,
     pub entity: String,
     pub metric: String,
     pub variant: String,
@@ -336,11 +327,7 @@ pub struct Difference {
 impl Difference {
     /// The metric's full name, as the terminal table prints it.
     pub fn name(&self) -> String {
-        if self.entity.is_empty() {
-            self.metric.clone()
-        } else {
-            format!("{}.{}", self.entity, self.metric)
-        }
+        format!("{}.{}", self.kind.label(&self.entity), self.metric)
     }
 
     /// Equal to the baseline in every replication (common random numbers at work).
@@ -351,11 +338,8 @@ impl Difference {
 
 pub fn compare(dir: &Path) -> Result<Vec<Difference>, Error> {
     let csv = Csv::read(&dir.join("compare.csv"))?;
-    let entity = csv
-        .has("entity")
-        .then(|| csv.column("entity"))
-        .transpose()?;
-    let keys = csv.texts(["metric", "variant", "significant"])?;
+    let kind = csv.column("entity_kind")?;
+    let keys = csv.texts(["entity", "metric", "variant", "significant"])?;
     let figures = csv.numbers([
         "baseline_mean",
         "variant_mean",
@@ -369,9 +353,7 @@ pub fn compare(dir: &Path) -> Result<Vec<Difference>, Error> {
     keys.into_iter()
         .zip(figures)
         .zip(&csv.rows)
-        .map(|(([metric, variant, significant], f), row)| {
-            let (entity, metric) =
-                entity_metric(entity.as_ref().map(|c| csv.text(row, c)), &metric);
+        .map(|(([entity, metric, variant, significant], f), row)| {
             let significant = match significant.as_str() {
                 "true" => Some(true),
                 "false" => Some(false),
@@ -385,6 +367,7 @@ pub fn compare(dir: &Path) -> Result<Vec<Difference>, Error> {
                 }
             };
             Ok(Difference {
+                kind: entity_kind(&csv, row, &kind)?,
                 entity,
                 metric,
                 variant,
