@@ -419,19 +419,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_forms_of_a_metric_name_give_the_same_entity() {
-        assert_eq!(
-            entity_metric(None, "linehaul.CN:RU.arrived"),
-            ("linehaul.CN:RU".to_string(), "arrived".to_string())
-        );
-        assert_eq!(
-            entity_metric(Some("RU"), "orders"),
-            ("RU".to_string(), "orders".to_string())
-        );
-        assert_eq!(
-            entity_metric(None, "events"),
-            (String::new(), "events".to_string())
-        );
+    fn entity_kinds_read_back_as_written_and_label_facilities_behind_their_kind() {
+        for kind in [
+            EntityKind::Market,
+            EntityKind::All,
+            EntityKind::Sellers,
+            EntityKind::Hub,
+            EntityKind::Linehaul,
+            EntityKind::Exchange,
+        ] {
+            assert_eq!(EntityKind::parse(kind.name()), Some(kind));
+        }
+        assert_eq!(EntityKind::parse("office"), None);
+        assert_eq!(EntityKind::Exchange.label("RU"), "exchange.RU");
+        assert_eq!(EntityKind::Market.label("RU"), "RU");
     }
 
     #[test]
