@@ -1,6 +1,7 @@
 //! Output directories: every command writes into a staging directory beside its
 //! destination and renames it into place at the end, so an interrupted or failed command
-//! leaves nothing half-written. `--force` replaces only a directory that tradesim itself
+//! leaves nothing half-written (a command that writes one file stages it likewise, as
+//! `StagedFile`, and `--force` replaces only a file of its own kind). `--force` replaces only a directory that tradesim itself
 //! wrote (it holds the `MARKER` file), and never the current directory, one of its
 //! parents, a directory holding an input of the command, a file or a symbolic link.
 //!
