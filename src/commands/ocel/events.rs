@@ -5,7 +5,7 @@ use super::json::{AttrType, EventAttr, EventOut, Relation, Value, relation, time
 use super::json::{facility_id, market_id, order_id, parcel_id, seller_id};
 use crate::event::context::Context;
 use crate::event::{Event, EventKind, KIND_NAMES};
-use crate::model::date::Date;
+use crate::model::date::{Date, UtcOffset};
 
 /// The attributes of each event type, by kind index: the log's fields other than those
 /// that name an object (seller, hub, market, route), in the log's units.
@@ -205,11 +205,18 @@ fn event_relations(ctx: &Context, e: &Event) -> Vec<Relation> {
     rels
 }
 
-pub(super) fn event_out<'a>(ctx: &'a Context, start: Date, seq: u64, e: &Event) -> EventOut<'a> {
+/// Event `seq` of the log as an OCEL event, its time on the clock `clock` (the start
+/// date and its offset from UTC).
+pub(super) fn event_out<'a>(
+    ctx: &'a Context,
+    clock: (Date, UtcOffset),
+    seq: u64,
+    e: &Event,
+) -> EventOut<'a> {
     EventOut {
         id: seq.to_string(),
         kind: e.kind.name(),
-        time: timestamp(start, e.time_s),
+        time: timestamp(clock.0, clock.1, e.time_s),
         attributes: event_attributes(ctx, e),
         relationships: event_relations(ctx, e),
     }

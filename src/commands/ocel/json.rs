@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::event::context::{Context, FacilityDim};
-use crate::model::date::{DAY_S, Date};
+use crate::model::date::{DAY_S, Date, UtcOffset};
 
 /// Static object attributes carry this time, as the standard's examples and PM4Py do.
 pub(super) const EPOCH: &str = "1970-01-01T00:00:00Z";
@@ -99,11 +99,17 @@ pub(super) fn type_out<'a>(name: &'a str, attrs: &[(&'a str, AttrType)]) -> Type
     }
 }
 
-/// ISO 8601 in UTC: the simulated clock has no time zone, and its day starts at 00:00.
-pub(super) fn timestamp(start: Date, time_s: u32) -> String {
+/// ISO 8601 on the scenario's clock, with its offset from UTC: time 0 is midnight of
+/// `start` on that clock, as in the tables' dates.
+pub(super) fn timestamp(start: Date, offset: UtcOffset, time_s: u32) -> String {
     let date = start.add_days(i64::from(time_s / DAY_S));
     let s = time_s % DAY_S;
-    format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{date}T{:02}:{:02}:{:02}{offset}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 pub(super) fn order_id(id: u64) -> String {
@@ -148,10 +154,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_are_iso_8601_in_utc_from_the_start_date() {
+    fn timestamps_are_iso_8601_on_the_scenarios_clock() {
         let start = Date::parse("2016-12-31").unwrap();
-        assert_eq!(timestamp(start, 0), "2016-12-31T00:00:00Z");
-        assert_eq!(timestamp(start, 86_399), "2016-12-31T23:59:59Z");
-        assert_eq!(timestamp(start, 86_400 + 3_723), "2017-01-01T01:02:03Z");
+        let utc = UtcOffset::UTC;
+        assert_eq!(timestamp(start, utc, 0), "2016-12-31T00:00:00+00:00");
+        assert_eq!(timestamp(start, utc, 86_399), "2016-12-31T23:59:59+00:00");
+        let moscow = UtcOffset::parse("+03:00").unwrap();
+        assert_eq!(
+            timestamp(start, moscow, 86_400 + 3_723),
+            "2017-01-01T01:02:03+03:00"
+        );
+        let west = UtcOffset::parse("-03:30").unwrap();
+        assert_eq!(timestamp(start, west, 59), "2016-12-31T00:00:59-03:30");
     }
 }

@@ -25,7 +25,7 @@ use self::objects::{OBJECT_TYPES, Objects};
 use crate::Error;
 use crate::commands::replay::{locate_log, open_log};
 use crate::event::KIND_NAMES;
-use crate::model::date::Date;
+use crate::model::date::{Date, UtcOffset};
 use crate::output::staging::StagedFile;
 
 /// The default file name, beside the log.
@@ -56,6 +56,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
     let mut w = BufWriter::with_capacity(WRITE_BUFFER, file);
     let ctx = reader.context.clone();
     let start = Date::parse(&ctx.start_date).expect("the log reader checks the start date");
+    let offset = UtcOffset::parse(&ctx.utc_offset).expect("the log reader checks the offset");
 
     w.write_all(PREFIX).map_err(written)?;
     let object_types = OBJECT_TYPES.map(|(name, attrs)| type_out(name, attrs));
@@ -74,7 +75,7 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
             w.write_all(b",").map_err(written)?;
         }
         w.write_all(b"\n").map_err(written)?;
-        let event = event_out(&ctx, start, seq, &e);
+        let event = event_out(&ctx, (start, offset), seq, &e);
         serde_json::to_writer(&mut w, &event).map_err(|e| written(e.into()))?;
         objects.note(&ctx, &e);
         if seq % STOP_EVERY == 0 && stop.load(Ordering::Relaxed) {
