@@ -121,55 +121,125 @@ impl Staging {
     }
 }
 
-/// Writes the file `dest` through a temporary file beside it, renamed into place, so
-/// that `dest` is never half-written and a failure leaves nothing. An existing `dest` is
-/// replaced only with `force`, and only if it is a file that `ours` recognises as
-/// tradesim's (never a directory or a symbolic link).
-pub fn write_file(
-    dest: &Path,
-    bytes: &[u8],
+/// A file written beside its destination under a temporary name and renamed into place
+/// by `commit`; removed if dropped before (a failure, an early return, Ctrl-C).
+pub struct StagedFile {
+    pub tmp: PathBuf,
+    dest: PathBuf,
     force: bool,
+    inputs: Vec<PathBuf>,
+    ours: fn(&Path) -> bool,
+    committed: bool,
+}
+
+impl StagedFile {
+    /// Checks that `dest` may be written (or, with `force`, replaced: a file that `ours`
+    /// recognises as tradesim's, and no input of the command) and creates the temporary
+    /// file, returned open for writing.
+    pub fn new(
+        dest: &Path,
+        force: bool,
+        inputs: &[&Path],
+        ours: fn(&Path) -> bool,
+    ) -> Result<(StagedFile, fs::File), Error> {
+        let name = dest_name(dest)?;
+        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+        check_file_replaceable(dest, force, &inputs, ours)?;
+        let parent = parent_of(dest);
+        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
+        remove_stale(&parent);
+        let tmp = parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id()));
+        let file =
+            fs::File::create(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
+        let staged = StagedFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            force,
+            inputs,
+            ours,
+            committed: false,
+        };
+        Ok((staged, file))
+    }
+
+    /// Renames the written file into place (checked again: something may have appeared
+    /// at the destination meanwhile).
+    pub fn commit(mut self) -> Result<(), Error> {
+        check_file_replaceable(&self.dest, self.force, &self.inputs, self.ours)?;
+        fs::rename(&self.tmp, &self.dest)
+            .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Whether the file `dest` may be written: it does not exist, or `force` is given and it
+/// is a file of tradesim's (`ours`) that is no input of the command.
+fn check_file_replaceable(
+    dest: &Path,
+    force: bool,
+    inputs: &[PathBuf],
     ours: fn(&Path) -> bool,
 ) -> Result<(), Error> {
     let refuse = |why: &str| Err(Error::Usage(format!("{}: {why}", dest.display())));
-    match fs::symlink_metadata(dest) {
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(Error::Io {
                 context: format!("checking {}", dest.display()),
                 source: e,
             });
         }
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return refuse("is a symbolic link; tradesim never replaces one");
-        }
-        Ok(meta) if meta.is_dir() => return refuse("is a directory; name a file"),
-        Ok(_) if !force => {
-            return refuse("already exists; choose another --out or pass --force to replace it");
-        }
-        Ok(_) if !ours(dest) => {
-            return refuse(
-                "was not written by tradesim; --force replaces only tradesim's own file: \
-                 remove it yourself or choose another --out",
-            );
-        }
-        Ok(_) => {}
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symbolic link; tradesim never replaces one");
     }
-    let name = dest_name(dest)?;
-    let parent = parent_of(dest);
-    fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
-    let tmp = TempFile(parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id())));
-    fs::write(&tmp.0, bytes).map_err(Error::io(format!("writing {}", tmp.0.display())))?;
-    fs::rename(&tmp.0, dest).map_err(Error::io(format!("renaming into {}", dest.display())))
+    if meta.is_dir() {
+        return refuse("is a directory; name a file");
+    }
+    if !force {
+        return refuse("already exists; choose another --out or pass --force to replace it");
+    }
+    let canonical = dest
+        .canonicalize()
+        .map_err(Error::io(format!("checking {}", dest.display())))?;
+    if inputs
+        .iter()
+        .any(|input| input.canonicalize().is_ok_and(|i| i == canonical))
+    {
+        return refuse("is an input of this command; --force will not replace it");
+    }
+    if !ours(dest) {
+        return refuse(
+            "was not written by tradesim; --force replaces only tradesim's own file: \
+             remove it yourself or choose another --out",
+        );
+    }
+    Ok(())
 }
 
-/// A temporary file, removed when dropped unless it was renamed away.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
+/// Writes the file `dest` whole through a `StagedFile`, so that it is never half-written
+/// and a failure leaves nothing.
+pub fn write_file(
+    dest: &Path,
+    bytes: &[u8],
+    force: bool,
+    ours: fn(&Path) -> bool,
+) -> Result<(), Error> {
+    let (staged, mut file) = StagedFile::new(dest, force, &[], ours)?;
+    std::io::Write::write_all(&mut file, bytes)
+        .map_err(Error::io(format!("writing {}", staged.tmp.display())))?;
+    drop(file);
+    staged.commit()
 }
 
 /// Tries to take a destination that other runs keep taking, before giving up.
@@ -273,115 +343,6 @@ fn is_tradesim_output(dir: &Path) -> bool {
         || crate::output::manifest::read_manifest(&dir.join(LEGACY_MANIFEST)).is_ok()
         || crate::output::manifest::read_manifest(&dir.join("rep-000").join(LEGACY_MANIFEST))
             .is_ok()
-}
-
-/// A file written beside its destination under a temporary name and renamed into place
-/// by `commit`; removed if dropped before (a failure, an early return, Ctrl-C).
-pub struct StagedFile {
-    pub tmp: PathBuf,
-    dest: PathBuf,
-    force: bool,
-    inputs: Vec<PathBuf>,
-    ours: fn(&Path) -> bool,
-    committed: bool,
-}
-
-impl StagedFile {
-    /// Checks that `dest` may be written (or, with `force`, replaced: a file that `ours`
-    /// recognises as tradesim's, and no input of the command) and creates the temporary
-    /// file, returned open for writing.
-    pub fn new(
-        dest: &Path,
-        force: bool,
-        inputs: &[&Path],
-        ours: fn(&Path) -> bool,
-    ) -> Result<(StagedFile, fs::File), Error> {
-        let name = dest_name(dest)?;
-        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
-        check_file_replaceable(dest, force, &inputs, ours)?;
-        let parent = parent_of(dest);
-        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
-        remove_stale(&parent);
-        let tmp = parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id()));
-        let file =
-            fs::File::create(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
-        let staged = StagedFile {
-            tmp,
-            dest: dest.to_path_buf(),
-            force,
-            inputs,
-            ours,
-            committed: false,
-        };
-        Ok((staged, file))
-    }
-
-    /// Renames the written file into place (checked again: something may have appeared
-    /// at the destination meanwhile).
-    pub fn commit(mut self) -> Result<(), Error> {
-        check_file_replaceable(&self.dest, self.force, &self.inputs, self.ours)?;
-        fs::rename(&self.tmp, &self.dest)
-            .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for StagedFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-/// Whether the file `dest` may be written: it does not exist, or `force` is given and it
-/// is a file of tradesim's (`ours`) that is no input of the command.
-fn check_file_replaceable(
-    dest: &Path,
-    force: bool,
-    inputs: &[PathBuf],
-    ours: fn(&Path) -> bool,
-) -> Result<(), Error> {
-    let refuse = |why: String| Err(Error::Usage(format!("--out {}: {why}", dest.display())));
-    let meta = match fs::symlink_metadata(dest) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::Io {
-                context: format!("checking {}", dest.display()),
-                source: e,
-            });
-        }
-    };
-    if meta.file_type().is_symlink() {
-        return refuse("is a symbolic link; tradesim never replaces one".to_string());
-    }
-    if meta.is_dir() {
-        return refuse("is a directory; name the file to write".to_string());
-    }
-    if !force {
-        return refuse(
-            "already exists; choose another --out or pass --force to replace it".to_string(),
-        );
-    }
-    let canonical = dest
-        .canonicalize()
-        .map_err(Error::io(format!("checking {}", dest.display())))?;
-    if inputs
-        .iter()
-        .any(|input| input.canonicalize().is_ok_and(|i| i == canonical))
-    {
-        return refuse("is an input of this command; --force will not replace it".to_string());
-    }
-    if !ours(dest) {
-        return refuse(
-            "was not written by this command of tradesim; --force replaces only tradesim's own \
-             output: remove it yourself or choose another --out"
-                .to_string(),
-        );
-    }
-    Ok(())
 }
 
 /// Removes staging and set-aside directories in `parent` whose process has ended, and

@@ -233,7 +233,7 @@ fn export_ocel_replaces_only_its_own_file_and_only_with_force() {
 
     // Neither a file of another kind nor the log itself, --force or not.
     for (target, why) in [
-        (out.join("summary.csv"), "not written by this command"),
+        (out.join("summary.csv"), "was not written by tradesim"),
         (out.join("events.csv"), "an input of this command"),
         (out.clone(), "is a directory"),
     ] {

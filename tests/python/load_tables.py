@@ -28,7 +28,7 @@ TEXT_COLUMNS = {
     "sellers.csv": {"sellers", "market", "tier"},
     "cashflow.csv": {"date", "sellers", "market"},
     "lead_times.csv": {"market", "route"},
-    "summary.csv": {"metric"},
+    "summary.csv": {"entity", "entity_kind", "metric"},
 }
 
 # The event log has its own test: its `#` lines need each client's comment option.
