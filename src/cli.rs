@@ -34,6 +34,9 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Tell one order's story from a run's event log.
     Explain(ExplainArgs),
+    /// Write a run's event log as an OCEL 2.0 object-centric event log (JSON), for
+    /// process mining.
+    ExportOcel(ExportOcelArgs),
     /// Run a scenario and score it against its [[target]]s.
     Calibrate(CalibrateArgs),
     /// Check a scenario, then print the volumes and hub loads it implies.
@@ -164,6 +167,18 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportOcelArgs {
+    /// A run directory (with events.csv), or an events.csv file.
+    pub input: PathBuf,
+    /// The file to write (default: ocel.json beside the log).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the file if it exists and is an earlier export (see README, export-ocel).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CalibrateArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
@@ -290,6 +305,15 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
             commands::explain::Config {
                 run_dir: a.run_dir,
                 order_id: a.order_id,
+            },
+            stop,
+            out,
+        ),
+        Command::ExportOcel(a) => commands::ocel::command(
+            commands::ocel::Config {
+                input: a.input,
+                out: a.out,
+                force: a.force,
             },
             stop,
             out,

@@ -5,6 +5,7 @@ mod support;
 
 mod calibrate;
 mod changes;
+mod clients;
 mod compare;
 mod drain;
 mod engine;
