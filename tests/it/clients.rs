@@ -77,6 +77,16 @@ fn every_table_loads_alike_in_pandas_duckdb_polars_and_pyarrow() {
 }
 
 #[test]
+fn the_event_log_loads_in_pandas_duckdb_polars_and_pyarrow() {
+    let Some(python) = python() else { return };
+    let dir = tmp();
+    let out = dir.path().join("small");
+    run("small.toml", &out);
+    let said = run_script(&python, "load_events.py", &[out.as_os_str()]);
+    assert!(said.contains("read alike"), "{said}");
+}
+
+#[test]
 fn pm4py_reads_the_ocel_export_and_discovers_the_orders_process() {
     let Some(python) = python() else { return };
     let dir = tmp();
