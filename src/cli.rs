@@ -35,12 +35,17 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Tell one order's story from a run's event log.
     Explain(ExplainArgs),
+    /// Write a run's event log as an OCEL 2.0 object-centric event log (JSON), for
+    /// process mining.
+    ExportOcel(ExportOcelArgs),
     /// Run a scenario and score it against its [[target]]s.
     Calibrate(CalibrateArgs),
     /// Check a scenario, then print the volumes and hub loads it implies.
     Validate(ValidateArgs),
     /// List the shipped scenarios and their variants.
     Scenarios(ScenariosArgs),
+    /// Write one self-contained HTML report of a run's or a comparison's tables.
+    Report(ReportArgs),
 }
 
 /// Which scenario, with which changes.
@@ -183,6 +188,18 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportOcelArgs {
+    /// A run directory (with events.csv), or an events.csv file.
+    pub input: PathBuf,
+    /// The file to write (default: ocel.json beside the log).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the file if it exists and is an earlier export (see README, export-ocel).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CalibrateArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
@@ -223,6 +240,18 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run directory or a comparison's directory.
+    pub dir: PathBuf,
+    /// Where to write the report (default: DIR/report.html).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the report file if it exists and tradesim wrote it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ScenariosArgs {
     /// Directory to list (default: ./scenarios, else the one shipped with the source).
     pub dir: Option<PathBuf>,
@@ -250,6 +279,14 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
         ),
         Command::Validate(a) => commands::validate::validate(&a.scenario.into(), a.sample, out),
         Command::Scenarios(a) => commands::scenarios::list_scenarios(a.dir.as_deref(), out),
+        Command::Report(a) => commands::report::command(
+            commands::report::Config {
+                dir: a.dir,
+                out: a.out,
+                force: a.force,
+            },
+            out,
+        ),
         Command::Compare(a) => commands::compare::command(
             commands::compare::Config {
                 scenario: a.scenario,
@@ -290,6 +327,15 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
             commands::explain::Config {
                 run_dir: a.run_dir,
                 order_id: a.order_id,
+            },
+            stop,
+            out,
+        ),
+        Command::ExportOcel(a) => commands::ocel::command(
+            commands::ocel::Config {
+                input: a.input,
+                out: a.out,
+                force: a.force,
             },
             stop,
             out,

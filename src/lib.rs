@@ -15,7 +15,8 @@
 //! let params = tradesim::RunParams { seed: 7, replication: 0, sample: 1.0 };
 //! let tables = tradesim::simulate(&loaded.scenario, params)?;
 //! let summary = tables.summary();
-//! let orders = summary.get("RU.orders").and_then(|v| v.as_f64()).unwrap();
+//! let orders = summary.get(tradesim::EntityKind::Market, "RU", "orders");
+//! let orders = orders.and_then(|v| v.as_f64()).unwrap();
 //! assert!(orders > 0.0);
 //! // The same tables `tradesim run` writes, as CSV text.
 //! let files = tables.render();
@@ -69,7 +70,7 @@ pub use engine::{RunParams, RunStats, Sink};
 pub use event::{Event, EventKind};
 pub use log::{LogReader, LogWriter};
 pub use model::Scenario;
-pub use projection::{Summary, Tables, Value};
+pub use projection::{EntityKind, Key, Summary, Tables, Value};
 pub use scenario::{Loaded, Override, Problem, ScenarioError, load, load_str, parse_set};
 
 /// Simulates one replication of `scenario` and folds its events into the tables, on the

@@ -28,3 +28,27 @@ pub fn grouped(v: f64, decimals: usize) -> String {
     }
     out
 }
+
+/// Fixed decimals, without a negative zero; empty for `None`.
+pub fn fixed(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(v) => {
+            let s = format!("{v:.decimals$}");
+            match s.strip_prefix('-') {
+                Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+                _ => s,
+            }
+        }
+        None => String::new(),
+    }
+}
+
+/// A number for people: about four significant digits (at most four decimals), with
+/// thousands separators.
+pub fn human(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = v.abs().log10().floor() as i64;
+    grouped(v, (3 - magnitude).clamp(0, 4) as usize)
+}

@@ -2,12 +2,15 @@
 //! and calls them.
 
 pub mod calibrate;
+pub mod chart;
 pub mod compare;
 pub mod explain;
 pub mod format;
+pub mod ocel;
 pub mod progress;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod scenarios;
 pub mod validate;

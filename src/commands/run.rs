@@ -12,7 +12,7 @@ use crate::Error;
 use crate::log::LogFormat;
 use crate::model::Scenario;
 use crate::output::run::{self, RunRequest};
-use crate::projection::Summary;
+use crate::projection::{EntityKind, Summary};
 
 /// What `run` was asked to do.
 #[derive(Debug, Clone)]
@@ -90,9 +90,17 @@ pub fn print_summary(
     sample: f64,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let get =
-        |key: String| -> String { summary.get(&key).map(|v| v.to_string()).unwrap_or_default() };
-    let num = |key: String| summary.get(&key).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let get = |kind: EntityKind, id: &str, metric: &str| summary.get(kind, id, metric);
+    let text = |kind, id, metric| {
+        get(kind, id, metric)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let num = |kind, id, metric| {
+        get(kind, id, metric)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
     if sample < 1.0 {
         writeln!(
             out,
@@ -101,46 +109,39 @@ pub fn print_summary(
         .map_err(Error::stdout)?;
     }
     for m in &s.markets {
-        let id = &m.id;
-        let lead = get(format!("{id}.mean_lead_time_days"));
+        let id = m.id.as_str();
+        let market = |metric| num(EntityKind::Market, id, metric);
+        let lead = get(EntityKind::Market, id, "mean_lead_time_days").and_then(|v| v.as_f64());
         writeln!(
             out,
             "  {id}: {} orders, {} cancelled, GMV ${}, duty+VAT ${}, {} delivered, mean lead time {} days",
-            thousands(num(format!("{id}.orders"))),
-            thousands(num(format!("{id}.cancelled"))),
-            thousands(num(format!("{id}.gmv_usd"))),
-            thousands(num(format!("{id}.duty_usd")) + num(format!("{id}.vat_usd"))),
-            thousands(num(format!("{id}.delivered"))),
-            if lead.is_empty() { "-".to_string() } else { format!("{:.1}", num(format!("{id}.mean_lead_time_days"))) },
+            thousands(market("orders")),
+            thousands(market("cancelled")),
+            thousands(market("gmv_usd")),
+            thousands(market("duty_usd") + market("vat_usd")),
+            thousands(market("delivered")),
+            lead.map_or("-".to_string(), |days| format!("{days:.1}")),
         )
         .map_err(Error::stdout)?;
     }
-    // Facilities by their summary names (`Facilities::summary`): hubs, line-hauls,
-    // exchange offices.
-    let facilities = s
-        .hubs
-        .iter()
-        .map(|h| h.id.clone())
-        .chain(
-            s.routes
-                .iter()
-                .filter(|r| r.linehaul.is_some())
-                .map(|r| format!("linehaul.{}", r.id)),
-        )
-        .chain(
-            s.markets
-                .iter()
-                .filter(|m| m.exchange_office.is_some())
-                .map(|m| format!("exchange.{}", m.id)),
-        );
-    for id in facilities {
+    // Facilities in the summary's order: hubs, line-hauls, exchange offices.
+    let facilities = summary.iter().filter(|(key, _)| {
+        key.metric == "arrived"
+            && matches!(
+                key.kind,
+                EntityKind::Hub | EntityKind::Linehaul | EntityKind::Exchange
+            )
+    });
+    for (key, _) in facilities {
+        let (kind, id) = (key.kind, key.entity.as_str());
         writeln!(
             out,
-            "  {id}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
-            thousands(num(format!("{id}.arrived"))),
-            get(format!("{id}.peak_utilisation")),
-            thousands(num(format!("{id}.max_backlog"))),
-            get(format!("{id}.mean_wait_hours")),
+            "  {}: {} parcels arrived, peak utilisation {}, max backlog {}, mean wait {} h",
+            key.label(),
+            thousands(num(kind, id, "arrived")),
+            text(kind, id, "peak_utilisation"),
+            thousands(num(kind, id, "max_backlog")),
+            text(kind, id, "mean_wait_hours"),
         )
         .map_err(Error::stdout)?;
     }

@@ -152,7 +152,7 @@ fn simulate_in_steps<S: Sink + Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projection::Tables;
+    use crate::projection::{EntityKind, Tables};
 
     struct Fold(Tables);
 
@@ -375,7 +375,9 @@ mod tests {
         let stats = simulate(&scenario, params, &mut sink, &AtomicBool::new(false)).unwrap();
         let summary = sink.0.summary();
         for (m, market) in scenario.markets.iter().enumerate() {
-            let folded = summary.get(&format!("{}.in_flight", market.id)).unwrap();
+            let folded = summary
+                .get(EntityKind::Market, &market.id, "in_flight")
+                .unwrap();
             assert_eq!(
                 folded,
                 crate::projection::Value::Count(stats.in_flight[m] as i64),

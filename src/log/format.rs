@@ -3,9 +3,9 @@
 //! `.context` and `next_event()` and never care which.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,8 @@ use crate::Error;
 use crate::event::Event;
 use crate::event::context::Context;
 
-use super::{LogReader, LogWriter};
+use super::{LogReader, LogWriter, meta_path};
+use crate::model::digest::sha256_hex;
 
 /// Which form a run writes its event log in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +62,8 @@ enum Source {
 }
 
 impl AnyLogReader {
-    /// Opens `path`: a directory is a Parquet log (`events/`), a file is `events.csv`.
+    /// Opens `path`: a directory is a Parquet log (`events/`), a file is `events.csv`
+    /// (with its sidecar).
     pub fn open(path: &Path) -> Result<AnyLogReader, Error> {
         if path.is_dir() {
             LogFormat::Parquet.check_built()?;
@@ -74,11 +76,7 @@ impl AnyLogReader {
                 });
             }
         }
-        let file = File::open(path).map_err(Error::io(format!("reading {}", path.display())))?;
-        let reader = LogReader::open(
-            BufReader::with_capacity(READ_BUFFER, file),
-            &path.display().to_string(),
-        )?;
+        let reader = LogReader::open_file(path, READ_BUFFER)?;
         Ok(AnyLogReader {
             context: reader.context.clone(),
             source: Source::Csv(Box::new(reader)),
@@ -106,7 +104,8 @@ impl AnyLogReader {
 
 /// The event log being written, in either format.
 pub struct AnyLogWriter {
-    /// The log's name in the run directory.
+    /// The run directory, and the log's name in it.
+    dir: PathBuf,
     name: String,
     writer: Writer,
 }
@@ -137,6 +136,7 @@ impl AnyLogWriter {
             LogFormat::Parquet => unreachable!("refused by check_built"),
         };
         Ok(AnyLogWriter {
+            dir: dir.to_path_buf(),
             name: name.to_string(),
             writer,
         })
@@ -151,12 +151,24 @@ impl AnyLogWriter {
         }
     }
 
-    /// Completes the log; returns the SHA-256 of each file written, by its path from the
-    /// run directory (`events.csv`, or `events/date=.../part-0.parquet` for each day).
+    /// Completes the log (for `events.csv`, writes its sidecar); returns the SHA-256 of
+    /// each file written, by its path from the run directory (`events.csv` and
+    /// `events.meta.json`, or `events/date=.../part-0.parquet` for each day).
     pub fn finish(self) -> Result<BTreeMap<String, String>, Error> {
         let name = self.name;
         Ok(match self.writer {
-            Writer::Csv(w) => BTreeMap::from([(name, w.finish()?.sha256)]),
+            Writer::Csv(w) => {
+                let done = w.finish()?;
+                let meta = done.meta.to_json();
+                let meta_file = meta_path(Path::new(&name));
+                let path = self.dir.join(&meta_file);
+                fs::write(&path, &meta)
+                    .map_err(Error::io(format!("writing {}", path.display())))?;
+                BTreeMap::from([
+                    (name, done.sha256),
+                    (meta_file.display().to_string(), sha256_hex(meta.as_bytes())),
+                ])
+            }
             #[cfg(feature = "parquet")]
             Writer::Parquet(w) => w
                 .finish()?

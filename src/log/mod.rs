@@ -1,8 +1,9 @@
 //! The event log `events.csv`: writing it as the run goes, and reading it back.
 //!
-//! Layout: a first line `#tradesim-events schema=1`, a second line `#context {json}`
-//! (the run's dimensions, see `Context`), the CSV header, one row per event, and a last
-//! line `#end events=N` so that a truncated log is caught. Rows are formatted in
+//! Layout: plain CSV, a header and one row per event, so that data tools read it with
+//! no options; beside it the sidecar `events.meta.json` (see `meta`) holds the schema
+//! version, the run's context, the row count and digest that catch a truncated or
+//! edited log, and the data dictionary. Rows are formatted in
 //! parallel chunks and hashed, in order, by rayon jobs that run whenever a thread has
 //! nothing else to do; a thread of its own writes them, in order, so neither the
 //! formatting, the hash nor the disk serialises the run.
@@ -10,6 +11,7 @@
 pub mod direct;
 mod format;
 mod in_order;
+pub mod meta;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 mod reader;
@@ -17,6 +19,7 @@ mod schema;
 mod writer;
 
 pub use format::{AnyLogReader, AnyLogWriter, LogFormat};
+pub use meta::{LogMeta, meta_path};
 pub use reader::LogReader;
 pub use schema::{COLUMNS, READABLE_SCHEMAS, SCHEMA_VERSION};
 pub use writer::{Finished, LogWriter};
@@ -27,6 +30,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use super::meta::{LogMeta, meta_path};
     use super::reader::*;
     use super::writer::*;
     use crate::event::context::Context;
@@ -41,17 +45,29 @@ mod tests {
     use crate::Error;
     use crate::scenario::sha256_hex;
 
-    /// The checked-in log (written before the writer thread existed): its context, its
-    /// events and its bytes.
+    /// The checked-in log: its context, its events and its bytes.
     fn tiny() -> (Context, Vec<Event>, Vec<u8>) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_run/events.csv");
         let text = std::fs::read(&path).unwrap();
-        let mut reader = LogReader::open(BufReader::new(&text[..]), "tiny").unwrap();
+        let events = read_all(&tiny_meta(), &text);
+        (tiny_meta().context, events, text)
+    }
+
+    fn tiny_meta() -> LogMeta {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/tiny_run")
+            .join(meta_path(Path::new("events.csv")));
+        LogMeta::parse(&std::fs::read(&path).unwrap(), "tiny sidecar").unwrap()
+    }
+
+    /// Every event of a log in memory, read with its sidecar.
+    fn read_all(meta: &LogMeta, text: &[u8]) -> Vec<Event> {
+        let mut reader = LogReader::open(meta.clone(), BufReader::new(text), "memory").unwrap();
         let mut events = Vec::new();
         while let Some(e) = reader.next_event().unwrap() {
             events.push(e);
         }
-        (reader.context.clone(), events, text)
+        events
     }
 
     #[test]
@@ -67,6 +83,7 @@ mod tests {
         let done = log.finish().unwrap();
         assert!(done.out == text, "the log's bytes changed");
         assert_eq!(done.sha256, sha256_hex(&text));
+        assert_eq!(done.meta, tiny_meta(), "the sidecar changed");
     }
 
     /// An arbitrary event that the tiny log's context admits: its route serves its
@@ -195,13 +212,8 @@ mod tests {
             let (a, b) = events.split_at(cut.min(events.len()));
             log.write(a).unwrap();
             log.write(b).unwrap();
-            let text = log.finish().unwrap().out;
-            let mut reader = LogReader::open(BufReader::new(&text[..]), "prop").unwrap();
-            let mut read = Vec::new();
-            while let Some(e) = reader.next_event().unwrap() {
-                read.push(e);
-            }
-            proptest::prop_assert_eq!(read, events);
+            let done = log.finish().unwrap();
+            proptest::prop_assert_eq!(read_all(&done.meta, &done.out), events);
         }
     }
 
@@ -238,8 +250,8 @@ mod tests {
         context.categories[1] = "e".repeat(2 * PIECE + 5);
         let mut log = LogWriter::new(Vec::new(), &context).unwrap();
         log.write(&events).unwrap();
-        let text = log.finish().unwrap().out;
-        let rows = String::from_utf8(text.clone()).unwrap();
+        let done = log.finish().unwrap();
+        let rows = String::from_utf8(done.out.clone()).unwrap();
         for name in [
             &context.routes[3].id,
             &context.facilities[0].id,
@@ -247,12 +259,7 @@ mod tests {
         ] {
             assert!(rows.contains(&format!(",{name},")), "{name} written whole");
         }
-        let mut reader = LogReader::open(BufReader::new(&text[..]), "long").unwrap();
-        let mut read = Vec::new();
-        while let Some(e) = reader.next_event().unwrap() {
-            read.push(e);
-        }
-        assert_eq!(read, events);
+        assert_eq!(read_all(&done.meta, &done.out), events);
     }
 
     /// The same events written into memory, into a file with direct I/O and into a file
@@ -450,24 +457,31 @@ mod tests {
     /// every kind the columns it fills.
     #[test]
     fn the_readme_documents_the_schema() {
-        use super::schema::{COLUMNS, FILLED};
+        use super::schema::{COLUMNS, DICTIONARY, FILLED};
         use crate::event::KIND_NAMES;
         let readme =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
                 .unwrap();
         let section = &readme[readme.find("## The event log").unwrap()..];
-        let cells: Vec<&str> = section
+        // (name, type, unit) of each column, a row naming several giving each the same.
+        let documented: Vec<(&str, &str, &str)> = section
             .lines()
             .filter(|l| l.starts_with("| `"))
-            .map(|l| l.split('|').nth(1).unwrap().trim())
-            .collect();
-        let documented: Vec<&str> = cells
-            .iter()
-            .flat_map(|c| c.split(", "))
-            .map(|c| c.trim_matches('`'))
+            .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+            .flat_map(|cells| {
+                let (ty, unit) = (cells[2], cells[3]);
+                cells[1]
+                    .split(", ")
+                    .map(move |c| (c.trim_matches('`'), ty, unit))
+                    .collect::<Vec<_>>()
+            })
             .take(COLUMNS.len())
             .collect();
-        assert_eq!(documented, COLUMNS, "the README's column table");
+        let defined: Vec<(&str, &str, &str)> = DICTIONARY
+            .iter()
+            .map(|c| (c.name, c.ty.name(), c.unit))
+            .collect();
+        assert_eq!(documented, defined, "the README's column table");
         for (kind, filled) in KIND_NAMES.iter().zip(FILLED) {
             let row = section
                 .lines()

@@ -1,32 +1,44 @@
 //! Reading the event log back, one event at a time, every row checked.
 
-use std::io::{BufRead, Read as _};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read as _};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::event::context::{Context, FacilityKind};
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::model::date::DAY_S;
-use crate::model::date::{Date, UtcOffset};
+use crate::model::date::{Date, UtcOffset, iso_time};
 use crate::model::rules;
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
+use super::meta::{LogMeta, meta_path, readable};
 use super::schema::*;
 
 /// A log opened for reading: its context, then its events one at a time.
 ///
-/// Every row is checked as it is read: its fields, its `seq` (1, 2, 3, ...), the
-/// log's total order (time_s, order_id, lifecycle stage), times inside the horizon,
-/// and the end marker with its count, so a garbled, reordered or truncated log is an
-/// error naming its line rather than a wrong table.
+/// Every row is checked as it is read: its fields, its `seq` (1, 2, 3, ...), its `time`
+/// against its `time_s`, the log's total order (time_s, order_id, lifecycle stage), times
+/// inside the horizon; at the end, the count of rows and the digest of the whole file
+/// against the sidecar's. So a garbled, reordered, edited or truncated log is an error
+/// naming its line rather than a wrong table.
 pub struct LogReader<R: BufRead> {
     pub context: Context,
-    pub schema: u32,
+    pub meta: LogMeta,
     input: R,
     line_no: u64,
     line: String,
     last_seq: u64,
     last: Option<Event>,
     horizon_s: u32,
+    start: Date,
+    offset: UtcOffset,
+    /// `time` of the rows at `last`'s `time_s`.
+    time_text: String,
+    sha: Sha256,
+    bytes: u64,
     ended: bool,
     source: String,
 }
@@ -66,125 +78,106 @@ fn read_line<R: BufRead>(input: &mut R, buf: &mut String, limit: u64) -> Result<
     })
 }
 
+impl LogReader<BufReader<File>> {
+    /// Opens the log at `path` with its sidecar beside it (`events.meta.json` for
+    /// `events.csv`), reading through a buffer of `buffer` bytes.
+    pub fn open_file(path: &Path, buffer: usize) -> Result<LogReader<BufReader<File>>, Error> {
+        let source = path.display().to_string();
+        let file = File::open(path).map_err(Error::io(format!("reading {source}")))?;
+        let mut input = BufReader::with_capacity(buffer, file);
+        let meta_file = meta_path(path);
+        let meta_source = meta_file.display().to_string();
+        let meta = match File::open(&meta_file) {
+            Ok(f) => {
+                let mut text = Vec::new();
+                f.take(MAX_META + 1)
+                    .read_to_end(&mut text)
+                    .map_err(Error::io(format!("reading {meta_source}")))?;
+                if text.len() as u64 > MAX_META {
+                    return Err(Error::BadInput(format!(
+                        "{meta_source}: longer than {MAX_META} bytes: not a tradesim log's sidecar"
+                    )));
+                }
+                LogMeta::parse(&text, &meta_source)?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A log of schema 1 to 3 carried its version inside: name it.
+                let mut first = String::new();
+                let _ = read_line(&mut input, &mut first, 256);
+                if let Some(v) = first.trim_end().strip_prefix(OLD_MAGIC) {
+                    return Err(bad(
+                        &source,
+                        1,
+                        format!(
+                            "event log schema {v} is not supported: tradesim {} reads schema {}; \
+                             it was written by an older tradesim: run its scenario again with this one",
+                            env!("CARGO_PKG_VERSION"),
+                            readable()
+                        ),
+                    ));
+                }
+                return Err(Error::BadInput(format!(
+                    "{source}: no sidecar {meta_source} beside it: a tradesim event log is read \
+                     with the sidecar its run wrote (schema, context, row count and digest)"
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("reading {meta_source}"))(e)),
+        };
+        LogReader::open(meta, input, &source)
+    }
+}
+
 impl<R: BufRead> LogReader<R> {
-    /// Reads and checks the three header lines; `source` names the log in messages.
-    pub fn open(mut input: R, source: &str) -> Result<LogReader<R>, Error> {
-        let mut line = String::new();
-        let expected_magic = format!("`{MAGIC}{SCHEMA_VERSION}`");
-        let not_a_log = |found: &str| {
-            bad(
-                source,
-                1,
-                format!("not a tradesim event log: expected {expected_magic}, found {found}"),
-            )
-        };
-        match read_line(&mut input, &mut line, 256).map_err(|m| not_a_log(&m))? {
-            Got::End => return Err(not_a_log("an empty file")),
-            Got::TooLong => return Err(not_a_log(&format!("`{}`", preview(&line)))),
-            Got::Line | Got::Cut => {}
-        }
-        let Some(version) = line.trim_end().strip_prefix(MAGIC) else {
-            return Err(not_a_log(&format!("`{}`", preview(&line))));
-        };
-        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad(
-                source,
-                1,
-                format!("bad schema version `{version}`: expected a whole number"),
-            ));
-        }
-        let schema: u32 = version
-            .parse()
-            .map_err(|_| bad(source, 1, format!("bad schema version `{version}`")))?;
-        if !READABLE_SCHEMAS.contains(&schema) {
-            let newer = if READABLE_SCHEMAS.iter().all(|&s| s < schema) {
-                "; it was written by a newer tradesim"
-            } else {
-                "; it was written by an older tradesim: run its scenario again with this one"
-            };
-            return Err(bad(
-                source,
-                1,
-                format!(
-                    "event log schema {schema} is not supported: tradesim {} reads schema {}{newer}",
-                    env!("CARGO_PKG_VERSION"),
-                    READABLE_SCHEMAS
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-
-        let expected_context = format!("expected `{CONTEXT_PREFIX}{{...}}`");
-        match read_line(&mut input, &mut line, MAX_CONTEXT)
-            .map_err(|m| bad(source, 2, format!("{expected_context}: {m}")))?
-        {
-            Got::End | Got::Cut => {
-                return Err(bad(
-                    source,
-                    2,
-                    format!("{expected_context}: the log is truncated in its header"),
-                ));
-            }
-            Got::TooLong => {
-                return Err(bad(
-                    source,
-                    2,
-                    format!("{expected_context}: the line is longer than {MAX_CONTEXT} bytes"),
-                ));
-            }
-            Got::Line => {}
-        }
-        let Some(json) = line.trim_end().strip_prefix(CONTEXT_PREFIX) else {
-            return Err(bad(
-                source,
-                2,
-                format!("{expected_context}, found `{}`", preview(&line)),
-            ));
-        };
-        let context: Context = serde_json::from_str(json)
-            .map_err(|e| bad(source, 2, format!("unreadable context: {e}")))?;
-        check_context(&context)
-            .map_err(|m| bad(source, 2, format!("inconsistent context: {m}")))?;
-
+    /// Checks the sidecar's context and reads the header line; `source` names the log in
+    /// messages.
+    pub fn open(meta: LogMeta, mut input: R, source: &str) -> Result<LogReader<R>, Error> {
+        let context = meta.context.clone();
+        check_context(&context).map_err(|m| {
+            Error::BadInput(format!(
+                "{source}: the sidecar's context is inconsistent: {m}"
+            ))
+        })?;
         let header = COLUMNS.join(",");
+        let mut line = String::new();
         let expected_header = format!("expected the header `{header}`");
-        match read_line(&mut input, &mut line, MAX_ROW)
-            .map_err(|m| bad(source, 3, format!("{expected_header}: {m}")))?
-        {
-            Got::End | Got::Cut => {
-                return Err(bad(
-                    source,
-                    3,
-                    format!("{expected_header}: the log is truncated in its header"),
-                ));
-            }
-            Got::Line | Got::TooLong => {}
-        }
-        if line.trim_end_matches(['\n', '\r']) != header {
+        let got = read_line(&mut input, &mut line, MAX_ROW)
+            .map_err(|m| bad(source, 1, format!("{expected_header}: {m}")))?;
+        if matches!(got, Got::End) {
             return Err(bad(
                 source,
-                3,
+                1,
+                format!("{expected_header}, found an empty file"),
+            ));
+        }
+        if line.trim_end_matches(['\n', '\r']) != header || !matches!(got, Got::Line) {
+            return Err(bad(
+                source,
+                1,
                 format!("{expected_header}, found `{}`", preview(&line)),
             ));
         }
+        let mut sha = Sha256::new();
+        sha.update(line.as_bytes());
         Ok(LogReader {
             horizon_s: context.span_days() * DAY_S,
+            start: Date::parse(&context.start_date).expect("a checked context"),
+            offset: UtcOffset::parse(&context.utc_offset).expect("a checked context"),
             context,
-            schema,
             input,
-            line_no: 3,
-            line: String::new(),
+            line_no: 1,
+            bytes: line.len() as u64,
+            line,
             last_seq: 0,
             last: None,
+            time_text: String::new(),
+            sha,
+            meta,
             ended: false,
             source: source.to_string(),
         })
     }
 
-    /// The line last read (1-based; the header is lines 1 to 3).
+    /// The line last read (1-based; the header is line 1).
     pub fn line_no(&self) -> u64 {
         self.line_no
     }
@@ -194,28 +187,16 @@ impl<R: BufRead> LogReader<R> {
         self.last_seq
     }
 
-    /// The next event, `None` after the end marker.
+    /// The next event, `None` at the end of a whole log.
     pub fn next_event(&mut self) -> Result<Option<Event>, Error> {
         if self.ended {
             return Ok(None);
         }
         self.line_no += 1;
-        let expected = |seq: u64| {
-            format!(
-                "expected the row with seq {seq} or the end marker `{END_PREFIX}{}`",
-                seq - 1
-            )
-        };
         let read = read_line(&mut self.input, &mut self.line, MAX_ROW).map_err(|m| self.bad(m))?;
         match read {
             Got::Line => {}
-            Got::End => {
-                return Err(self.bad(format!(
-                    "{}, found the end of the file: the log is truncated after {} events",
-                    expected(self.last_seq + 1),
-                    self.last_seq
-                )));
-            }
+            Got::End => return self.end().map(|()| None),
             Got::Cut => {
                 return Err(self.bad(format!(
                     "the last line is cut short (`{}` without a line break): the log is truncated",
@@ -224,47 +205,31 @@ impl<R: BufRead> LogReader<R> {
             }
             Got::TooLong => {
                 return Err(self.bad(format!(
-                    "{}, found a line longer than {MAX_ROW} bytes",
-                    expected(self.last_seq + 1)
+                    "expected the row with seq {}, found a line longer than {MAX_ROW} bytes",
+                    self.last_seq + 1
                 )));
             }
         }
+        self.sha.update(self.line.as_bytes());
+        self.bytes += self.line.len() as u64;
         let text = self.line.trim_end_matches(['\n', '\r']);
-        if let Some(count) = text.strip_prefix(END_PREFIX) {
-            let count: u64 = count.parse().map_err(|_| {
-                self.bad(format!(
-                    "bad end marker `{text}`: expected `{END_PREFIX}{}`",
-                    self.last_seq
-                ))
-            })?;
-            if count != self.last_seq {
-                return Err(self.bad(format!(
-                    "the end marker counts {count} events but the log holds {}: rows are missing",
-                    self.last_seq
-                )));
-            }
-            self.ended = true;
-            let mut rest = String::new();
-            if !matches!(read_line(&mut self.input, &mut rest, MAX_ROW), Ok(Got::End)) {
-                self.line_no += 1;
-                return Err(self.bad(format!("text after the end marker `{text}`")));
-            }
-            return Ok(None);
-        }
-        if text.starts_with('#') {
-            return Err(self.bad(format!(
-                "{}, found `{}`",
-                expected(self.last_seq + 1),
-                preview(text)
-            )));
-        }
-        let (seq, event) =
+        let (seq, event, time) =
             parse_row(text, &self.context, self.horizon_s).map_err(|m| self.bad(m))?;
         if seq != self.last_seq + 1 {
             return Err(self.bad(format!(
                 "expected seq {}, found {seq}: rows are missing, repeated or out of order",
                 self.last_seq + 1
             )));
+        }
+        if self.last.is_none_or(|last| last.time_s != event.time_s) {
+            self.time_text = iso_time(self.start, self.offset, event.time_s);
+        }
+        if time != self.time_text {
+            let message = format!(
+                "column `time`: expected `{}` for time_s {}, found `{time}`",
+                self.time_text, event.time_s
+            );
+            return Err(self.bad(message));
         }
         if let Some(last) = &self.last {
             let (key, last_key) = (event.order_key(), last.order_key());
@@ -289,6 +254,33 @@ impl<R: BufRead> LogReader<R> {
         self.last_seq = seq;
         self.last = Some(event);
         Ok(Some(event))
+    }
+
+    /// The end of the file: the log is whole if it holds the rows and bytes its sidecar
+    /// counts, with the same digest.
+    fn end(&mut self) -> Result<(), Error> {
+        if self.last_seq != self.meta.events {
+            return Err(self.bad(format!(
+                "the file ends after {} events but its sidecar counts {}: the log is {}",
+                self.last_seq,
+                self.meta.events,
+                if self.last_seq < self.meta.events {
+                    "truncated"
+                } else {
+                    "not the one the sidecar describes"
+                }
+            )));
+        }
+        let sha256 = crate::model::digest::hex(&std::mem::take(&mut self.sha).finalize());
+        if self.bytes != self.meta.bytes || sha256 != self.meta.sha256 {
+            return Err(self.bad(format!(
+                "the file does not match its sidecar: {} bytes with SHA-256 {sha256}, where the \
+                 sidecar has {} bytes with SHA-256 {}; the log was changed after its run",
+                self.bytes, self.meta.bytes, self.meta.sha256
+            )));
+        }
+        self.ended = true;
+        Ok(())
     }
 
     fn bad(&self, message: impl std::fmt::Display) -> Error {
@@ -489,7 +481,11 @@ fn preview(line: &str) -> String {
     }
 }
 
-fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), String> {
+fn parse_row<'t>(
+    text: &'t str,
+    ctx: &Context,
+    horizon_s: u32,
+) -> Result<(u64, Event, &'t str), String> {
     // A byte loop: fields are a few bytes long, too short for `split`'s memchr to pay.
     let mut f = [""; COLUMNS.len()];
     let mut n = 0;
@@ -581,14 +577,14 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             horizon_s - 1
         ));
     }
-    let kind = KIND_NAMES.iter().position(|k| *k == f[2]).ok_or_else(|| {
+    let kind = KIND_NAMES.iter().position(|k| *k == f[3]).ok_or_else(|| {
         format!(
             "column `kind`: unknown event kind `{}` (known: {})",
-            f[2],
+            f[3],
             KIND_NAMES.join(", ")
         )
     })?;
-    for i in 6..COLUMNS.len() {
+    for i in COMMON..COLUMNS.len() {
         if !f[i].is_empty() && !FILLED[kind].contains(&i) {
             return Err(format!(
                 "column `{}`: expected nothing for a `{}` event, found `{}`",
@@ -596,30 +592,30 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             ));
         }
     }
-    let order_id = int(3)?;
-    let market = MarketId(lookup(&f, 4, ctx.markets.iter().map(|m| m.id.as_str()))?);
-    let route = RouteId(lookup(&f, 5, ctx.routes.iter().map(|r| r.id.as_str()))?);
+    let order_id = int(4)?;
+    let market = MarketId(lookup(&f, 5, ctx.markets.iter().map(|m| m.id.as_str()))?);
+    let route = RouteId(lookup(&f, 6, ctx.routes.iter().map(|r| r.id.as_str()))?);
     let route_dim = &ctx.routes[route.ix()];
     if route_dim.market != market.0 {
         return Err(format!(
             "column `route`: route `{}` does not serve market `{}`",
-            f[5], f[4]
+            f[6], f[5]
         ));
     }
     let methods = &ctx.markets[market.ix()].methods;
-    let method = || lookup(&f, 9, methods.iter().map(String::as_str)).map(MethodId);
+    let method = || lookup(&f, 10, methods.iter().map(String::as_str)).map(MethodId);
     let route_hub = || {
-        let hub = HubId(lookup(&f, 6, ctx.hubs().iter().map(|h| h.id.as_str()))?);
+        let hub = HubId(lookup(&f, 7, ctx.hubs().iter().map(|h| h.id.as_str()))?);
         if route_dim.hub != Some(hub.0) {
             return Err(format!(
                 "column `hub`: route `{}` does not go via hub `{}`",
-                f[5], f[6]
+                f[6], f[7]
             ));
         }
         Ok(hub)
     };
     let seller = || {
-        let rank = u32_at(7)?;
+        let rank = u32_at(8)?;
         let pool = &ctx.pools[usize::from(route_dim.pool)];
         if rank >= pool.count {
             return Err(format!(
@@ -632,81 +628,81 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
     let kind = match kind {
         0 => EventKind::OrderPlaced {
             seller: seller()?,
-            category: CategoryId(lookup(&f, 8, ctx.categories.iter().map(String::as_str))?),
+            category: CategoryId(lookup(&f, 9, ctx.categories.iter().map(String::as_str))?),
             method: method()?,
-            value_cents: u32_at(12)?,
+            value_cents: u32_at(13)?,
         },
         1 => EventKind::PaymentAttempted {
             method: method()?,
-            attempt: match int(10)? {
+            attempt: match int(11)? {
                 a @ 1..=255 => a as u8,
                 a => return Err(format!("column `attempt`: expected 1 to 255, found {a}")),
             },
-            success: flag(11)?,
+            success: flag(12)?,
         },
         2 => EventKind::OrderCancelled {
             seller: seller()?,
             method: method()?,
-            value_cents: u32_at(12)?,
-            attempts: match int(10)? {
+            value_cents: u32_at(13)?,
+            attempts: match int(11)? {
                 a @ 0..=255 => a as u8,
                 a => return Err(format!("column `attempt`: expected 0 to 255, found {a}")),
             },
         },
         3 => EventKind::Dispatched {
             seller: seller()?,
-            value_cents: u32_at(12)?,
-            freight_cents: u32_at(19)?,
+            value_cents: u32_at(13)?,
+            freight_cents: u32_at(20)?,
         },
         4 => EventKind::HubArrived { hub: route_hub()? },
         5 => EventKind::HubDeparted {
             hub: route_hub()?,
-            wait_s: u32_at(16)?,
-            service_s: u32_at(17)?,
+            wait_s: u32_at(17)?,
+            service_s: u32_at(18)?,
             seller: seller()?,
-            fee_cents: u32_at(20)?,
-            finance_cents: u32_at(22)?,
+            fee_cents: u32_at(21)?,
+            finance_cents: u32_at(23)?,
         },
         6 => {
             if route_dim.linehaul.is_none() {
                 return Err(format!(
                     "kind `linehaul_departed`: route `{}` has no line-haul schedule",
-                    f[5]
+                    f[6]
                 ));
             }
             EventKind::LinehaulDeparted {
-                wait_s: u32_at(16)?,
+                wait_s: u32_at(17)?,
             }
         }
         7 => EventKind::CustomsCleared {
-            duty_cents: u32_at(13)?,
-            vat_cents: u32_at(14)?,
-            inspected: flag(15)?,
-            wait_s: u32_at(16)?,
-            service_s: u32_at(17)?,
+            duty_cents: u32_at(14)?,
+            vat_cents: u32_at(15)?,
+            inspected: flag(16)?,
+            wait_s: u32_at(17)?,
+            service_s: u32_at(18)?,
         },
         8 => EventKind::Delivered {
-            lead_s: u32_at(18)?,
-            collected_cents: u32_at(23)?,
+            lead_s: u32_at(19)?,
+            collected_cents: u32_at(24)?,
         },
         9 => EventKind::Returned {
             seller: seller()?,
-            value_cents: u32_at(12)?,
-            freight_cents: u32_at(19)?,
+            value_cents: u32_at(13)?,
+            freight_cents: u32_at(20)?,
         },
         10 => EventKind::Refused {
             seller: seller()?,
             method: method()?,
-            value_cents: u32_at(12)?,
-            freight_cents: u32_at(19)?,
+            value_cents: u32_at(13)?,
+            freight_cents: u32_at(20)?,
         },
         _ => EventKind::SellerPaid {
             seller: seller()?,
             method: method()?,
-            value_cents: u32_at(12)?,
-            commission_cents: u32_at(21)?,
-            fee_cents: u32_at(20)?,
-            to_cash_s: u32_at(24)?,
+            value_cents: u32_at(13)?,
+            commission_cents: u32_at(22)?,
+            fee_cents: u32_at(21)?,
+            to_cash_s: u32_at(25)?,
         },
     };
     Ok((
@@ -718,5 +714,6 @@ fn parse_row(text: &str, ctx: &Context, horizon_s: u32) -> Result<(u64, Event), 
             route,
             kind,
         },
+        f[2],
     ))
 }

@@ -16,6 +16,8 @@ use crate::event::context::Context;
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::log::direct::DirectFile;
 use crate::log::in_order::InOrder;
+use crate::log::meta::LogMeta;
+use crate::model::date::{DAY_S, Date, UtcOffset};
 
 use super::schema::*;
 
@@ -68,6 +70,7 @@ enum Msg {
 /// thread and leaves the log incomplete.
 pub struct LogWriter<W: Write + Send + 'static = DirectFile> {
     labels: Labels,
+    context: Context,
     next_seq: u64,
     /// Names the log in messages.
     name: String,
@@ -89,6 +92,7 @@ struct Hasher {
 
 struct HashState {
     sha: Sha256,
+    bytes: u64,
     /// `None` once the log is finished or abandoned.
     rows: Option<SyncSender<Msg>>,
 }
@@ -97,6 +101,7 @@ impl Hasher {
     /// Hashes the next buffer and passes it to the writing thread.
     fn pass_on(&self, state: &mut HashState, buf: Chunk) {
         state.sha.update(buf.text());
+        state.bytes += buf.len as u64;
         let sent = state
             .rows
             .as_ref()
@@ -126,6 +131,8 @@ pub struct Finished<W> {
     pub out: W,
     /// SHA-256 of every byte written, in lowercase hex.
     pub sha256: String,
+    /// The sidecar that describes it.
+    pub meta: LogMeta,
 }
 
 impl LogWriter<DirectFile> {
@@ -155,11 +162,13 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             .map_err(Error::io("starting the event log's writing thread"))?;
         let mut log = LogWriter {
             labels: Labels::new(context),
+            context: context.clone(),
             next_seq: 1,
             name,
             hasher: Arc::new(Hasher {
                 rows: InOrder::new(HashState {
                     sha: Sha256::new(),
+                    bytes: 0,
                     rows: Some(rows),
                 }),
                 stopped: AtomicBool::new(false),
@@ -169,12 +178,8 @@ impl<W: Write + Send + 'static> LogWriter<W> {
             round: Vec::with_capacity(ROUND),
             writer: Some(writer),
         };
-        let json = serde_json::to_string(context).expect("context serialises");
         let mut header = log.buffer()?;
-        header.set_text(&format!(
-            "{MAGIC}{SCHEMA_VERSION}\n{CONTEXT_PREFIX}{json}\n{}\n",
-            COLUMNS.join(",")
-        ));
+        header.set_text(&format!("{}\n", COLUMNS.join(",")));
         log.hasher.rows.push([header]);
         Ok(log)
     }
@@ -213,19 +218,20 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         Ok(())
     }
 
-    /// Writes the end marker, waits for the writing thread, and returns the sink with
-    /// the log's SHA-256.
+    /// Waits for the writing thread, and returns the sink with the log's SHA-256 and
+    /// sidecar.
     pub fn finish(mut self) -> Result<Finished<W>, Error> {
-        let mut end = self.buffer()?;
-        end.set_text(&format!("{END_PREFIX}{}\n", self.next_seq - 1));
-        self.hasher.rows.push([end]);
         self.hasher.drain();
         if self.hasher.stopped.load(Ordering::Relaxed) {
             return Err(self.stopped());
         }
-        let (sha, rows) = {
+        let (sha, bytes, rows) = {
             let mut state = self.hasher.rows.state();
-            (std::mem::take(&mut state.sha), state.rows.take())
+            (
+                std::mem::take(&mut state.sha),
+                state.bytes,
+                state.rows.take(),
+            )
         };
         if rows.is_none_or(|rows| rows.send(Msg::End).is_err()) {
             return Err(self.stopped());
@@ -234,6 +240,7 @@ impl<W: Write + Send + 'static> LogWriter<W> {
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(written)) => Ok(Finished {
                 out: written?,
+                meta: LogMeta::new(&self.context, self.next_seq - 1, bytes, sha256.clone()),
                 sha256,
             }),
             Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -346,6 +353,10 @@ struct Labels {
     routes: Vec<Label>,
     hubs: Vec<Label>,
     categories: Vec<Label>,
+    /// Per day of the horizon, `YYYY-MM-DDT` (on the scenario's clock), padded.
+    dates: Vec<[u8; PIECE]>,
+    /// `+HH:MM`.
+    offset: [u8; 6],
     /// Bytes of the longest row these names allow, padding overshoot included.
     max_row: usize,
 }
@@ -366,6 +377,13 @@ impl Labels {
             routes: labels(&mut ctx.routes.iter().map(|r| &r.id)),
             hubs: labels(&mut ctx.hubs().iter().map(|h| &h.id)),
             categories: labels(&mut ctx.categories.iter()),
+            dates: dates(ctx),
+            offset: UtcOffset::parse(&ctx.utc_offset)
+                .expect("a checked context")
+                .to_string()
+                .as_bytes()
+                .try_into()
+                .expect("+HH:MM"),
             max_row: 0,
         };
         let longest = [
@@ -381,11 +399,27 @@ impl Labels {
         .map(|l| l.padded.len())
         .max()
         .unwrap_or(0);
-        // 19 columns, each a comma and at most 20 digits or the longest padded label.
-        let max_row = COLUMNS.len() * longest.max(1 + DIGITS_MAX) + 1;
+        // Each column a comma and at most 20 digits or the longest padded label, and the
+        // time copied whole.
+        let max_row = COLUMNS.len() * longest.max(1 + DIGITS_MAX) + TIME_TEXT + 1;
         Labels { max_row, ..labels }
     }
 }
+
+/// `YYYY-MM-DDT` for each day of the context's horizon.
+fn dates(ctx: &Context) -> Vec<[u8; PIECE]> {
+    let start = Date::parse(&ctx.start_date).expect("a checked context");
+    (0..ctx.span_days())
+        .map(|d| {
+            let mut text = [0; PIECE];
+            text[..11].copy_from_slice(format!("{}T", start.add_days(d.into())).as_bytes());
+            text
+        })
+        .collect()
+}
+
+/// Bytes copied at a time for `,time_s,time`: `,` and 10 digits, `,` and 25 of ISO 8601.
+const TIME_TEXT: usize = 48;
 
 /// Decimal digits of the largest `u64`.
 const DIGITS_MAX: usize = 20;
@@ -441,9 +475,9 @@ struct Rows<'a> {
     /// padding, so that it is copied at a fixed size.
     seq: [u8; 2 * DIGITS_MAX],
     seq_from: usize,
-    /// The last row's time, and `,` with its digits, padded.
+    /// The last row's time, and `,time_s,time` for it, padded.
     time: Option<u32>,
-    time_text: [u8; PIECE],
+    time_text: [u8; TIME_TEXT],
     time_len: usize,
 }
 
@@ -462,7 +496,7 @@ impl<'a> Rows<'a> {
             seq,
             seq_from,
             time: None,
-            time_text: [0; PIECE],
+            time_text: [0; TIME_TEXT],
             time_len: 0,
         };
         rows.make_room();
@@ -523,6 +557,31 @@ impl<'a> Rows<'a> {
         self.at = put_digits(&mut self.line, self.at + 1, v.into());
     }
 
+    /// `,time_s,YYYY-MM-DDTHH:MM:SS+HH:MM` for the rows at `time_s`.
+    fn set_time(&mut self, time_s: u32) {
+        let t = &mut self.time_text;
+        t[0] = b',';
+        let mut at = put_digits(t, 1, time_s.into());
+        t[at] = b',';
+        at += 1;
+        t[at..at + PIECE].copy_from_slice(&self.labels.dates[(time_s / DAY_S) as usize]);
+        at += 11;
+        let second = time_s % DAY_S;
+        for (i, part) in [second / 3600, second / 60 % 60, second % 60]
+            .into_iter()
+            .enumerate()
+        {
+            let pair = part as usize * 2;
+            t[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+            t[at + 2] = if i < 2 { b':' } else { 0 };
+            at += 3;
+        }
+        at -= 1;
+        t[at..at + 6].copy_from_slice(&self.labels.offset);
+        self.time = Some(time_s);
+        self.time_len = at + 6;
+    }
+
     /// Formats `e` as the next row.
     #[inline(always)]
     fn format(&mut self, e: &Event) {
@@ -532,11 +591,9 @@ impl<'a> Rows<'a> {
         self.at += DIGITS_MAX - self.seq_from;
         self.next_seq();
         if self.time != Some(e.time_s) {
-            self.time = Some(e.time_s);
-            self.time_text[0] = b',';
-            self.time_len = put_digits(&mut self.time_text, 1, e.time_s.into());
+            self.set_time(e.time_s);
         }
-        self.line[self.at..self.at + PIECE].copy_from_slice(&self.time_text);
+        self.line[self.at..self.at + TIME_TEXT].copy_from_slice(&self.time_text);
         self.at += self.time_len;
         self.label(&labels.kinds[e.kind.index()]);
         self.num(e.order_id);

@@ -134,6 +134,19 @@ impl fmt::Display for UtcOffset {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS+HH:MM`: `time_s` seconds after midnight of `start` on the clock
+/// `offset` from UTC (ISO 8601, the event log's `time`).
+pub fn iso_time(start: Date, offset: UtcOffset, time_s: u32) -> String {
+    let s = time_s % DAY_S;
+    format!(
+        "{}T{:02}:{:02}:{:02}{offset}",
+        start.add_days((time_s / DAY_S).into()),
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use super::summary::{EntityRows, Key};
 use super::{Histogram, Value, hours, merge, opt};
 use crate::event::context::{Context, FacilityKind};
 use crate::event::{Event, EventKind};
@@ -154,9 +155,9 @@ impl Facilities {
     }
 
     /// Per facility over the run: arrivals, the largest backlog at a day's end, the
-    /// busiest day's utilisation, and waits. Hubs are named by their id, line-hauls
-    /// and exchange offices by their kind and their route's or market's id.
-    pub(super) fn summary(&self, ctx: &Context, rows: &mut Vec<(String, Value)>) {
+    /// busiest day's utilisation, and waits; each facility by its kind and id (a hub's,
+    /// a line-haul's route's, an exchange office's market's).
+    pub(super) fn summary(&self, ctx: &Context, rows: &mut Vec<(Key, Value)>) {
         for (f, dim) in ctx.facilities.iter().enumerate() {
             let mut arrived = 0;
             let mut backlog = 0i64;
@@ -173,21 +174,15 @@ impl Facilities {
                     peak_util = Some(peak_util.map_or(u, |p| p.max(u)));
                 }
             }
-            let id = match dim.kind {
-                FacilityKind::Hub => dim.id.clone(),
-                kind => format!("{}.{}", kind.name(), dim.id),
-            };
-            rows.push((format!("{id}.arrived"), Value::Count(arrived as i64)));
-            rows.push((format!("{id}.max_backlog"), Value::Count(max_backlog)));
-            rows.push((format!("{id}.peak_utilisation"), Value::Decimal(peak_util)));
-            rows.push((
-                format!("{id}.mean_wait_hours"),
-                Value::Decimal(wait.mean().map(hours)),
-            ));
-            rows.push((
-                format!("{id}.p95_wait_hours"),
+            let mut r = EntityRows::of(rows, dim.kind.into(), &dim.id);
+            r.push("arrived", Value::Count(arrived as i64));
+            r.push("max_backlog", Value::Count(max_backlog));
+            r.push("peak_utilisation", Value::Decimal(peak_util));
+            r.push("mean_wait_hours", Value::Decimal(wait.mean().map(hours)));
+            r.push(
+                "p95_wait_hours",
                 Value::Decimal(wait.percentile(0.95).map(hours)),
-            ));
+            );
         }
     }
 }

@@ -8,7 +8,7 @@ mod facilities;
 mod sellers;
 mod summary;
 
-pub use summary::{Summary, Value};
+pub use summary::{EntityKind, Key, Summary, Value};
 
 use std::fmt::Write as _;
 
@@ -43,7 +43,7 @@ pub const TABLES: [(&str, &str); 7] = [
         "cashflow.csv",
         "date,sellers,market,dispatched,dispatched_usd,payouts_usd,freight_usd,hub_fees_usd,finance_fees_usd,refunds_usd,net_cash_usd,receivables_usd,cod_collected_usd,refused",
     ),
-    ("summary.csv", "metric,value"),
+    ("summary.csv", "entity,entity_kind,metric,value"),
 ];
 
 const SUB_BITS: u32 = 8;
@@ -436,9 +436,7 @@ impl Tables {
         out.push((TABLES[5].0, t));
 
         let mut t = header(6);
-        for (name, value) in self.summary().iter() {
-            let _ = writeln!(t, "{name},{value}");
-        }
+        self.summary().write_rows(&mut t);
         out.push((TABLES[6].0, t));
         out
     }

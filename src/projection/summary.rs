@@ -1,9 +1,11 @@
 //! The headline metrics of a run (`summary.csv`), typed: counts, money in cents and
 //! decimals, each shown as the table writes it.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::*;
+use crate::event::context::FacilityKind;
+use crate::model::rules::ALL;
 
 /// One headline metric's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,21 +43,141 @@ impl fmt::Display for Value {
     }
 }
 
-/// The headline metrics, in the order of `summary.csv`: per market (`RU.orders`, ...),
-/// over all markets (`all.orders`, ...), per seller pool (`MY-SME.net_usd`, ...), per hub
-/// (`MY-DFTZ.arrived`, ...), `all.events`.
+/// What kind of entity a headline metric is about: with the entity's id it names the
+/// entity, so that the exchange office of `RU` and the market `RU` are told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EntityKind {
+    Market,
+    /// Over all markets (entity `all`).
+    All,
+    /// A seller pool over all markets.
+    Sellers,
+    Hub,
+    /// A route's line-hauls (entity `SELLERS:MARKET`).
+    Linehaul,
+    /// A market's exchange office (entity the market's id).
+    Exchange,
+}
+
+impl EntityKind {
+    /// As `summary.csv` writes it in `entity_kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityKind::Market => "market",
+            EntityKind::All => "all",
+            EntityKind::Sellers => "sellers",
+            EntityKind::Hub => "hub",
+            EntityKind::Linehaul => "linehaul",
+            EntityKind::Exchange => "exchange",
+        }
+    }
+
+    /// The kind `name` writes.
+    pub fn parse(name: &str) -> Option<EntityKind> {
+        [
+            EntityKind::Market,
+            EntityKind::All,
+            EntityKind::Sellers,
+            EntityKind::Hub,
+            EntityKind::Linehaul,
+            EntityKind::Exchange,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// An entity of this kind as people read it on the terminal: its id (`RU`,
+    /// `MY-DFTZ`, `all`), a line-haul's and an exchange office's behind their kind
+    /// (`linehaul.CN:RU`, `exchange.RU`) so that they are not taken for a market.
+    pub fn label(self, entity: &str) -> String {
+        match self {
+            EntityKind::Linehaul | EntityKind::Exchange => format!("{}.{entity}", self.name()),
+            _ => entity.to_string(),
+        }
+    }
+}
+
+impl From<FacilityKind> for EntityKind {
+    fn from(kind: FacilityKind) -> Self {
+        match kind {
+            FacilityKind::Hub => EntityKind::Hub,
+            FacilityKind::Linehaul => EntityKind::Linehaul,
+            FacilityKind::Exchange => EntityKind::Exchange,
+        }
+    }
+}
+
+/// Which headline metric: the entity it is about and what is measured (`orders`,
+/// `arrived`, ...). Unique within a summary.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub kind: EntityKind,
+    /// The entity's id (`RU`, `MY-SME`, `CN:RU`), or `all`.
+    pub entity: String,
+    pub metric: &'static str,
+}
+
+impl Key {
+    /// The entity as people read it on the terminal (see `EntityKind::label`).
+    pub fn label(&self) -> String {
+        self.kind.label(&self.entity)
+    }
+
+    /// The metric's dotted name on the terminal: `RU.orders`, `all.events`,
+    /// `linehaul.CN:RU.arrived`.
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.label(), self.metric)
+    }
+}
+
+/// The headline metrics, in the order of `summary.csv`: per market, over all markets,
+/// per seller pool, per facility (hubs, line-hauls, exchange offices), then the events.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Summary(Vec<(String, Value)>);
+pub struct Summary(Vec<(Key, Value)>);
 
 impl Summary {
-    /// The metric called `name`.
-    pub fn get(&self, name: &str) -> Option<Value> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    /// The `metric` of the entity of `kind` called `entity`.
+    pub fn get(&self, kind: EntityKind, entity: &str, metric: &str) -> Option<Value> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.kind == kind && k.entity == entity && k.metric == metric)
+            .map(|(_, v)| *v)
     }
 
     /// Every metric, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), *v))
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, Value)> {
+        self.0.iter().map(|(k, v)| (k, *v))
+    }
+
+    /// `summary.csv`'s rows (`entity,entity_kind,metric,value`), each with a line break;
+    /// the ids are names, which hold no comma or quote (`rules::name`).
+    pub fn write_rows(&self, out: &mut String) {
+        for (k, value) in &self.0 {
+            let _ = writeln!(out, "{},{},{},{value}", k.entity, k.kind.name(), k.metric);
+        }
+    }
+}
+
+/// Collects the rows of one entity.
+pub(super) struct EntityRows<'a> {
+    rows: &'a mut Vec<(Key, Value)>,
+    kind: EntityKind,
+    entity: &'a str,
+}
+
+impl<'a> EntityRows<'a> {
+    pub(super) fn of(rows: &'a mut Vec<(Key, Value)>, kind: EntityKind, entity: &'a str) -> Self {
+        EntityRows { rows, kind, entity }
+    }
+
+    pub(super) fn push(&mut self, metric: &'static str, value: Value) {
+        let key = Key {
+            kind: self.kind,
+            entity: self.entity.to_string(),
+            metric,
+        };
+        self.rows.push((key, value));
     }
 }
 
@@ -73,25 +195,26 @@ impl Tables {
                 add_market_day(&mut x, y);
             }
             add_market_day(&mut all, &x);
-            push_market(&mut rows, &market.id, &x);
+            push_market(
+                EntityRows::of(&mut rows, EntityKind::Market, &market.id),
+                &x,
+            );
         }
-        push_market(&mut rows, "all", &all);
+        push_market(EntityRows::of(&mut rows, EntityKind::All, ALL), &all);
         for (p, pool) in self.ctx.pools.iter().enumerate() {
             let mut x = sellers::TierBooks::default();
             for m in 0..nm {
                 x.add(&self.books.all_tiers(p, m));
             }
-            let id = &pool.id;
-            rows.push((format!("{id}.orders"), Value::Count(x.orders as i64)));
-            rows.push((format!("{id}.revenue_usd"), Value::Usd(x.revenue_cents)));
-            rows.push((format!("{id}.net_usd"), Value::Usd(x.net_cents())));
-            rows.push((
-                format!("{id}.mean_days_to_cash"),
-                Value::Decimal(x.to_cash_days()),
-            ));
+            let mut r = EntityRows::of(&mut rows, EntityKind::Sellers, &pool.id);
+            r.push("orders", Value::Count(x.orders as i64));
+            r.push("revenue_usd", Value::Usd(x.revenue_cents));
+            r.push("net_usd", Value::Usd(x.net_cents()));
+            r.push("mean_days_to_cash", Value::Decimal(x.to_cash_days()));
         }
         self.facilities.summary(&self.ctx, &mut rows);
-        rows.push(("all.events".to_string(), Value::Count(self.events as i64)));
+        EntityRows::of(&mut rows, EntityKind::All, ALL)
+            .push("events", Value::Count(self.events as i64));
         Summary(rows)
     }
 }
@@ -114,32 +237,63 @@ fn add_market_day(x: &mut MarketDay, y: &MarketDay) {
     x.refunds_cents += y.refunds_cents;
 }
 
-fn push_market(rows: &mut Vec<(String, Value)>, id: &str, x: &MarketDay) {
+fn push_market(mut r: EntityRows, x: &MarketDay) {
     // Signed: a log not written by a run (replayed from anywhere) may end orders it
     // never placed.
     let in_flight = x.orders as i64 - x.cancelled as i64 - x.delivered as i64 - x.refused as i64;
-    let r = |name: &str, v: Value| (format!("{id}.{name}"), v);
-    rows.extend([
-        r("orders", Value::Count(x.orders as i64)),
-        r("cancelled", Value::Count(x.cancelled as i64)),
-        r("gmv_usd", Value::Usd(x.gmv_cents)),
-        r("payment_attempts", Value::Count(x.attempts as i64)),
-        r("payment_failures", Value::Count(x.failures as i64)),
-        r("duty_usd", Value::Usd(x.duty_cents as i64)),
-        r("vat_usd", Value::Usd(x.vat_cents as i64)),
-        r("inspected", Value::Count(x.inspected as i64)),
-        r("delivered", Value::Count(x.delivered as i64)),
-        r("returned", Value::Count(x.returned as i64)),
-        r("refused", Value::Count(x.refused as i64)),
-        r("refunds_usd", Value::Usd(x.refunds_cents)),
-        r("in_flight", Value::Count(in_flight)),
-        r(
-            "mean_lead_time_days",
-            Value::Decimal(x.lead.mean().map(days)),
-        ),
-        r(
-            "p95_lead_time_days",
-            Value::Decimal(x.lead.percentile(0.95).map(days)),
-        ),
-    ]);
+    r.push("orders", Value::Count(x.orders as i64));
+    r.push("cancelled", Value::Count(x.cancelled as i64));
+    r.push("gmv_usd", Value::Usd(x.gmv_cents));
+    r.push("payment_attempts", Value::Count(x.attempts as i64));
+    r.push("payment_failures", Value::Count(x.failures as i64));
+    r.push("duty_usd", Value::Usd(x.duty_cents as i64));
+    r.push("vat_usd", Value::Usd(x.vat_cents as i64));
+    r.push("inspected", Value::Count(x.inspected as i64));
+    r.push("delivered", Value::Count(x.delivered as i64));
+    r.push("returned", Value::Count(x.returned as i64));
+    r.push("refused", Value::Count(x.refused as i64));
+    r.push("refunds_usd", Value::Usd(x.refunds_cents));
+    r.push("in_flight", Value::Count(in_flight));
+    r.push(
+        "mean_lead_time_days",
+        Value::Decimal(x.lead.mean().map(days)),
+    );
+    r.push(
+        "p95_lead_time_days",
+        Value::Decimal(x.lead.percentile(0.95).map(days)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The terminal's names keep a line-haul and an exchange office apart from a market
+    /// or hub of the same id, as the columns do.
+    #[test]
+    fn dotted_names_put_line_hauls_and_exchange_offices_behind_their_kind() {
+        let key = |kind, entity: &str, metric| Key {
+            kind,
+            entity: entity.to_string(),
+            metric,
+        };
+        let names = [
+            key(EntityKind::Market, "RU", "orders"),
+            key(EntityKind::Exchange, "RU", "arrived"),
+            key(EntityKind::Hub, "RU", "arrived"),
+            key(EntityKind::Linehaul, "CN:RU", "arrived"),
+            key(EntityKind::All, ALL, "events"),
+        ]
+        .map(|k| k.name());
+        assert_eq!(
+            names,
+            [
+                "RU.orders",
+                "exchange.RU.arrived",
+                "RU.arrived",
+                "linehaul.CN:RU.arrived",
+                "all.events"
+            ]
+        );
+    }
 }

@@ -31,20 +31,20 @@ fn issue_19_an_order_follows_the_rules_in_force_when_it_was_placed() {
     let text = read(&out.join("events.csv"));
     let (mut before, mut after, mut cod_delivered_after) = (0, 0, 0);
     let mut cod_orders = std::collections::BTreeSet::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+    for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let time: u32 = f[1].parse().unwrap();
-        if f[2] == "order_placed" && f[4] == "IN" && f[9] == "cod" {
+        if f[3] == "order_placed" && f[5] == "IN" && f[10] == "cod" {
             if time < change_s {
                 before += 1;
-                cod_orders.insert(f[3].to_string());
+                cod_orders.insert(f[4].to_string());
             } else {
                 after += 1;
             }
         }
-        if f[2] == "delivered" && time >= change_s && cod_orders.contains(f[3]) {
+        if f[3] == "delivered" && time >= change_s && cod_orders.contains(f[4]) {
             // Placed before the change: still cash at the door after it.
-            assert_ne!(f[23], "0", "{line}");
+            assert_ne!(f[24], "0", "{line}");
             cod_delivered_after += 1;
         }
     }
@@ -197,8 +197,13 @@ fn issue_19_demonetisation_moves_india_the_documented_way() {
     ]);
     let (header, rows) = csv(&out.join("compare.csv"));
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    // A metric as the terminal names it: `IN.orders` is entity `IN`, metric `orders`.
     let diff = |metric: &str| -> f64 {
-        let row = rows.iter().find(|r| r[0] == metric).unwrap();
+        let (entity, name) = metric.split_once('.').unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r[col("entity")] == entity && r[col("metric")] == name)
+            .unwrap();
         assert_eq!(row[col("significant")], "true", "{metric}: {row:?}");
         row[col("diff")].parse().unwrap()
     };

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::support::{csv, data, fails, ok, outputs, read, shipped, tmp};
 
-const HEADER: &str =
-    "metric,variant,baseline_mean,variant_mean,diff,rel_diff,ci95_low,ci95_high,significant";
+/// The metric as `summary.csv` names it, then the contract's columns.
+const HEADER: &str = "entity,entity_kind,metric,variant,baseline_mean,variant_mean,diff,rel_diff,ci95_low,ci95_high,significant";
 
 /// Runs `compare` on the small scenario into `out` with extra arguments; returns stdout.
 fn compare_small(out: &Path, variants: &[&str], extra: &[&str]) -> String {
@@ -23,15 +23,20 @@ fn compare_small(out: &Path, variants: &[&str], extra: &[&str]) -> String {
     ok(&args)
 }
 
-/// `compare.csv` as (metric, variant) -> column name -> value.
+/// `compare.csv` as (`ENTITY.METRIC`, variant) -> column name -> value (the small
+/// scenario's entities of different kinds have different ids).
 fn rows(dir: &Path) -> BTreeMap<(String, String), BTreeMap<String, String>> {
     let (header, rows) = csv(&dir.join("compare.csv"));
-    rows.into_iter()
+    let n = rows.len();
+    let map: BTreeMap<_, _> = rows
+        .into_iter()
         .map(|r| {
-            let key = (r[0].clone(), r[1].clone());
+            let key = (format!("{}.{}", r[0], r[2]), r[3].clone());
             (key, header.iter().cloned().zip(r).collect())
         })
-        .collect()
+        .collect();
+    assert_eq!(map.len(), n, "one row per metric and variant");
+    map
 }
 
 fn num(row: &BTreeMap<String, String>, column: &str) -> f64 {
@@ -129,6 +134,79 @@ fn ru_de_minimis_200_raises_russian_duties_with_an_interval_above_zero() {
     assert!(line.trim_end().ends_with('*'), "{line}");
 }
 
+/// Issue 21: `replications.csv` holds every replication's summary rows, arm by arm in the
+/// order given, and is what `compare.csv`'s means are taken over.
+#[test]
+fn replications_csv_holds_every_summary_row_of_every_arm() {
+    let dir = tmp();
+    let out = dir.path().join("cmp");
+    let arms = ["baseline", "low-threshold", "more-lines"];
+    compare_small(&out, &arms[1..], &["--replications", "3", "--quiet"]);
+    let (header, replications) = csv(&out.join("replications.csv"));
+    assert_eq!(
+        header,
+        [
+            "variant",
+            "replication",
+            "entity",
+            "entity_kind",
+            "metric",
+            "value"
+        ]
+    );
+    // Arm by arm, replication by replication, each block exactly that replication's
+    // summary.csv (the small scenario's arms share its entities).
+    let summary_rows = csv(&out.join("baseline/rep-000/summary.csv")).1.len();
+    assert_eq!(replications.len(), arms.len() * 3 * summary_rows);
+    let mut blocks = replications.chunks(summary_rows);
+    for arm in arms {
+        for r in 0..3 {
+            let block = blocks.next().unwrap();
+            let (_, want) = csv(&out.join(arm).join(format!("rep-{r:03}/summary.csv")));
+            let got: Vec<&[String]> = block
+                .iter()
+                .inspect(|row| assert_eq!((&*row[0], &*row[1]), (arm, &*r.to_string())))
+                .map(|row| &row[2..])
+                .collect();
+            assert_eq!(got, want, "{arm} replication {r}");
+        }
+    }
+    // Each arm's mean in compare.csv is the mean of its replications' values (to the
+    // four decimals it is printed with).
+    let compared = rows(&out);
+    let mut checked = 0;
+    for ((metric, variant), row) in &compared {
+        for (arm, column) in [
+            ("baseline", "baseline_mean"),
+            (variant.as_str(), "variant_mean"),
+        ] {
+            let values: Vec<f64> = replications
+                .iter()
+                .filter(|r| r[0] == arm && format!("{}.{}", r[2], r[4]) == *metric)
+                .filter_map(|r| r[5].parse().ok())
+                .collect();
+            if values.len() < 3 {
+                assert_eq!(
+                    row[column], "",
+                    "{metric} {arm}: a replication without a value"
+                );
+                continue;
+            }
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            assert!(
+                (num(row, column) - mean).abs() <= 5e-5 + 1e-12 * mean.abs(),
+                "{metric} {arm}: {} against {mean}",
+                row[column]
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > compared.len(),
+        "most metrics have values: {checked}"
+    );
+}
+
 #[test]
 fn serial_and_parallel_replications_write_identical_files() {
     let dir = tmp();
@@ -148,7 +226,12 @@ fn serial_and_parallel_replications_write_identical_files() {
     let top = outputs(&serial);
     assert_eq!(
         top.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["compare.csv", "compare.svg", "compare_daily.csv"]
+        [
+            "compare.csv",
+            "compare.svg",
+            "compare_daily.csv",
+            "replications.csv"
+        ]
     );
     assert_eq!(top, outputs(&parallel));
     for arm in ["baseline", "low-threshold", "more-lines"] {

@@ -30,9 +30,10 @@ impl Row {
 
 // The log's columns written out again on purpose: the test states the contract itself,
 // so a change to the library's list cannot pass unnoticed.
-const COLUMNS: [&str; 25] = [
+const COLUMNS: [&str; 26] = [
     "seq",
     "time_s",
+    "time",
     "kind",
     "order_id",
     "market",
@@ -97,35 +98,36 @@ fn lifecycle_ok(rest: &[&str], via_hub: bool) -> bool {
 
 fn read_log(dir: &Path) -> Vec<Row> {
     let text = read(&dir.join("events.csv"));
+    let meta: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("events.meta.json"))).unwrap();
+    assert_eq!(meta["format"], "tradesim-events");
+    assert_eq!(meta["schema"], 4, "the sidecar states the schema version");
     let mut lines = text.lines();
     assert_eq!(
-        lines.next(),
-        Some("#tradesim-events schema=3"),
-        "the log starts with its schema version"
+        lines.next().unwrap(),
+        COLUMNS.join(","),
+        "the log is plain CSV: the header first"
     );
-    assert!(lines.next().unwrap().starts_with("#context {"));
-    assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
     let mut rows = Vec::new();
-    let mut end = None;
     for line in lines {
-        if let Some(n) = line.strip_prefix("#end events=") {
-            end = Some(n.parse::<usize>().unwrap());
-            continue;
-        }
         let f: Vec<String> = line.split(',').map(str::to_string).collect();
         assert_eq!(f.len(), COLUMNS.len(), "{line}");
         rows.push(Row {
             seq: f[0].parse().unwrap(),
             time: f[1].parse().unwrap(),
-            kind: f[2].clone(),
-            order: f[3].parse().unwrap(),
-            market: f[4].clone(),
-            route: f[5].clone(),
-            hub: f[6].clone(),
+            kind: f[3].clone(),
+            order: f[4].parse().unwrap(),
+            market: f[5].clone(),
+            route: f[6].clone(),
+            hub: f[7].clone(),
             fields: f,
         });
     }
-    assert_eq!(end, Some(rows.len()), "the end marker counts the rows");
+    assert_eq!(
+        meta["events"].as_u64(),
+        Some(rows.len() as u64),
+        "the sidecar counts the rows"
+    );
     rows
 }
 
@@ -139,7 +141,12 @@ fn thread_count_changes_nothing_but_speed() {
     run_small(&two, &["--threads", "2"]);
     run_small(&four, &["--threads", "4"]);
     let a = outputs(&one);
-    assert_eq!(a.len(), 8, "events.csv and seven tables: {:?}", a.keys());
+    assert_eq!(
+        a.len(),
+        9,
+        "events.csv, its sidecar and seven tables: {:?}",
+        a.keys()
+    );
     assert_eq!(a, outputs(&two));
     assert_eq!(a, outputs(&four));
     // The manifests differ only in the thread count.
@@ -180,6 +187,7 @@ fn shipped_scenario_is_identical_across_threads_at_a_sample() {
             ok(&args);
             let mut files = outputs(&out);
             logs.extend(files.remove("events.csv"));
+            files.remove("events.meta.json");
             assert_eq!(files.len(), 7, "seven tables");
             outs.push(files);
         }
@@ -249,12 +257,12 @@ fn the_log_obeys_its_contract_and_every_lifecycle_is_valid() {
             );
             if k + 1 < attempts {
                 assert_eq!(
-                    row.fields[11], "0",
+                    row.fields[12], "0",
                     "order {id}: only the last attempt can succeed"
                 );
             }
         }
-        let paid = attempts > 0 && story[attempts].fields[11] == "1";
+        let paid = attempts > 0 && story[attempts].fields[12] == "1";
         // In this scenario the MY pool ships via the hub, CN direct.
         let via_hub = story[0].route.starts_with("MY:");
         let valid = if attempts == 0 {
@@ -489,11 +497,13 @@ fn no_event_log_writes_the_very_same_tables() {
     run_small(&a, &[]);
     let mut with_log = outputs(&a);
     with_log.remove("events.csv");
+    with_log.remove("events.meta.json");
     for threads in ["1", "2", "4"] {
         let b = dir.path().join(format!("b{threads}"));
         run_small(&b, &["--no-event-log", "--threads", threads]);
         assert_eq!(with_log, outputs(&b), "{threads} threads");
         assert!(!b.join("events.csv").exists());
+        assert!(!b.join("events.meta.json").exists());
     }
 }
 
@@ -580,7 +590,7 @@ fn the_manifest_records_the_run_and_hashes_every_file() {
     assert_eq!(manifest["overrides"][0], "hub.HUB.fee_usd=0.5");
     assert_eq!(manifest["seed"], 42);
     let files = manifest["files"].as_object().unwrap();
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     for (name, hash) in files {
         use sha2::Digest;
         let bytes = std::fs::read(out.join(name)).unwrap();

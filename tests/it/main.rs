@@ -5,6 +5,7 @@ mod support;
 
 mod calibrate;
 mod changes;
+mod clients;
 mod compare;
 mod drain;
 mod engine;
@@ -14,6 +15,8 @@ mod money;
 mod parquet;
 mod record;
 mod replay;
+mod report;
 mod safety;
 mod scenario;
+mod summary;
 mod tidy;

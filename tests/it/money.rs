@@ -28,7 +28,7 @@ impl Row {
 
 fn log(dir: &Path) -> Vec<Row> {
     let text = read(&dir.join("events.csv"));
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     lines
         .map(|l| {

@@ -19,6 +19,7 @@ fn s(p: &Path) -> String {
 fn tables(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut files = outputs(dir);
     files.remove("events.csv");
+    files.remove("events.meta.json");
     assert_eq!(files.len(), 7, "seven tables in {}", dir.display());
     files
 }
@@ -207,20 +208,36 @@ fn tiny_lines() -> Vec<String> {
     read(&tiny_log()).lines().map(str::to_string).collect()
 }
 
-/// Replays `text` as a run's events.csv and asserts it fails (exit 2) naming `line` and
-/// `expected`, leaving no output behind.
+fn tiny_sidecar() -> String {
+    read(&data("tiny_run/events.meta.json"))
+}
+
+/// Replays `text` as a run's events.csv, beside the tiny log's sidecar, and asserts it
+/// fails (exit 2) naming `line` and `expected`, leaving no output behind.
 fn rejects(text: &[u8], line: usize, expected: &str) -> String {
-    let t = tmp();
-    let run = t.path().join("run");
-    fs::create_dir(&run).unwrap();
-    fs::write(run.join("events.csv"), text).unwrap();
-    let err = fails(2, &["replay", &s(&run)]);
+    let err = rejects_with(text, Some(&tiny_sidecar()), expected);
     assert!(
         err.contains(&format!("events.csv: line {line}: ")),
         "line {line}: {err}"
     );
+    err
+}
+
+/// Replays `text` as a run's events.csv beside `sidecar` (none: no sidecar) and asserts
+/// it fails (exit 2) saying `expected`, leaving no output behind.
+fn rejects_with(text: &[u8], sidecar: Option<&str>, expected: &str) -> String {
+    let t = tmp();
+    let run = t.path().join("run");
+    fs::create_dir(&run).unwrap();
+    fs::write(run.join("events.csv"), text).unwrap();
+    let mut files = vec!["events.csv"];
+    if let Some(sidecar) = sidecar {
+        fs::write(run.join("events.meta.json"), sidecar).unwrap();
+        files.push("events.meta.json");
+    }
+    let err = fails(2, &["replay", &s(&run)]);
     assert!(err.contains(expected), "expected `{expected}` in: {err}");
-    only(&run, &["events.csv"]);
+    only(&run, &files);
     let out = t.path().join("out");
     fails(2, &["replay", &s(&run), "--out", &s(&out)]);
     only(t.path(), &["run"]);
@@ -238,7 +255,7 @@ fn find(lines: &[String], from: usize, f: impl Fn(&[&str]) -> bool) -> usize {
     (from..lines.len())
         .find(|&i| {
             let fields: Vec<&str> = lines[i].split(',').collect();
-            fields.len() == 25 && f(&fields)
+            fields.len() == 26 && f(&fields)
         })
         .expect("a suitable row")
 }
@@ -258,24 +275,50 @@ fn a_log_truncated_mid_line_is_named_at_its_last_line() {
 }
 
 #[test]
-fn a_log_truncated_at_a_line_break_lacks_its_end_marker() {
+fn a_log_truncated_at_a_line_break_is_caught_by_its_sidecars_count() {
     let lines = tiny_lines();
-    // Lines 1-3 are the header, so line 700 holds seq 697.
+    // Line 1 is the header, so line 700 holds seq 699.
     rejects(
         &joined(&lines[..700]),
         701,
-        "expected the row with seq 698 or the end marker `#end events=697`, found the end of the file: \
-         the log is truncated after 697 events",
+        "the file ends after 699 events but its sidecar counts 2998: the log is truncated",
     );
     rejects(
         &joined(&lines[..1]),
         2,
-        "the log is truncated in its header",
+        "the file ends after 0 events but its sidecar counts 2998",
     );
     rejects(
         b"",
         1,
-        "not a tradesim event log: expected `#tradesim-events schema=3`, found an empty file",
+        "expected the header `seq,time_s,time,kind,order_id,",
+    );
+}
+
+#[test]
+fn a_log_edited_after_its_run_is_caught_by_its_sidecars_digest() {
+    // Every row still valid, one value changed.
+    let mut lines = tiny_lines();
+    let i = find(&lines, 1000, |f| f[3] == "order_placed");
+    let value: u64 = lines[i].split(',').nth(13).unwrap().parse().unwrap();
+    set_field(&mut lines, i, 13, &(value + 1).to_string());
+    rejects(
+        &joined(&lines),
+        lines.len() + 1,
+        "the file does not match its sidecar: 282460 bytes with SHA-256",
+    );
+}
+
+#[test]
+fn a_time_that_is_not_its_time_s_is_named() {
+    let mut lines = tiny_lines();
+    let i = find(&lines, 800, |_| true);
+    let time = lines[i].split(',').nth(2).unwrap().to_string();
+    set_field(&mut lines, i, 2, &time.replace("+00:00", "+03:00"));
+    rejects(
+        &joined(&lines),
+        i + 1,
+        &format!("column `time`: expected `{time}` for time_s"),
     );
 }
 
@@ -287,7 +330,7 @@ fn a_row_moved_out_of_order_is_named() {
     rejects(
         &joined(&lines),
         100,
-        "expected seq 97, found 98: rows are missing, repeated or out of order",
+        "expected seq 99, found 100: rows are missing, repeated or out of order",
     );
 
     // Renumbered to hide the move, the time order still catches it.
@@ -309,8 +352,8 @@ fn a_row_moved_out_of_order_is_named() {
 
     // Two events of one order at the same second, swapped.
     let mut lines = tiny_lines();
-    let i = find(&lines, 3, |f| f[2] == "order_placed");
-    assert_eq!(lines[i + 1].split(',').nth(2), Some("payment_attempted"));
+    let i = find(&lines, 1, |f| f[3] == "order_placed");
+    assert_eq!(lines[i + 1].split(',').nth(3), Some("payment_attempted"));
     lines.swap(i, i + 1);
     let (a, b) = (
         lines[i + 1].split(',').next().unwrap().to_string(),
@@ -324,8 +367,8 @@ fn a_row_moved_out_of_order_is_named() {
 #[test]
 fn a_garbled_number_is_named_with_its_column() {
     let mut lines = tiny_lines();
-    let i = find(&lines, 1000, |f| f[2] == "order_placed");
-    set_field(&mut lines, i, 12, "12x4");
+    let i = find(&lines, 1000, |f| f[3] == "order_placed");
+    set_field(&mut lines, i, 13, "12x4");
     rejects(
         &joined(&lines),
         i + 1,
@@ -333,8 +376,8 @@ fn a_garbled_number_is_named_with_its_column() {
     );
 
     let mut lines = tiny_lines();
-    let i = find(&lines, 1500, |f| f[2] == "hub_departed");
-    set_field(&mut lines, i, 16, "");
+    let i = find(&lines, 1500, |f| f[3] == "hub_departed");
+    set_field(&mut lines, i, 17, "");
     rejects(
         &joined(&lines),
         i + 1,
@@ -342,8 +385,8 @@ fn a_garbled_number_is_named_with_its_column() {
     );
 
     let mut lines = tiny_lines();
-    let i = find(&lines, 1200, |f| f[2] == "dispatched");
-    set_field(&mut lines, i, 13, "5");
+    let i = find(&lines, 1200, |f| f[3] == "dispatched");
+    set_field(&mut lines, i, 14, "5");
     rejects(
         &joined(&lines),
         i + 1,
@@ -355,15 +398,15 @@ fn a_garbled_number_is_named_with_its_column() {
     rejects(
         &joined(&lines),
         901,
-        "expected 25 comma-separated fields, found 26",
+        "expected 26 comma-separated fields, found 27",
     );
 }
 
 #[test]
 fn an_unknown_market_is_named() {
     let mut lines = tiny_lines();
-    let i = find(&lines, 1200, |f| f[4] == "RU");
-    set_field(&mut lines, i, 4, "XX");
+    let i = find(&lines, 1200, |f| f[5] == "RU");
+    set_field(&mut lines, i, 5, "XX");
     rejects(
         &joined(&lines),
         i + 1,
@@ -371,8 +414,8 @@ fn an_unknown_market_is_named() {
     );
 
     let mut lines = tiny_lines();
-    let i = find(&lines, 1300, |f| f[2] == "delivered");
-    set_field(&mut lines, i, 2, "teleported");
+    let i = find(&lines, 1300, |f| f[3] == "delivered");
+    set_field(&mut lines, i, 3, "teleported");
     rejects(
         &joined(&lines),
         i + 1,
@@ -381,57 +424,66 @@ fn an_unknown_market_is_named() {
 }
 
 #[test]
-fn a_foreign_csv_is_not_taken_for_a_log() {
+fn a_foreign_csv_or_a_missing_sidecar_is_not_taken_for_a_log() {
     rejects(
         b"date,market,orders\n2016-11-11,RU,5\n",
         1,
-        "not a tradesim event log: expected `#tradesim-events schema=3`, found `date,market,orders`",
+        "expected the header `seq,time_s,time,kind,order_id,",
     );
-    // A log's rows without its header lines.
-    rejects(&joined(&tiny_lines()[2..]), 1, "not a tradesim event log");
-    // A run's table handed over instead of its log.
-    let mut lines = tiny_lines();
-    lines[2] = "seq,time_s,kind".to_string();
-    rejects(
-        &joined(&lines),
-        3,
-        "expected the header `seq,time_s,kind,order_id,",
+    // A log's rows without its header.
+    rejects(&joined(&tiny_lines()[1..]), 1, "expected the header");
+    // The log without its sidecar.
+    rejects_with(&joined(&tiny_lines()), None, "events.csv: no sidecar");
+    // A sidecar that is not one.
+    rejects_with(
+        &joined(&tiny_lines()),
+        Some("{\"scenario\":\"x\"}"),
+        "events.meta.json: not a tradesim log's sidecar",
     );
-    let mut lines = tiny_lines();
-    lines[1] = "#context {\"scenario\":\"x\"}".to_string();
-    rejects(&joined(&lines), 2, "unreadable context");
+    let inconsistent = tiny_sidecar().replace("\"days\": 6", "\"days\": 0");
+    rejects_with(
+        &joined(&tiny_lines()),
+        Some(&inconsistent),
+        "the sidecar's context is inconsistent",
+    );
 }
 
 #[test]
 fn a_log_of_another_schema_is_rejected_with_both_versions_named() {
-    let mut lines = tiny_lines();
-    lines[0] = "#tradesim-events schema=4".to_string();
-    rejects(
-        &joined(&lines),
-        1,
-        "event log schema 4 is not supported: tradesim 0.1.0 reads schema 3; it was written by a newer tradesim",
+    let newer = tiny_sidecar().replace("\"schema\": 4", "\"schema\": 5");
+    rejects_with(
+        &joined(&tiny_lines()),
+        Some(&newer),
+        "event log schema 5 is not supported: tradesim 0.1.0 reads schema 4; it was written by a newer tradesim",
     );
-    lines[0] = "#tradesim-events schema=1".to_string();
-    rejects(
-        &joined(&lines),
-        1,
-        "event log schema 1 is not supported: tradesim 0.1.0 reads schema 3; it was written by an older tradesim: run its scenario again with this one",
+    // Schema 3 and earlier: the version and context inside the CSV, no sidecar.
+    let mut old = vec![
+        "#tradesim-events schema=3".to_string(),
+        "#context {}".to_string(),
+    ];
+    old.extend(tiny_lines());
+    rejects_with(
+        &joined(&old),
+        None,
+        "events.csv: line 1: event log schema 3 is not supported: tradesim 0.1.0 reads schema 4; it was written by an older tradesim: run its scenario again with this one",
     );
 }
 
 #[test]
-fn a_log_with_rows_lost_or_added_after_its_end_is_rejected() {
+fn a_log_with_rows_added_or_out_of_its_horizon_is_rejected() {
     let mut lines = tiny_lines();
-    let end = lines.len() - 1;
-    lines[end] = "#end events=9999".to_string();
+    let last = lines.last().unwrap().clone();
+    let seq: u64 = last.split(',').next().unwrap().parse().unwrap();
+    let mut extra: Vec<&str> = last.split(',').collect();
+    let next = (seq + 1).to_string();
+    extra[0] = &next;
+    extra[4] = "999999";
+    lines.push(extra.join(","));
     rejects(
         &joined(&lines),
-        end + 1,
-        "the end marker counts 9999 events but the log holds",
+        lines.len() + 1,
+        "the file ends after 2999 events but its sidecar counts 2998: the log is not the one the sidecar describes",
     );
-    let mut lines = tiny_lines();
-    lines.push("1,2,3".to_string());
-    rejects(&joined(&lines), lines.len(), "text after the end marker");
     let mut lines = tiny_lines();
     set_field(&mut lines, 1000, 1, "999999999");
     rejects(
@@ -460,8 +512,8 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
     );
     let manifest = s(&run.join("manifest.json"));
     let said = ok(&["reproduce", &manifest, "--threads", "3"]);
-    assert_eq!(said.matches("ok       ").count(), 8, "{said}");
-    assert!(said.contains("reproduced: all 8 files match"), "{said}");
+    assert_eq!(said.matches("ok       ").count(), 9, "{said}");
+    assert!(said.contains("reproduced: all 9 files match"), "{said}");
     assert_eq!(ok(&["reproduce", &manifest, "--quiet"]), "");
     only(
         &run,
@@ -471,6 +523,7 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
             "daily_facilities.csv",
             "daily_markets.csv",
             "events.csv",
+            "events.meta.json",
             "lead_times.csv",
             "manifest.json",
             "payments.csv",
@@ -488,9 +541,9 @@ fn reproduce_passes_on_an_untouched_run_and_names_a_tampered_table() {
         said.contains("DIFFERS  payments.csv") && said.contains("has changed since the run"),
         "{said}"
     );
-    assert_eq!(said.matches("ok       ").count(), 7, "{said}");
+    assert_eq!(said.matches("ok       ").count(), 8, "{said}");
     let err = stderr(&o);
-    assert!(err.contains("1 of 8 files differ: payments.csv"), "{err}");
+    assert!(err.contains("1 of 9 files differ: payments.csv"), "{err}");
 }
 
 #[test]
@@ -545,11 +598,11 @@ fn sha(bytes: &[u8]) -> String {
 /// The first order in the checked-in log whose rows satisfy `f` (rows as fields).
 fn order_where(f: impl Fn(&[Vec<String>]) -> bool) -> (u64, Vec<Vec<String>>) {
     let mut by_order: std::collections::BTreeMap<u64, Vec<Vec<String>>> = Default::default();
-    for line in tiny_lines().iter().skip(3) {
+    for line in tiny_lines().iter().skip(1) {
         let fields: Vec<String> = line.split(',').map(str::to_string).collect();
-        if fields.len() == 25 {
+        if fields.len() == 26 {
             by_order
-                .entry(fields[3].parse().unwrap())
+                .entry(fields[4].parse().unwrap())
                 .or_default()
                 .push(fields);
         }
@@ -562,14 +615,21 @@ fn order_where(f: impl Fn(&[Vec<String>]) -> bool) -> (u64, Vec<Vec<String>>) {
 }
 
 fn has(rows: &[Vec<String>], kind: &str) -> bool {
-    rows.iter().any(|r| r[2] == kind)
+    rows.iter().any(|r| r[3] == kind)
 }
 
 /// `explain` on the checked-in log: a copy in its own run directory.
 fn explain(order: u64) -> String {
     let t = tmp();
-    fs::copy(tiny_log(), t.path().join("events.csv")).unwrap();
+    copy_tiny_log(t.path());
     ok(&["explain", &s(t.path()), &order.to_string()])
+}
+
+/// The checked-in log and its sidecar, copied into `dir`.
+fn copy_tiny_log(dir: &Path) {
+    for name in ["events.csv", "events.meta.json"] {
+        fs::copy(data("tiny_run").join(name), dir.join(name)).unwrap();
+    }
 }
 
 /// The log's time as explain writes it (the tiny scenario starts 2016-11-09, a Wednesday).
@@ -622,20 +682,20 @@ fn explain_tells_a_cancelled_order() {
 fn explain_tells_an_inspected_and_taxed_order() {
     let (id, rows) = order_where(|rows| {
         rows.iter()
-            .any(|r| r[2] == "customs_cleared" && r[15] == "1" && r[13] != "0")
+            .any(|r| r[3] == "customs_cleared" && r[16] == "1" && r[14] != "0")
     });
     let story = explain(id);
-    let customs = rows.iter().find(|r| r[2] == "customs_cleared").unwrap();
+    let customs = rows.iter().find(|r| r[3] == "customs_cleared").unwrap();
     let duty = format!(
         "duty {}.{:02} USD",
-        customs[13].parse::<u64>().unwrap() / 100,
-        customs[13].parse::<u64>().unwrap() % 100
+        customs[14].parse::<u64>().unwrap() / 100,
+        customs[14].parse::<u64>().unwrap() % 100
     );
     assert!(
         story.contains(&format!(
             "{}  cleared customs in {}",
             when(&customs[1]),
-            customs[4]
+            customs[5]
         )),
         "{story}"
     );
@@ -647,7 +707,7 @@ fn explain_tells_an_inspected_and_taxed_order() {
 
     let (id, _) = order_where(|rows| {
         rows.iter()
-            .any(|r| r[2] == "customs_cleared" && r[13] == "0" && r[14] == "0")
+            .any(|r| r[3] == "customs_cleared" && r[14] == "0" && r[15] == "0")
     });
     let story = explain(id);
     assert!(
@@ -660,13 +720,13 @@ fn explain_tells_an_inspected_and_taxed_order() {
 fn explain_tells_a_hub_routed_order_with_its_wait() {
     let (id, rows) = order_where(|rows| {
         rows.iter()
-            .any(|r| r[2] == "hub_departed" && r[16].parse::<u64>().unwrap() > 3 * 3600)
+            .any(|r| r[3] == "hub_departed" && r[17].parse::<u64>().unwrap() > 3 * 3600)
             && has(rows, "delivered")
     });
     let story = explain(id);
-    let arrived = rows.iter().find(|r| r[2] == "hub_arrived").unwrap();
-    let departed = rows.iter().find(|r| r[2] == "hub_departed").unwrap();
-    let wait_h = departed[16].parse::<f64>().unwrap() / 3600.0;
+    let arrived = rows.iter().find(|r| r[3] == "hub_arrived").unwrap();
+    let departed = rows.iter().find(|r| r[3] == "hub_departed").unwrap();
+    let wait_h = departed[17].parse::<f64>().unwrap() / 3600.0;
     assert!(
         story.contains(&format!("{}  arrived at hub HUB", when(&arrived[1]))),
         "{story}"
@@ -679,8 +739,8 @@ fn explain_tells_a_hub_routed_order_with_its_wait() {
         "{story}"
     );
     assert!(story.contains("via hub HUB"), "{story}");
-    let delivered = rows.iter().find(|r| r[2] == "delivered").unwrap();
-    let lead = delivered[18].parse::<f64>().unwrap() / 86_400.0;
+    let delivered = rows.iter().find(|r| r[3] == "delivered").unwrap();
+    let lead = delivered[19].parse::<f64>().unwrap() / 86_400.0;
     assert!(
         story.contains(&format!("lead time {lead:.1} days from placement")),
         "{story}"
@@ -690,7 +750,7 @@ fn explain_tells_a_hub_routed_order_with_its_wait() {
     let (id, _) = order_where(|rows| {
         rows.iter().any(|r| {
             let t: u64 = r[1].parse().unwrap();
-            r[2] == "hub_arrived" && (2 * 86_400..3 * 86_400).contains(&t)
+            r[3] == "hub_arrived" && (2 * 86_400..3 * 86_400).contains(&t)
         }) && has(rows, "hub_departed")
     });
     let story = explain(id);
@@ -704,7 +764,7 @@ fn explain_tells_a_hub_routed_order_with_its_wait() {
 fn explain_tells_a_returned_order() {
     let (id, rows) = order_where(|rows| has(rows, "returned"));
     let story = explain(id);
-    let returned = rows.iter().find(|r| r[2] == "returned").unwrap();
+    let returned = rows.iter().find(|r| r[3] == "returned").unwrap();
     assert!(
         story.contains(&format!("{}  returned by the buyer", when(&returned[1]))),
         "{story}"
@@ -718,7 +778,7 @@ fn explain_tells_a_returned_order() {
 
 #[test]
 fn explain_tells_an_order_still_in_flight_and_refuses_an_unknown_one() {
-    let (id, _) = order_where(|rows| rows.last().unwrap()[2] == "hub_departed");
+    let (id, _) = order_where(|rows| rows.last().unwrap()[3] == "hub_departed");
     let story = explain(id);
     assert!(
         story.contains(
@@ -728,10 +788,47 @@ fn explain_tells_an_order_still_in_flight_and_refuses_an_unknown_one() {
     );
 
     let t = tmp();
-    fs::copy(tiny_log(), t.path().join("events.csv")).unwrap();
+    copy_tiny_log(t.path());
     let err = fails(2, &["explain", &s(t.path()), "987654321"]);
     assert!(
         err.contains("order 987654321 is not in") && err.contains("order ids run from 0 to"),
         "{err}"
     );
+}
+
+#[test]
+fn the_time_column_is_time_s_on_the_scenarios_clock() {
+    let t = tmp();
+    let run = t.path().join("run");
+    ok(&[
+        "run",
+        &s(&data("tiny.toml")),
+        "--out",
+        &s(&run),
+        "--quiet",
+        "--set",
+        "scenario.utc_offset=\"+05:30\"",
+    ]);
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&read(&run.join("events.meta.json"))).unwrap();
+    assert_eq!(sidecar["context"]["utc_offset"], "+05:30");
+    let text = read(&run.join("events.csv"));
+    let mut rows = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let t: u32 = f[1].parse().unwrap();
+        // The tiny scenario's six days all fall in November 2016, from the 9th.
+        let (day, sec) = (t / 86_400, t % 86_400);
+        let expected = format!(
+            "2016-11-{:02}T{:02}:{:02}:{:02}+05:30",
+            9 + day,
+            sec / 3600,
+            sec / 60 % 60,
+            sec % 60
+        );
+        assert_eq!(f[2], expected, "{line}");
+        rows += 1;
+    }
+    assert_eq!(sidecar["events"].as_u64(), Some(rows));
+    ok(&["replay", &s(&run), "--check"]);
 }

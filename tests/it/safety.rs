@@ -344,6 +344,10 @@ fn issue_16_inconsistent_inputs_are_refused_alike() {
 #[test]
 fn issue_16_replay_refuses_a_context_the_scenario_language_would_refuse() {
     let log = read(&data("tiny_run/events.csv"));
+    // The sidecar as one line of JSON (keys sorted), so that one replacement edits it.
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&read(&data("tiny_run/events.meta.json"))).unwrap();
+    let sidecar = sidecar.to_string();
     for (from, to, expected) in [
         (
             "[[\"top\",0.1],[\"rest\",0.9]]",
@@ -351,8 +355,8 @@ fn issue_16_replay_refuses_a_context_the_scenario_language_would_refuse() {
             "not a probability",
         ),
         (
-            "{\"id\":\"IN\",\"methods\"",
-            "{\"id\":\"RU\",\"methods\"",
+            "\"id\":\"IN\",\"methods\"",
+            "\"id\":\"RU\",\"methods\"",
             "\"RU\" is listed twice",
         ),
         (
@@ -361,17 +365,22 @@ fn issue_16_replay_refuses_a_context_the_scenario_language_would_refuse() {
             "9999",
         ),
     ] {
-        assert!(log.contains(from), "{from}");
+        assert!(sidecar.contains(from), "{from}");
         let t = tmp();
         let run = t.path().join("run");
         fs::create_dir(&run).unwrap();
-        fs::write(run.join("events.csv"), log.replacen(from, to, 1)).unwrap();
+        fs::write(run.join("events.csv"), &log).unwrap();
+        fs::write(run.join("events.meta.json"), sidecar.replacen(from, to, 1)).unwrap();
         let err = fails(2, &["replay", &s(&run)]);
         assert!(
-            err.contains("line 2") && err.contains(expected),
+            err.contains("the sidecar's context is inconsistent") && err.contains(expected),
             "{to}: {err}"
         );
-        assert_eq!(names(&run), ["events.csv"], "nothing written");
+        assert_eq!(
+            names(&run),
+            ["events.csv", "events.meta.json"],
+            "nothing written"
+        );
     }
 }
 

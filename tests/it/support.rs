@@ -100,12 +100,22 @@ pub fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-/// `summary.csv` as a map.
+/// `summary.csv` as a map from `ENTITY.METRIC` (`RU.orders`, `HUB.arrived`, `all.events`)
+/// to the value. Two entity kinds that share an id and a metric would share a key: that
+/// panics, so no test reads the wrong row.
 pub fn summary(dir: &Path) -> BTreeMap<String, String> {
-    let (_, rows) = csv(&dir.join("summary.csv"));
-    rows.into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect()
+    let (header, rows) = csv(&dir.join("summary.csv"));
+    assert_eq!(header, ["entity", "entity_kind", "metric", "value"]);
+    let mut map = BTreeMap::new();
+    for r in rows {
+        let key = format!("{}.{}", r[0], r[2]);
+        let kind = &r[1];
+        assert!(
+            map.insert(key.clone(), r[3].clone()).is_none(),
+            "{key} ({kind}) is ambiguous"
+        );
+    }
+    map
 }
 
 pub fn summary_f64(dir: &Path, metric: &str) -> f64 {

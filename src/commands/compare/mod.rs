@@ -11,7 +11,8 @@
 //!
 //! Output layout (staged, then renamed into place):
 //! `baseline/rep-000/`, `<variant>/rep-000/`, ... (tables and manifest of each
-//! replication, without the event log), `compare.csv`, `compare_daily.csv`, `compare.svg`.
+//! replication, without the event log), `compare.csv`, `replications.csv`,
+//! `compare_daily.csv`, `compare.svg`.
 
 mod render;
 pub(crate) mod stats;
@@ -19,6 +20,7 @@ mod svg;
 
 use render::*;
 pub use stats::{Paired, paired, t975};
+pub(crate) use svg::arm_style;
 use svg::*;
 
 use std::fmt::Write as _;
@@ -31,29 +33,33 @@ use rayon::prelude::*;
 
 use super::progress::Progress;
 use crate::Error;
-use crate::commands::format::grouped;
+use crate::commands::format::{fixed, human};
 use crate::engine::RunParams;
 use crate::model::date::Date;
 use crate::output::manifest::{self, Manifest};
 use crate::output::run;
 use crate::output::staging::Staging;
-use crate::projection::Tables;
+use crate::projection::{Key, Summary, Tables};
 use crate::scenario::Override;
 use crate::scenario::{self, Loaded};
 
 pub const CSV: &str = "compare.csv";
+pub const REPLICATIONS_CSV: &str = "replications.csv";
 pub const DAILY_CSV: &str = "compare_daily.csv";
 pub const SVG: &str = "compare.svg";
-/// The columns of `compare.csv`: the nine the contract names, then the standard deviation
-/// of the paired differences and the number of pairs.
-pub const HEADER: &str = "metric,variant,baseline_mean,variant_mean,diff,rel_diff,ci95_low,ci95_high,significant,sd_diff,replications";
+/// The columns of `compare.csv`: the metric (as `summary.csv` names it), then the
+/// contract's columns, the standard deviation of the paired differences and the number
+/// of pairs.
+pub const HEADER: &str = "entity,entity_kind,metric,variant,baseline_mean,variant_mean,diff,rel_diff,ci95_low,ci95_high,significant,sd_diff,replications";
+/// The columns of `replications.csv`: every summary row of every replication of every arm.
+pub const REPLICATIONS_HEADER: &str = "variant,replication,entity,entity_kind,metric,value";
 /// The name of the baseline arm, in directories and in `compare_daily.csv`.
 pub const BASELINE: &str = "baseline";
 /// Seed offset of variant k (1-based) under `--independent`: seed + k * this.
 pub const INDEPENDENT_SEED_STEP: u64 = 1000;
 
 /// The daily series of the chart: `daily_markets.csv` column, panel title.
-const SERIES: [(&str, &str); 3] = [
+pub(crate) const SERIES: [(&str, &str); 3] = [
     ("orders", "Orders placed per day"),
     (
         "mean_lead_time_days",
@@ -74,8 +80,8 @@ struct Arm {
 
 /// What compare keeps of one replication.
 struct Outcome {
-    /// Summary metrics in `summary.csv` order; `None` where the value is empty.
-    summary: Vec<(String, Option<f64>)>,
+    /// The replication's `summary.csv` rows.
+    summary: Summary,
     /// Per day, the `SERIES` over all markets (`None`: nothing to average that day).
     daily: Vec<[Option<f64>; 3]>,
 }
@@ -131,6 +137,10 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
     let per_arm: Vec<&[Outcome]> = outcomes.chunks(reps as usize).collect();
     let rows = compare_rows(&arms, &per_arm);
     write_file(&staging.tmp.join(CSV), &render_csv(&rows))?;
+    write_file(
+        &staging.tmp.join(REPLICATIONS_CSV),
+        &render_replications(&arms, &per_arm),
+    )?;
     let start = base.scenario.start;
     let days = base.scenario.simulated_days() as usize;
     let means: Vec<(String, Vec<[Option<f64>; 3]>)> = arms
@@ -271,11 +281,7 @@ fn simulate_all(
 }
 
 fn outcome(tables: &Tables) -> Outcome {
-    let summary = tables
-        .summary()
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.as_f64()))
-        .collect();
+    let summary = tables.summary();
     let ctx = tables.context();
     let daily = (0..ctx.span_days() as usize)
         .map(|d| {
@@ -317,7 +323,7 @@ fn daily_means(outs: &[Outcome], days: usize) -> Vec<[Option<f64>; 3]> {
 
 /// One row of `compare.csv`.
 struct Row {
-    metric: String,
+    key: Key,
     variant: String,
     stats: Paired,
 }
@@ -325,30 +331,28 @@ struct Row {
 /// Rows variant by variant, metrics in `summary.csv` order (the baseline's, then any the
 /// variant alone has).
 fn compare_rows(arms: &[Arm], per_arm: &[&[Outcome]]) -> Vec<Row> {
-    let values = |outs: &[Outcome], metric: &str| -> Vec<Option<f64>> {
+    let values = |outs: &[Outcome], key: &Key| -> Vec<Option<f64>> {
         outs.iter()
             .map(|o| {
-                o.summary
-                    .iter()
-                    .find(|(name, _)| name == metric)
-                    .and_then(|(_, v)| *v)
+                let (kind, entity) = (key.kind, key.entity.as_str());
+                o.summary.get(kind, entity, key.metric)?.as_f64()
             })
             .collect()
     };
-    let names = |outs: &[Outcome]| -> Vec<String> {
+    let keys = |outs: &[Outcome]| -> Vec<Key> {
         outs.first()
-            .map(|o| o.summary.iter().map(|(n, _)| n.clone()).collect())
+            .map(|o| o.summary.iter().map(|(k, _)| k.clone()).collect())
             .unwrap_or_default()
     };
-    let base_names = names(per_arm[0]);
+    let base_keys = keys(per_arm[0]);
     let mut rows = Vec::new();
     for (arm, outs) in arms.iter().zip(per_arm).skip(1) {
-        let mut metrics = base_names.clone();
-        metrics.extend(names(outs).into_iter().filter(|n| !base_names.contains(n)));
-        for metric in metrics {
-            let stats = paired(&values(per_arm[0], &metric), &values(outs, &metric));
+        let mut metrics = base_keys.clone();
+        metrics.extend(keys(outs).into_iter().filter(|k| !base_keys.contains(k)));
+        for key in metrics {
+            let stats = paired(&values(per_arm[0], &key), &values(outs, &key));
             rows.push(Row {
-                metric,
+                key,
                 variant: arm.name.clone(),
                 stats,
             });
@@ -361,6 +365,7 @@ fn compare_rows(arms: &[Arm], per_arm: &[&[Outcome]]) -> Vec<Row> {
 mod tests {
     use super::stats::{t975_exact, t975_expansion};
     use super::*;
+    use crate::commands::format::grouped;
 
     #[test]
     fn t_quantiles_match_the_tables() {

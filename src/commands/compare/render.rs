@@ -1,20 +1,7 @@
-//! `compare.csv`, `compare_daily.csv` and the table printed on the terminal.
+//! `compare.csv`, `replications.csv`, `compare_daily.csv` and the table printed on the
+//! terminal.
 
 use super::*;
-
-/// Fixed decimals, without a negative zero; empty for `None`.
-pub(super) fn fixed(v: Option<f64>, decimals: usize) -> String {
-    match v {
-        Some(v) => {
-            let s = format!("{v:.decimals$}");
-            match s.strip_prefix('-') {
-                Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
-                _ => s,
-            }
-        }
-        None => String::new(),
-    }
-}
 
 pub(super) fn render_csv(rows: &[Row]) -> String {
     // The csv crate quotes what needs quoting (a metric or variant name with a comma).
@@ -24,7 +11,9 @@ pub(super) fn render_csv(rows: &[Row]) -> String {
     for row in rows {
         let p = &row.stats;
         w.write_record([
-            row.metric.clone(),
+            row.key.entity.clone(),
+            row.key.kind.name().to_string(),
+            row.key.metric.to_string(),
             row.variant.clone(),
             fixed(p.baseline_mean, 4),
             fixed(p.variant_mean, 4),
@@ -39,6 +28,32 @@ pub(super) fn render_csv(rows: &[Row]) -> String {
             p.n.to_string(),
         ])
         .expect(failed);
+    }
+    String::from_utf8(w.into_inner().expect(failed)).expect("UTF-8 in, UTF-8 out")
+}
+
+/// `replications.csv`: each arm's replications in turn (the baseline first, then the
+/// variants in the order given), each replication's summary rows in their order, the
+/// values as its `summary.csv` writes them.
+pub(super) fn render_replications(arms: &[Arm], per_arm: &[&[Outcome]]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let failed = "writing CSV into memory cannot fail";
+    w.write_record(REPLICATIONS_HEADER.split(','))
+        .expect(failed);
+    for (arm, outs) in arms.iter().zip(per_arm) {
+        for (r, outcome) in outs.iter().enumerate() {
+            for (key, value) in outcome.summary.iter() {
+                w.write_record([
+                    arm.name.as_str(),
+                    &r.to_string(),
+                    &key.entity,
+                    key.kind.name(),
+                    key.metric,
+                    &value.to_string(),
+                ])
+                .expect(failed);
+            }
+        }
     }
     String::from_utf8(w.into_inner().expect(failed)).expect("UTF-8 in, UTF-8 out")
 }
@@ -70,16 +85,6 @@ pub(super) fn render_daily(start: Date, means: &[(String, Vec<[Option<f64>; 3]>)
 
 pub(super) fn write_file(path: &Path, text: &str) -> Result<(), Error> {
     fs::write(path, text).map_err(Error::io(format!("writing {}", path.display())))
-}
-
-/// A number for people: about four significant digits (at most four decimals), with
-/// thousands separators.
-pub(super) fn human(v: f64) -> String {
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let magnitude = v.abs().log10().floor() as i64;
-    grouped(v, (3 - magnitude).clamp(0, 4) as usize)
 }
 
 /// The comparison table, one block per variant, columns aligned. Metrics on which the
@@ -126,7 +131,7 @@ pub(super) fn print_table(
                 .map(|r| {
                     let p = &r.stats;
                     [
-                        r.metric.clone(),
+                        r.key.name(),
                         opt(p.baseline_mean),
                         opt(p.variant_mean),
                         opt(p.diff),
@@ -166,7 +171,7 @@ pub(super) fn print_table(
             }
         }
         if !same.is_empty() {
-            let names: Vec<&str> = same.iter().map(|r| r.metric.as_str()).collect();
+            let names: Vec<String> = same.iter().map(|r| r.key.name()).collect();
             let what = if changed.is_empty() {
                 format!(
                     "identical to the baseline in every replication on all {} metrics",

@@ -30,7 +30,8 @@ pub const PART: &str = "part-0.parquet";
 /// A day's directory is `date=` and the day's date.
 pub const DATE_PREFIX: &str = "date=";
 
-/// The columns: those of `events.csv` (`log::COLUMNS`) with `time` after `time_s`.
+/// The columns: those of `events.csv` (`log::COLUMNS`, which has `time` from schema 4
+/// on), in the same order.
 pub const COLUMNS: [&str; 26] = [
     "seq",
     "time_s",

@@ -13,6 +13,22 @@ pub(super) enum Dated {
 }
 
 impl Validator {
+    /// The scenario's clock: UTC unless it says otherwise.
+    pub(super) fn utc_offset(&mut self, text: Option<&str>) -> UtcOffset {
+        let Some(text) = text else {
+            return UtcOffset::UTC;
+        };
+        UtcOffset::parse(text).unwrap_or_else(|| {
+            self.err(
+                "scenario.utc_offset",
+                format!(
+                    "expected an offset from UTC as +HH:MM or -HH:MM (at most 14:00), found \"{text}\""
+                ),
+            );
+            UtcOffset::UTC
+        })
+    }
+
     /// A date, anywhere in the calendar.
     fn date(&mut self, path: &str, text: &str) -> Option<Date> {
         let date = Date::parse(text);

@@ -278,16 +278,7 @@ impl Validator {
                 ),
             );
         }
-        let utc_offset = match &header.utc_offset {
-            None => UtcOffset::UTC,
-            Some(text) => UtcOffset::parse(text).unwrap_or_else(|| {
-                self.err(
-                    "scenario.utc_offset",
-                    format!("expected an offset from UTC as +HH:MM or -HH:MM (at most 14:00), found \"{text}\""),
-                );
-                UtcOffset::UTC
-            }),
-        };
+        let utc_offset = self.utc_offset(header.utc_offset.as_deref());
         self.days = self.count("scenario.days", header.days, 1, i64::from(MAX_DAYS));
         let drain_days = self.count(
             "scenario.drain_days",
