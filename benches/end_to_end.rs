@@ -76,6 +76,7 @@ fn simulate_into(s: &Scenario, params: RunParams, event_log: bool) -> (tempfile:
         params,
         dir.path(),
         event_log,
+        false,
         &|_, _| {},
         &AtomicBool::new(false),
     )

@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// Write the tables only, not events.csv.
     #[arg(long)]
     pub no_event_log: bool,
+    /// Also write orders.csv: one row per order, its stage times and money (holds every
+    /// order in memory until the end).
+    #[arg(long)]
+    pub orders: bool,
     /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
@@ -138,6 +142,9 @@ pub struct ReplayArgs {
     /// Compare the rebuilt tables with the run's own beside the log and name each that differs.
     #[arg(long)]
     pub check: bool,
+    /// Also rebuild orders.csv: one row per order (--check compares it whenever the run has one).
+    #[arg(long)]
+    pub orders: bool,
     /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
@@ -234,6 +241,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 out: a.out,
                 threads: a.threads,
                 event_log: !a.no_event_log,
+                orders: a.orders,
                 force: a.force,
                 quiet: a.quiet,
             },
@@ -272,6 +280,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 input: a.input,
                 out: a.out,
                 check: a.check,
+                orders: a.orders,
                 force: a.force,
             },
             stop,

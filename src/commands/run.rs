@@ -26,6 +26,8 @@ pub struct Config {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     pub event_log: bool,
+    /// Also write `orders.csv`.
+    pub orders: bool,
     pub force: bool,
     pub quiet: bool,
 }
@@ -34,7 +36,11 @@ pub struct Config {
 pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     let loaded = a.scenario.load()?;
     run::check_sample(a.sample)?;
-    crate::model::cost::check(&loaded.scenario, a.sample)?;
+    if a.orders {
+        crate::model::cost::check_with_order_rows(&loaded.scenario, a.sample)?;
+    } else {
+        crate::model::cost::check(&loaded.scenario, a.sample)?;
+    }
     let dest = match &a.out {
         Some(p) => p.clone(),
         None => run::default_out(&loaded.scenario, loaded.variant.as_deref()),
@@ -46,6 +52,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         out: dest,
         threads: a.threads,
         event_log: a.event_log,
+        orders: a.orders,
         force: a.force,
         loaded,
     };

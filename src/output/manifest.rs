@@ -29,6 +29,9 @@ pub struct Manifest {
     pub sample: f64,
     pub threads: usize,
     pub event_log: bool,
+    /// Whether the run wrote `orders.csv` (`--orders`); absent from older manifests.
+    #[serde(default)]
+    pub orders_csv: bool,
     pub events: u64,
     pub orders: u64,
     /// SHA-256 of every other file in the directory.
@@ -42,6 +45,7 @@ impl Manifest {
         params: RunParams,
         threads: usize,
         event_log: bool,
+        orders_csv: bool,
         stats: &RunStats,
         files: BTreeMap<String, String>,
     ) -> Manifest {
@@ -57,6 +61,7 @@ impl Manifest {
             sample: params.sample,
             threads,
             event_log,
+            orders_csv,
             events: stats.events,
             orders: stats.orders,
             files,

@@ -14,7 +14,7 @@ use crate::log::{LogWriter, meta_path};
 use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
-use crate::projection::{Summary, Tables};
+use crate::projection::{ORDERS_CSV, Orders, Summary, Tables};
 use crate::scenario::{Loaded, sha256_hex};
 
 pub const EVENTS: &str = "events.csv";
@@ -31,6 +31,8 @@ pub struct RunRequest {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     pub event_log: bool,
+    /// Also write `orders.csv`.
+    pub orders: bool,
     pub force: bool,
 }
 
@@ -91,12 +93,21 @@ pub fn run(
                 params,
                 &dir,
                 req.event_log,
+                req.orders,
                 &|d, e| progress(r, d, e),
                 stop,
             )
         })?;
         let summary = tables.summary();
-        let manifest = Manifest::new(&req.loaded, params, threads, req.event_log, &stats, files);
+        let manifest = Manifest::new(
+            &req.loaded,
+            params,
+            threads,
+            req.event_log,
+            req.orders,
+            &stats,
+            files,
+        );
         write_manifest(&dir, &manifest)?;
         reps.push(Replication {
             dir: req.out.join(&sub),
@@ -136,23 +147,24 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
 }
 
-/// The live-run sink: folds every table and, if asked, writes the log.
+/// The live-run sink: folds every table and, if asked, the orders and writes the log.
 struct RunSink<'a> {
     tables: Tables,
+    orders: Option<Orders>,
     log: Option<LogWriter>,
     progress: &'a (dyn Fn(u32, u64) + Sync),
 }
 
 impl Sink for RunSink<'_> {
     fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+        let (tables, orders) = (&mut self.tables, &mut self.orders);
         match &mut self.log {
-            // Format the log and fold the tables at the same time.
-            Some(log) => {
-                let tables = &mut self.tables;
-                let (written, ()) = rayon::join(|| log.write(events), || tables.fold(events));
-                written
+            // Format the log and fold at the same time.
+            Some(log) => rayon::join(|| log.write(events), || fold(tables, orders, events)).0,
+            None => {
+                fold(tables, orders, events);
+                Ok(())
             }
-            None => Sink::events(&mut self.tables, events),
         }
     }
 
@@ -160,9 +172,20 @@ impl Sink for RunSink<'_> {
         (self.progress)(day, events);
     }
 
-    /// Only the log needs the events in order: the tables are counts and sums.
+    /// Only the log needs the events in order: the tables are counts and sums, and each
+    /// event sets its own fields of an order's row.
     fn needs_order(&self) -> bool {
         self.log.is_some()
+    }
+}
+
+/// Folds the tables and, side by side, the orders.
+fn fold(tables: &mut Tables, orders: &mut Option<Orders>, events: &[Event]) {
+    match orders {
+        Some(orders) => {
+            rayon::join(|| tables.fold(events), || orders.fold(events));
+        }
+        None => tables.fold(events),
     }
 }
 
@@ -175,13 +198,14 @@ pub struct Simulated {
     pub files: BTreeMap<String, String>,
 }
 
-/// Simulates one replication into `dir` (which exists and is empty): the log if asked,
-/// and every table.
+/// Simulates one replication into `dir` (which exists and is empty): the log and
+/// `orders.csv` if asked, and every table.
 pub fn simulate_into(
     scenario: &Scenario,
     params: RunParams,
     dir: &Path,
     event_log: bool,
+    orders: bool,
     progress: &(dyn Fn(u32, u64) + Sync),
     stop: &AtomicBool,
 ) -> Result<Simulated, Error> {
@@ -194,6 +218,7 @@ pub fn simulate_into(
     };
     let mut sink = RunSink {
         tables: Tables::new(&context),
+        orders: orders.then(|| Orders::new(&context)),
         log,
         progress,
     };
@@ -210,6 +235,9 @@ pub fn simulate_into(
         files.insert(meta_file.display().to_string(), sha256_hex(meta.as_bytes()));
     }
     files.extend(write_tables(&sink.tables, dir)?);
+    if let Some(orders) = sink.orders.take() {
+        files.insert(ORDERS_CSV.to_string(), write_orders(&orders, dir)?);
+    }
     Ok(Simulated {
         stats,
         tables: sink.tables,
@@ -226,6 +254,7 @@ pub fn simulate_tables(
 ) -> Result<(RunStats, Tables), Error> {
     let mut sink = RunSink {
         tables: Tables::new(&Plan::new(scenario, params).context()),
+        orders: None,
         log: None,
         progress,
     };
@@ -243,6 +272,21 @@ pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, Stri
         hashes.insert(name.to_string(), sha256_hex(text.as_bytes()));
     }
     Ok(hashes)
+}
+
+/// Writes `orders.csv` into `dir`; returns its SHA-256.
+pub fn write_orders(orders: &Orders, dir: &Path) -> Result<String, Error> {
+    orders.check()?;
+    let path = dir.join(ORDERS_CSV);
+    let writing = Error::io(format!("writing {}", path.display()));
+    let file = fs::File::create(&path).map_err(Error::io(format!("writing {}", path.display())))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    orders
+        .write_csv(&mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(writing)?;
+    drop(out);
+    super::manifest::hash_file(&path)
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.
