@@ -10,6 +10,7 @@ mod drain;
 mod engine;
 mod facilities;
 mod money;
+mod orders;
 mod record;
 mod replay;
 mod report;
