@@ -274,19 +274,37 @@ pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, Stri
     Ok(hashes)
 }
 
-/// Writes `orders.csv` into `dir`; returns its SHA-256.
+/// Writes `orders.csv` into `dir`; returns its SHA-256, hashed as written.
 pub fn write_orders(orders: &Orders, dir: &Path) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+
+    /// Hashes what passes through to the file.
+    struct Hashed(fs::File, Sha256);
+
+    impl Write for Hashed {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.0.write(buf)?;
+            self.1.update(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+
     orders.check()?;
     let path = dir.join(ORDERS_CSV);
-    let writing = Error::io(format!("writing {}", path.display()));
-    let file = fs::File::create(&path).map_err(Error::io(format!("writing {}", path.display())))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let writing = || Error::io(format!("writing {}", path.display()));
+    let file = fs::File::create(&path).map_err(writing())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, Hashed(file, Sha256::new()));
     orders
         .write_csv(&mut out)
-        .and_then(|()| std::io::Write::flush(&mut out))
-        .map_err(writing)?;
-    drop(out);
-    super::manifest::hash_file(&path)
+        .and_then(|()| out.flush())
+        .map_err(writing())?;
+    let Hashed(_, sha) = out.into_inner().map_err(|e| writing()(e.into_error()))?;
+    Ok(crate::model::digest::hex(&sha.finalize()))
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.

@@ -319,86 +319,169 @@ impl Orders {
         }
     }
 
-    /// (order id, row), by order id, for the orders the log has.
-    fn rows(&self) -> impl Iterator<Item = (u64, &Row)> {
-        self.pages.iter().flat_map(|(page, rows)| {
-            rows.iter()
-                .enumerate()
-                .filter(|(_, r)| r.seen != 0)
-                .map(move |(i, r)| (page * PAGE + i as u64, r))
-        })
-    }
-
-    /// Writes `orders.csv`: its header and a row per order, by order id.
+    /// Writes `orders.csv`: its header and a row per order, by order id. Pages of rows
+    /// are formatted in parallel, a bounded batch at a time, and written in order.
     pub fn write_csv(&self, out: &mut dyn Write) -> io::Result<()> {
-        let ctx = &self.ctx;
-        let start = Date::parse(&ctx.start_date).expect("context start date");
-        let offset = UtcOffset::parse(&ctx.utc_offset).expect("context UTC offset");
-        let mut line = String::new();
+        use rayon::prelude::*;
+        let clock = Clock {
+            start: Date::parse(&self.ctx.start_date).expect("context start date"),
+            offset: UtcOffset::parse(&self.ctx.utc_offset).expect("context UTC offset"),
+        };
         writeln!(out, "{ORDERS_HEADER}")?;
-        for (id, r) in self.rows() {
-            let route = &ctx.routes[usize::from(r.route)];
-            let market = &ctx.markets[usize::from(route.market)];
-            let placed = r.has(seen::PLACED);
-            let delivered = r.at(seen::DELIVERED, r.delivered_or_refused);
-            let l = &mut line;
-            l.clear();
-            cell(l, Some(id));
-            cell(l, Some(&market.id));
-            cell(l, Some(&route.id));
-            cell(l, Some(&ctx.pools[usize::from(route.pool)].id));
-            cell(l, r.has(seen::SELLER).then_some(r.seller));
-            cell(l, placed.then(|| &ctx.categories[usize::from(r.category)]));
-            cell(
-                l,
-                r.has(seen::METHOD)
-                    .then(|| &market.methods[usize::from(r.method)]),
-            );
-            cell(l, r.has(seen::VALUE).then_some(Usd(r.value.into())));
-            cell(l, placed.then(|| iso_time(start, offset, r.placed as u32)));
-            cell(l, placed.then_some(r.placed));
-            cell(l, r.at(seen::PAID, r.paid));
-            cell(l, r.at(seen::CANCELLED, r.dispatched_or_cancelled));
-            cell(l, r.at(seen::DISPATCHED, r.dispatched_or_cancelled));
-            cell(l, route.hub.map(|h| &ctx.facilities[usize::from(h)].id));
-            cell(l, r.at(seen::HUB_ARRIVED, r.hub_arrived));
-            cell(l, r.at(seen::HUB_DEPARTED, r.hub_departed));
-            cell(l, r.at(seen::LINEHAUL_DEPARTED, r.linehaul_departed));
-            cell(l, r.at(seen::CUSTOMS_CLEARED, r.customs_cleared));
-            cell(l, delivered);
-            cell(l, r.at(seen::RETURNED, r.returned));
-            cell(l, r.at(seen::REFUSED, r.delivered_or_refused));
-            cell(l, r.at(seen::SELLER_PAID, r.seller_paid));
-            // An order of the warm-up may have made its attempts before the start.
-            cell(l, (placed || r.attempts > 0).then_some(r.attempts));
-            for cents in [
-                r.duty,
-                r.vat,
-                r.freight,
-                r.hub_fee,
-                r.payment_fees,
-                r.commission,
-                r.finance_fee,
-                r.cod,
-            ] {
-                cell(l, Some(Usd(cents.into())));
+        let pages: Vec<(&u64, &Box<[Row]>)> = self.pages.iter().collect();
+        for batch in pages.chunks(PAGES_PER_TASK * rayon::current_num_threads() * 2) {
+            let texts: Vec<String> = batch
+                .par_chunks(PAGES_PER_TASK)
+                .map(|pages| {
+                    let mut text = String::new();
+                    for (page, rows) in pages {
+                        for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.seen != 0) {
+                            self.write_row(&mut text, *page * PAGE + i as u64, r, clock);
+                        }
+                    }
+                    text
+                })
+                .collect();
+            for text in texts {
+                out.write_all(text.as_bytes())?;
             }
-            let lead = delivered.map(|d| days((i64::from(d) - i64::from(r.placed)) as f64));
-            cell(l, lead.map(|days| format!("{days:.4}")));
-            l.push_str(r.status().unwrap_or_default());
-            l.push('\n');
-            out.write_all(l.as_bytes())?;
         }
         Ok(())
     }
+
+    fn write_row(&self, l: &mut String, id: u64, r: &Row, clock: Clock) {
+        let ctx = &self.ctx;
+        let route = &ctx.routes[usize::from(r.route)];
+        let market = &ctx.markets[usize::from(route.market)];
+        let placed = r.has(seen::PLACED);
+        let delivered = r.at(seen::DELIVERED, r.delivered_or_refused);
+        let time = |l: &mut String, flag: u16, t: u32| number(l, r.has(flag).then_some(t.into()));
+        number(l, Some(id));
+        text(l, Some(&market.id));
+        text(l, Some(&route.id));
+        text(l, Some(&ctx.pools[usize::from(route.pool)].id));
+        number(l, r.has(seen::SELLER).then_some(r.seller.into()));
+        text(
+            l,
+            placed.then(|| ctx.categories[usize::from(r.category)].as_str()),
+        );
+        text(
+            l,
+            r.has(seen::METHOD)
+                .then(|| market.methods[usize::from(r.method)].as_str()),
+        );
+        if r.has(seen::VALUE) {
+            cents(l, r.value);
+        } else {
+            l.push(',');
+        }
+        let placed_time = || iso_time(clock.start, clock.offset, r.placed as u32);
+        text(l, placed.then(placed_time).as_deref());
+        time(l, seen::PLACED, r.placed as u32);
+        time(l, seen::PAID, r.paid);
+        time(l, seen::CANCELLED, r.dispatched_or_cancelled);
+        time(l, seen::DISPATCHED, r.dispatched_or_cancelled);
+        text(
+            l,
+            route
+                .hub
+                .map(|h| ctx.facilities[usize::from(h)].id.as_str()),
+        );
+        time(l, seen::HUB_ARRIVED, r.hub_arrived);
+        time(l, seen::HUB_DEPARTED, r.hub_departed);
+        time(l, seen::LINEHAUL_DEPARTED, r.linehaul_departed);
+        time(l, seen::CUSTOMS_CLEARED, r.customs_cleared);
+        time(l, seen::DELIVERED, r.delivered_or_refused);
+        time(l, seen::RETURNED, r.returned);
+        time(l, seen::REFUSED, r.delivered_or_refused);
+        time(l, seen::SELLER_PAID, r.seller_paid);
+        // An order of the warm-up may have made its attempts before the start.
+        number(l, (placed || r.attempts > 0).then_some(r.attempts.into()));
+        for c in [
+            r.duty,
+            r.vat,
+            r.freight,
+            r.hub_fee,
+            r.payment_fees,
+            r.commission,
+            r.finance_fee,
+            r.cod,
+        ] {
+            cents(l, c);
+        }
+        if let Some(d) = delivered {
+            four_decimal_days(l, i64::from(d) - i64::from(r.placed));
+        }
+        l.push(',');
+        l.push_str(r.status().unwrap_or_default());
+        l.push('\n');
+    }
 }
 
-/// A cell and its comma; empty for `None`.
-fn cell(line: &mut String, value: Option<impl std::fmt::Display>) {
-    if let Some(v) = value {
-        let _ = write!(line, "{v}");
+/// Pages of rows one task formats (some 200 kB of text).
+const PAGES_PER_TASK: usize = 4;
+
+/// The scenario's clock, for `placed_time`.
+#[derive(Clone, Copy)]
+struct Clock {
+    start: Date,
+    offset: UtcOffset,
+}
+
+// Cells are written in place: formatting is most of the cost of writing the file.
+
+/// A text cell and its comma; empty for `None`.
+fn text(l: &mut String, value: Option<&str>) {
+    l.push_str(value.unwrap_or_default());
+    l.push(',');
+}
+
+/// A whole number and its comma; empty for `None`.
+fn number(l: &mut String, value: Option<u64>) {
+    if let Some(mut v) = value {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        l.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
     }
-    line.push(',');
+    l.push(',');
+}
+
+/// Cents as dollars with two decimals (as `usd`), and a comma.
+fn cents(l: &mut String, cents: u32) {
+    number(l, Some(u64::from(cents / 100)));
+    l.pop();
+    let c = (cents % 100) as u8;
+    l.push('.');
+    l.push(char::from(b'0' + c / 10));
+    l.push(char::from(b'0' + c % 10));
+    l.push(',');
+}
+
+/// Seconds as days with four decimals, as the tables write days (`{:.4}` of the `f64`),
+/// in integers: the `f64` is within far less than the distance from any rounding tie
+/// that is not one exactly, and an exact tie is left to the `f64` (no comma).
+fn four_decimal_days(l: &mut String, seconds: i64) {
+    let tenths_of_millis = seconds * 10_000;
+    let (whole, rest) = (
+        tenths_of_millis.div_euclid(i64::from(DAY_S)),
+        tenths_of_millis.rem_euclid(i64::from(DAY_S)),
+    );
+    if seconds < 0 || 2 * rest == i64::from(DAY_S) {
+        let _ = write!(l, "{:.4}", days(seconds as f64));
+        return;
+    }
+    let rounded = whole + i64::from(2 * rest > i64::from(DAY_S));
+    number(l, Some((rounded / 10_000) as u64));
+    l.pop();
+    let _ = write!(l, ".{:04}", rounded % 10_000);
 }
 
 /// The orders are a sink of their own: like the tables, they need no order.
@@ -484,6 +567,20 @@ mod tests {
         in_log.sort_unstable();
         in_log.dedup();
         assert_eq!(ids, in_log);
+    }
+
+    #[test]
+    fn days_are_written_as_the_tables_write_them() {
+        for seconds in (0..200_000i64).chain([-1, -86_399, 86_400 * 3_660 + 7]) {
+            let mut l = String::new();
+            four_decimal_days(&mut l, seconds);
+            assert_eq!(l, format!("{:.4}", days(seconds as f64)), "{seconds} s");
+        }
+        let mut l = String::new();
+        cents(&mut l, 123_405);
+        number(&mut l, Some(0));
+        number(&mut l, None);
+        assert_eq!(l, "1234.05,0,,");
     }
 
     #[test]
