@@ -40,7 +40,7 @@ mod seen {
     pub const METHOD: u16 = 1 << 12;
     pub const SELLER: u16 = 1 << 13;
     pub const VALUE: u16 = 1 << 14;
-    /// Stages that end an order's journey (`status`).
+    /// Stages on the way: an order with one of them and no end is in flight (`status`).
     pub const IN_FLIGHT_STAGES: u16 = PLACED
         | PAID
         | DISPATCHED
@@ -181,8 +181,9 @@ impl Row {
                 // `order_placed` gives the same time where the log has it, whichever
                 // comes first.
                 if self.seen & seen::PLACED == 0 {
-                    self.placed =
-                        (i64::from(t) - i64::from(lead_s)).clamp(i32::MIN.into(), 0) as i32;
+                    self.placed = (i64::from(t) - i64::from(lead_s))
+                        .clamp(i32::MIN.into(), i32::MAX.into())
+                        as i32;
                 }
                 self.cod = self.cod.saturating_add(collected_cents);
                 self.delivered_or_refused = t;
@@ -482,18 +483,6 @@ fn four_decimal_days(l: &mut String, seconds: i64) {
     number(l, Some((rounded / 10_000) as u64));
     l.pop();
     let _ = write!(l, ".{:04}", rounded % 10_000);
-}
-
-/// The orders are a sink of their own: like the tables, they need no order.
-impl crate::engine::Sink for Orders {
-    fn events(&mut self, events: &[Event]) -> Result<(), crate::Error> {
-        self.fold(events);
-        Ok(())
-    }
-
-    fn needs_order(&self) -> bool {
-        false
-    }
 }
 
 #[cfg(test)]
