@@ -421,3 +421,29 @@ fn a_run_whose_orders_cannot_be_held_is_refused_with_its_estimate() {
         "nothing written"
     );
 }
+
+#[test]
+fn the_readme_documents_every_column() {
+    let readme = read(&repo().join("README.md"));
+    let start = readme
+        .find("**`orders.csv`**")
+        .expect("orders.csv in Outputs");
+    let end = start + readme[start..].find("**`manifest.json`**").unwrap();
+    let documented: Vec<&str> = readme[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .flat_map(|l| l.split(" |").next().unwrap().split(", "))
+        .map(|c| c.trim_matches('`'))
+        .collect();
+    let t = tmp();
+    let out = t.path().join("out");
+    ok(&[
+        "replay",
+        &s(&data("tiny_run/events.csv")),
+        "--orders",
+        "--out",
+        &s(&out),
+    ]);
+    let (header, _) = csv(&out.join("orders.csv"));
+    assert_eq!(documented, header, "README's orders.csv columns, in order");
+}
