@@ -1,11 +1,12 @@
 //! `tradesim replay` and `tradesim reproduce`: proving a run from its log and from its
 //! manifest. (`tradesim explain` is in `explain`.)
 //!
-//! `replay` streams `events.csv` through the same `Tables` folds that `run` uses, one
-//! event at a time, so the tables it writes are the run's own, byte for byte, whatever
-//! the size of the log (and, if asked, through the `Orders` fold for `orders.csv`). `reproduce` re-runs what a manifest records beside the run and
-//! compares every file's SHA-256 three ways: the re-run's, the manifest's and the file's
-//! on disk, so it tells a run that does not reproduce from a file changed after the run.
+//! `replay` streams `events.csv` through the same `Tables` folds that `run` uses (and,
+//! if asked, the `Orders` fold of `orders.csv`), one event at a time, so the tables it
+//! writes are the run's own, byte for byte, whatever the size of the log. `reproduce`
+//! re-runs what a manifest records beside the run and compares every file's SHA-256
+//! three ways: the re-run's, the manifest's and the file's on disk, so it tells a run
+//! that does not reproduce from a file changed after the run.
 
 use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
@@ -196,25 +197,27 @@ fn check_tables(
     let mut checked = 0;
     let mut check = |name: &'static str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
         let path = dir.join(name);
-        let verdict = match fs::File::open(&path) {
+        let difference = match fs::File::open(&path) {
             Ok(file) => {
                 let mut theirs = SameAs::new(BufReader::new(file));
                 write(&mut theirs)
                     .and_then(|()| theirs.finish())
                     .map_err(Error::io(format!("reading {}", path.display())))?
-                    .map_or("same".to_string(), |line| {
-                        format!("differs (from line {line})")
-                    })
+                    .map(|line| format!("from line {line}"))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                format!("differs (the run has no {name})")
+                Some(format!("the run has no {name}"))
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
         };
-        if verdict != "same" {
-            differ.push(name);
-        }
         checked += 1;
+        let verdict = match difference {
+            None => "same".to_string(),
+            Some(why) => {
+                differ.push(name);
+                format!("differs ({why})")
+            }
+        };
         writeln!(out, "{name:<20} {verdict}").map_err(Error::stdout)
     };
     for (name, text) in tables.render() {
