@@ -70,12 +70,13 @@ fn simulate(s: &Scenario, params: RunParams) -> Count {
 }
 
 fn simulate_into(s: &Scenario, params: RunParams, event_log: bool) -> (tempfile::TempDir, u64) {
+    let log = event_log.then_some(tradesim::log::LogFormat::Csv);
     let dir = tempfile::tempdir().expect("temporary directory");
     let done = run::simulate_into(
         s,
         params,
         dir.path(),
-        event_log,
+        log,
         false,
         &|_, _| {},
         &AtomicBool::new(false),

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::Error;
 use crate::commands;
+use crate::log::LogFormat;
 use crate::scenario::{self, Override};
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,9 @@ pub enum Command {
     Reproduce(ReproduceArgs),
     /// Tell one order's story from a run's event log.
     Explain(ExplainArgs),
+    /// Write a run's event log as an OCEL 2.0 object-centric event log (JSON), for
+    /// process mining.
+    ExportOcel(ExportOcelArgs),
     /// Run a scenario and score it against its [[target]]s.
     Calibrate(CalibrateArgs),
     /// Check a scenario, then print the volumes and hub loads it implies.
@@ -83,6 +87,10 @@ pub struct RunArgs {
     /// Write the tables only, not events.csv.
     #[arg(long)]
     pub no_event_log: bool,
+    /// The event log's format: csv (events.csv) or parquet (events/, one file per day;
+    /// needs a build with `--features parquet`).
+    #[arg(long = "log", value_enum, default_value_t = LogArg::Csv, conflicts_with = "no_event_log")]
+    pub log: LogArg,
     /// Also write orders.csv: one row per order, its stage times and money (holds every
     /// order in memory until the end).
     #[arg(long)]
@@ -93,6 +101,22 @@ pub struct RunArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--log`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogArg {
+    Csv,
+    Parquet,
+}
+
+impl From<LogArg> for LogFormat {
+    fn from(a: LogArg) -> LogFormat {
+        match a {
+            LogArg::Csv => LogFormat::Csv,
+            LogArg::Parquet => LogFormat::Parquet,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +195,18 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportOcelArgs {
+    /// A run directory (with events.csv), or an events.csv file.
+    pub input: PathBuf,
+    /// The file to write (default: ocel.json beside the log).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the file if it exists and is an earlier export (see README, export-ocel).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CalibrateArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
@@ -241,6 +277,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 out: a.out,
                 threads: a.threads,
                 event_log: !a.no_event_log,
+                log_format: a.log.into(),
                 orders: a.orders,
                 force: a.force,
                 quiet: a.quiet,
@@ -299,6 +336,15 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
             commands::explain::Config {
                 run_dir: a.run_dir,
                 order_id: a.order_id,
+            },
+            stop,
+            out,
+        ),
+        Command::ExportOcel(a) => commands::ocel::command(
+            commands::ocel::Config {
+                input: a.input,
+                out: a.out,
+                force: a.force,
             },
             stop,
             out,

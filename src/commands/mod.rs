@@ -6,6 +6,7 @@ pub mod chart;
 pub mod compare;
 pub mod explain;
 pub mod format;
+pub mod ocel;
 pub mod progress;
 pub mod record;
 pub mod replay;

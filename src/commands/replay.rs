@@ -8,7 +8,7 @@
 //! three ways: the re-run's, the manifest's and the file's on disk, so it tells a run
 //! that does not reproduce from a file changed after the run.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,19 +16,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::progress::Progress;
 use crate::Error;
 use crate::engine::RunParams;
-use crate::log::LogReader;
+use crate::log::AnyLogReader;
 use crate::output::manifest::{self, MANIFEST};
-use crate::output::run::{self, EVENTS};
+use crate::output::run::{self, EVENTS, EVENTS_DIR};
 use crate::output::staging::Staging;
 use crate::projection::{ORDERS_CSV, Orders, Tables};
 use crate::scenario::{self, sha256_hex};
 
-/// Read buffer for the log.
-const READ_BUFFER: usize = 1 << 20;
 /// Events between two looks at the Ctrl-C flag.
 const STOP_EVERY: u64 = 1 << 16;
 
-/// The log a command was pointed at: a run directory or an `events.csv` file.
+/// The log a command was pointed at: a run directory, an `events.csv` file or a Parquet
+/// log's `events/` directory.
 pub struct LogLocation {
     pub log: PathBuf,
     /// The directory holding the log (and the run's own tables).
@@ -37,14 +36,27 @@ pub struct LogLocation {
 
 /// Finds the event log of `input`, explaining what is there when it is not.
 pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
-    if input.is_file() {
-        let dir = match input.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+    if input.is_file() && input.extension().is_some_and(|e| e == "parquet") {
+        return Err(Error::BadInput(format!(
+            "{}: a Parquet log is read whole: name its {EVENTS_DIR}/ directory or the run \
+             directory, not one day's file",
+            input.display()
+        )));
+    }
+    let parent = |p: &Path| match p.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if input.is_dir() && is_parquet_log(input) {
         return Ok(LogLocation {
             log: input.to_path_buf(),
-            dir,
+            dir: parent(input),
+        });
+    }
+    if input.is_file() {
+        return Ok(LogLocation {
+            log: input.to_path_buf(),
+            dir: parent(input),
         });
     }
     if !input.is_dir() {
@@ -54,9 +66,10 @@ pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
         )));
     }
     let log = input.join(EVENTS);
-    if log.is_file() {
+    let parquet = input.join(EVENTS_DIR);
+    if log.is_file() || parquet.is_dir() {
         return Ok(LogLocation {
-            log,
+            log: if log.is_file() { log } else { parquet },
             dir: input.to_path_buf(),
         });
     }
@@ -74,26 +87,34 @@ pub fn locate_log(input: &Path) -> Result<LogLocation, Error> {
     let mut reps: Vec<String> = fs::read_dir(input)
         .map_err(Error::io(format!("reading {}", input.display())))?
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join(EVENTS).is_file())
+        .filter(|e| e.path().join(EVENTS).is_file() || e.path().join(EVENTS_DIR).is_dir())
         .map(|e| e.path().display().to_string())
         .collect();
     reps.sort();
     if !reps.is_empty() {
         return Err(Error::BadInput(format!(
-            "{} has no {EVENTS} of its own; it holds replications, name one of: {}",
+            "{} has no {EVENTS} or {EVENTS_DIR}/ of its own; it holds replications, name one of: {}",
             input.display(),
             reps.join(", ")
         )));
     }
     Err(Error::BadInput(format!(
-        "{} has no {EVENTS}: not a run directory with an event log",
+        "{} has no {EVENTS} or {EVENTS_DIR}/: not a run directory with an event log",
         input.display()
     )))
 }
 
-/// Opens a log, with its sidecar, for streaming.
-pub fn open_log(path: &Path) -> Result<LogReader<BufReader<File>>, Error> {
-    LogReader::open_file(path, READ_BUFFER)
+/// Whether directory `dir` is a Parquet log: it holds a day's `date=...` directory.
+fn is_parquet_log(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("date=")))
+    })
+}
+
+/// Opens a log for streaming, in either format (`events.csv`, or a Parquet log's
+/// directory).
+pub fn open_log(path: &Path) -> Result<AnyLogReader, Error> {
+    AnyLogReader::open(path)
 }
 
 /// Folds a whole log into tables, and into the orders' rows if asked, one event at a
@@ -395,7 +416,7 @@ pub fn reproduce_command(
             &loaded.scenario,
             params,
             &staging.tmp,
-            manifest.event_log,
+            manifest.event_log.then_some(manifest.log_format),
             manifest.orders_csv,
             &|d, e| progress.update(0, d, e),
             stop,

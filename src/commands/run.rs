@@ -9,6 +9,7 @@ use super::ScenarioChoice;
 use super::format::thousands;
 use super::progress::Progress;
 use crate::Error;
+use crate::log::LogFormat;
 use crate::model::Scenario;
 use crate::output::run::{self, RunRequest};
 use crate::projection::{EntityKind, Summary};
@@ -26,6 +27,8 @@ pub struct Config {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     pub event_log: bool,
+    /// The log's format, when there is one.
+    pub log_format: LogFormat,
     /// Also write `orders.csv`.
     pub orders: bool,
     pub force: bool,
@@ -52,6 +55,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         out: dest,
         threads: a.threads,
         event_log: a.event_log,
+        log_format: a.log_format,
         orders: a.orders,
         force: a.force,
         loaded,

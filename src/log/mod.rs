@@ -9,12 +9,16 @@
 //! formatting, the hash nor the disk serialises the run.
 
 pub mod direct;
+mod format;
 mod in_order;
 pub mod meta;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 mod schema;
 mod writer;
 
+pub use format::{AnyLogReader, AnyLogWriter, LogFormat};
 pub use meta::{LogMeta, meta_path};
 pub use reader::LogReader;
 pub use schema::{COLUMNS, READABLE_SCHEMAS, SCHEMA_VERSION};

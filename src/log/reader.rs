@@ -291,7 +291,7 @@ impl<R: BufRead> LogReader<R> {
 /// What `Tables` and `parse_row` rely on (every id in range, a row per day for each
 /// hub), and what the scenario language demands of the same names, shares and horizon:
 /// a log's context passes only if a scenario could have made it.
-fn check_context(ctx: &Context) -> Result<(), String> {
+pub(super) fn check_context(ctx: &Context) -> Result<(), String> {
     let Some(start) = Date::parse(&ctx.start_date) else {
         return Err(format!(
             "start_date `{}` is not a YYYY-MM-DD date",

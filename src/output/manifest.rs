@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::engine::{RunParams, RunStats};
+use crate::log::LogFormat;
 use crate::scenario::{Loaded, Override};
 
 pub const MANIFEST: &str = "manifest.json";
@@ -29,22 +30,27 @@ pub struct Manifest {
     pub sample: f64,
     pub threads: usize,
     pub event_log: bool,
+    /// The log's format; absent for `events.csv` (and in manifests from before Parquet).
+    #[serde(default, skip_serializing_if = "LogFormat::is_csv")]
+    pub log_format: LogFormat,
     /// Whether the run wrote `orders.csv` (`--orders`); absent from older manifests.
     #[serde(default)]
     pub orders_csv: bool,
     pub events: u64,
     pub orders: u64,
-    /// SHA-256 of every other file in the directory.
+    /// SHA-256 of every other file in the directory, by its path there (the Parquet
+    /// log's files as `events/date=YYYY-MM-DD/part-0.parquet`).
     pub files: BTreeMap<String, String>,
 }
 
 impl Manifest {
-    /// The record of replication `params` of `loaded`, simulated with `stats` into `files`.
+    /// The record of replication `params` of `loaded`, simulated with `stats` into `files`
+    /// (with the event log in format `log`, if any).
     pub fn new(
         loaded: &Loaded,
         params: RunParams,
         threads: usize,
-        event_log: bool,
+        log: Option<LogFormat>,
         orders_csv: bool,
         stats: &RunStats,
         files: BTreeMap<String, String>,
@@ -60,7 +66,8 @@ impl Manifest {
             replication: params.replication,
             sample: params.sample,
             threads,
-            event_log,
+            event_log: log.is_some(),
+            log_format: log.unwrap_or_default(),
             orders_csv,
             events: stats.events,
             orders: stats.orders,

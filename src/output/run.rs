@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::Error;
 use crate::engine::{self, Plan, RunParams, RunStats, Sink};
 use crate::event::Event;
-use crate::log::{LogWriter, meta_path};
+use crate::log::{AnyLogWriter, LogFormat};
 use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
@@ -18,6 +18,8 @@ use crate::projection::{ORDERS_CSV, Orders, Summary, Tables};
 use crate::scenario::{Loaded, sha256_hex};
 
 pub const EVENTS: &str = "events.csv";
+/// The Parquet log's directory (`--log parquet`).
+pub const EVENTS_DIR: &str = "events";
 
 /// What the user asked to run.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct RunRequest {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     pub event_log: bool,
+    /// The log's format, when there is one.
+    pub log_format: LogFormat,
     /// Also write `orders.csv`.
     pub orders: bool,
     pub force: bool,
@@ -66,6 +70,10 @@ pub fn run(
 ) -> Result<Vec<Replication>, Error> {
     check_sample(req.sample)?;
     check_replications(req.replications)?;
+    let log = req.event_log.then_some(req.log_format);
+    if let Some(format) = log {
+        format.check_built()?;
+    }
     let staging = Staging::new(&req.out, req.force, &[&req.loaded.file])?;
     let pool = thread_pool(req.threads)?;
     let threads = pool.current_num_threads();
@@ -92,22 +100,14 @@ pub fn run(
                 &req.loaded.scenario,
                 params,
                 &dir,
-                req.event_log,
+                log,
                 req.orders,
                 &|d, e| progress(r, d, e),
                 stop,
             )
         })?;
         let summary = tables.summary();
-        let manifest = Manifest::new(
-            &req.loaded,
-            params,
-            threads,
-            req.event_log,
-            req.orders,
-            &stats,
-            files,
-        );
+        let manifest = Manifest::new(&req.loaded, params, threads, log, req.orders, &stats, files);
         write_manifest(&dir, &manifest)?;
         reps.push(Replication {
             dir: req.out.join(&sub),
@@ -151,7 +151,7 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
 struct RunSink<'a> {
     tables: Tables,
     orders: Option<Orders>,
-    log: Option<LogWriter>,
+    log: Option<AnyLogWriter>,
     progress: &'a (dyn Fn(u32, u64) + Sync),
 }
 
@@ -194,28 +194,29 @@ pub struct Simulated {
     pub stats: RunStats,
     /// The folded tables (already written to the directory).
     pub tables: Tables,
-    /// SHA-256 of each file written, by file name.
+    /// SHA-256 of each file written, by its path in the directory.
     pub files: BTreeMap<String, String>,
 }
 
-/// Simulates one replication into `dir` (which exists and is empty): the log and
-/// `orders.csv` if asked, and every table.
+/// Simulates one replication into `dir` (which exists and is empty): the log in format
+/// `log` and `orders.csv` if asked, and every table.
 pub fn simulate_into(
     scenario: &Scenario,
     params: RunParams,
     dir: &Path,
-    event_log: bool,
+    log: Option<LogFormat>,
     orders: bool,
     progress: &(dyn Fn(u32, u64) + Sync),
     stop: &AtomicBool,
 ) -> Result<Simulated, Error> {
     let plan = Plan::new(scenario, params);
     let context = plan.context();
-    let log = if event_log {
-        Some(LogWriter::create(&dir.join(EVENTS), &context)?)
-    } else {
-        None
-    };
+    let log = log
+        .map(|format| {
+            let name = if format.is_csv() { EVENTS } else { EVENTS_DIR };
+            AnyLogWriter::create(format, dir, name, &context)
+        })
+        .transpose()?;
     let mut sink = RunSink {
         tables: Tables::new(&context),
         orders: orders.then(|| Orders::new(&context)),
@@ -226,13 +227,7 @@ pub fn simulate_into(
     let mut files = BTreeMap::new();
     if let Some(log) = sink.log.take() {
         // Hashed as written, not read back.
-        let done = log.finish()?;
-        files.insert(EVENTS.to_string(), done.sha256);
-        let meta = done.meta.to_json();
-        let meta_file = meta_path(Path::new(EVENTS));
-        let path = dir.join(&meta_file);
-        fs::write(&path, &meta).map_err(Error::io(format!("writing {}", path.display())))?;
-        files.insert(meta_file.display().to_string(), sha256_hex(meta.as_bytes()));
+        files.extend(log.finish()?);
     }
     files.extend(write_tables(&sink.tables, dir)?);
     if let Some(orders) = sink.orders.take() {

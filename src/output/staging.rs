@@ -1,6 +1,7 @@
 //! Output directories: every command writes into a staging directory beside its
 //! destination and renames it into place at the end, so an interrupted or failed command
-//! leaves nothing half-written. `--force` replaces only a directory that tradesim itself
+//! leaves nothing half-written (a command that writes one file stages it likewise, as
+//! `StagedFile`, and `--force` replaces only a file of its own kind). `--force` replaces only a directory that tradesim itself
 //! wrote (it holds the `MARKER` file), and never the current directory, one of its
 //! parents, a directory holding an input of the command, a file or a symbolic link.
 //!
@@ -120,55 +121,125 @@ impl Staging {
     }
 }
 
-/// Writes the file `dest` through a temporary file beside it, renamed into place, so
-/// that `dest` is never half-written and a failure leaves nothing. An existing `dest` is
-/// replaced only with `force`, and only if it is a file that `ours` recognises as
-/// tradesim's (never a directory or a symbolic link).
-pub fn write_file(
-    dest: &Path,
-    bytes: &[u8],
+/// A file written beside its destination under a temporary name and renamed into place
+/// by `commit`; removed if dropped before (a failure, an early return, Ctrl-C).
+pub struct StagedFile {
+    pub tmp: PathBuf,
+    dest: PathBuf,
     force: bool,
+    inputs: Vec<PathBuf>,
+    ours: fn(&Path) -> bool,
+    committed: bool,
+}
+
+impl StagedFile {
+    /// Checks that `dest` may be written (or, with `force`, replaced: a file that `ours`
+    /// recognises as tradesim's, and no input of the command) and creates the temporary
+    /// file, returned open for writing.
+    pub fn new(
+        dest: &Path,
+        force: bool,
+        inputs: &[&Path],
+        ours: fn(&Path) -> bool,
+    ) -> Result<(StagedFile, fs::File), Error> {
+        let name = dest_name(dest)?;
+        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+        check_file_replaceable(dest, force, &inputs, ours)?;
+        let parent = parent_of(dest);
+        fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
+        remove_stale(&parent);
+        let tmp = parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id()));
+        let file =
+            fs::File::create(&tmp).map_err(Error::io(format!("creating {}", tmp.display())))?;
+        let staged = StagedFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            force,
+            inputs,
+            ours,
+            committed: false,
+        };
+        Ok((staged, file))
+    }
+
+    /// Renames the written file into place (checked again: something may have appeared
+    /// at the destination meanwhile).
+    pub fn commit(mut self) -> Result<(), Error> {
+        check_file_replaceable(&self.dest, self.force, &self.inputs, self.ours)?;
+        fs::rename(&self.tmp, &self.dest)
+            .map_err(Error::io(format!("renaming into {}", self.dest.display())))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Whether the file `dest` may be written: it does not exist, or `force` is given and it
+/// is a file of tradesim's (`ours`) that is no input of the command.
+fn check_file_replaceable(
+    dest: &Path,
+    force: bool,
+    inputs: &[PathBuf],
     ours: fn(&Path) -> bool,
 ) -> Result<(), Error> {
     let refuse = |why: &str| Err(Error::Usage(format!("{}: {why}", dest.display())));
-    match fs::symlink_metadata(dest) {
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
+    let meta = match fs::symlink_metadata(dest) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(Error::Io {
                 context: format!("checking {}", dest.display()),
                 source: e,
             });
         }
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return refuse("is a symbolic link; tradesim never replaces one");
-        }
-        Ok(meta) if meta.is_dir() => return refuse("is a directory; name a file"),
-        Ok(_) if !force => {
-            return refuse("already exists; choose another --out or pass --force to replace it");
-        }
-        Ok(_) if !ours(dest) => {
-            return refuse(
-                "was not written by tradesim; --force replaces only tradesim's own file: \
-                 remove it yourself or choose another --out",
-            );
-        }
-        Ok(_) => {}
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symbolic link; tradesim never replaces one");
     }
-    let name = dest_name(dest)?;
-    let parent = parent_of(dest);
-    fs::create_dir_all(&parent).map_err(Error::io(format!("creating {}", parent.display())))?;
-    let tmp = TempFile(parent.join(format!(".{name}.tradesim-{}.tmp", std::process::id())));
-    fs::write(&tmp.0, bytes).map_err(Error::io(format!("writing {}", tmp.0.display())))?;
-    fs::rename(&tmp.0, dest).map_err(Error::io(format!("renaming into {}", dest.display())))
+    if meta.is_dir() {
+        return refuse("is a directory; name a file");
+    }
+    if !force {
+        return refuse("already exists; choose another --out or pass --force to replace it");
+    }
+    let canonical = dest
+        .canonicalize()
+        .map_err(Error::io(format!("checking {}", dest.display())))?;
+    if inputs
+        .iter()
+        .any(|input| input.canonicalize().is_ok_and(|i| i == canonical))
+    {
+        return refuse("is an input of this command; --force will not replace it");
+    }
+    if !ours(dest) {
+        return refuse(
+            "was not written by tradesim; --force replaces only tradesim's own file: \
+             remove it yourself or choose another --out",
+        );
+    }
+    Ok(())
 }
 
-/// A temporary file, removed when dropped unless it was renamed away.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
+/// Writes the file `dest` whole through a `StagedFile`, so that it is never half-written
+/// and a failure leaves nothing.
+pub fn write_file(
+    dest: &Path,
+    bytes: &[u8],
+    force: bool,
+    ours: fn(&Path) -> bool,
+) -> Result<(), Error> {
+    let (staged, mut file) = StagedFile::new(dest, force, &[], ours)?;
+    std::io::Write::write_all(&mut file, bytes)
+        .map_err(Error::io(format!("writing {}", staged.tmp.display())))?;
+    drop(file);
+    staged.commit()
 }
 
 /// Tries to take a destination that other runs keep taking, before giving up.
@@ -274,7 +345,8 @@ fn is_tradesim_output(dir: &Path) -> bool {
             .is_ok()
 }
 
-/// Removes staging and set-aside directories in `parent` whose process has ended.
+/// Removes staging and set-aside directories in `parent` whose process has ended, and
+/// staged files (`StagedFile`) left by a process killed outright.
 fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
@@ -290,6 +362,10 @@ fn remove_stale(parent: &Path) {
             || fs::read_dir(entry.path()).is_ok_and(|mut d| d.next().is_none());
         if is_dir && ours && !process_alive(pid) {
             let _ = fs::remove_dir_all(entry.path());
+        }
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && name.to_str().is_some_and(|n| n.ends_with(".tmp")) && !process_alive(pid) {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }

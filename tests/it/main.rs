@@ -5,12 +5,15 @@ mod support;
 
 mod calibrate;
 mod changes;
+mod clients;
 mod compare;
 mod drain;
 mod engine;
 mod facilities;
 mod money;
 mod orders;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod record;
 mod replay;
 mod report;

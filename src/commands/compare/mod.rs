@@ -270,12 +270,12 @@ fn simulate_all(
                     progress.update(0, day, total);
                 };
                 let scenario = &arm.loaded.scenario;
-                let sim = run::simulate_into(scenario, params, &dir, false, false, &tick, stop)?;
+                let sim = run::simulate_into(scenario, params, &dir, None, false, &tick, stop)?;
                 let manifest = Manifest::new(
                     &arm.loaded,
                     params,
                     threads,
-                    false,
+                    None,
                     false,
                     &sim.stats,
                     sim.files,
