@@ -77,6 +77,7 @@ fn simulate_into(s: &Scenario, params: RunParams, event_log: bool) -> (tempfile:
         params,
         dir.path(),
         log,
+        false,
         &|_, _| {},
         &AtomicBool::new(false),
     )

@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// needs a build with `--features parquet`).
     #[arg(long = "log", value_enum, default_value_t = LogArg::Csv, conflicts_with = "no_event_log")]
     pub log: LogArg,
+    /// Also write orders.csv: one row per order, its stage times and money (holds every
+    /// order in memory until the end).
+    #[arg(long)]
+    pub orders: bool,
     /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
@@ -162,6 +166,9 @@ pub struct ReplayArgs {
     /// Compare the rebuilt tables with the run's own beside the log and name each that differs.
     #[arg(long)]
     pub check: bool,
+    /// Also rebuild orders.csv: one row per order (--check compares it whenever the run has one).
+    #[arg(long)]
+    pub orders: bool,
     /// Replace the output directory if it exists and tradesim wrote it (see README, Safety).
     #[arg(long)]
     pub force: bool,
@@ -271,6 +278,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 threads: a.threads,
                 event_log: !a.no_event_log,
                 log_format: a.log.into(),
+                orders: a.orders,
                 force: a.force,
                 quiet: a.quiet,
             },
@@ -309,6 +317,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 input: a.input,
                 out: a.out,
                 check: a.check,
+                orders: a.orders,
                 force: a.force,
             },
             stop,

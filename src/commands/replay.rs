@@ -1,14 +1,15 @@
 //! `tradesim replay` and `tradesim reproduce`: proving a run from its log and from its
 //! manifest. (`tradesim explain` is in `explain`.)
 //!
-//! `replay` streams `events.csv` through the same `Tables` folds that `run` uses, one
-//! event at a time, so the tables it writes are the run's own, byte for byte, whatever
-//! the size of the log. `reproduce` re-runs what a manifest records beside the run and
-//! compares every file's SHA-256 three ways: the re-run's, the manifest's and the file's
-//! on disk, so it tells a run that does not reproduce from a file changed after the run.
+//! `replay` streams `events.csv` through the same `Tables` folds that `run` uses (and,
+//! if asked, the `Orders` fold of `orders.csv`), one event at a time, so the tables it
+//! writes are the run's own, byte for byte, whatever the size of the log. `reproduce`
+//! re-runs what a manifest records beside the run and compares every file's SHA-256
+//! three ways: the re-run's, the manifest's and the file's on disk, so it tells a run
+//! that does not reproduce from a file changed after the run.
 
 use std::fs;
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,7 +20,7 @@ use crate::log::AnyLogReader;
 use crate::output::manifest::{self, MANIFEST};
 use crate::output::run::{self, EVENTS, EVENTS_DIR};
 use crate::output::staging::Staging;
-use crate::projection::{TABLES, Tables};
+use crate::projection::{ORDERS_CSV, Orders, Tables};
 use crate::scenario::{self, sha256_hex};
 
 /// Events between two looks at the Ctrl-C flag.
@@ -116,17 +117,29 @@ pub fn open_log(path: &Path) -> Result<AnyLogReader, Error> {
     AnyLogReader::open(path)
 }
 
-/// Folds a whole log into tables, one event at a time.
-pub fn replay_log(path: &Path, stop: &AtomicBool) -> Result<Tables, Error> {
+/// Folds a whole log into tables, and into the orders' rows if asked, one event at a
+/// time.
+pub fn replay_log(
+    path: &Path,
+    orders: bool,
+    stop: &AtomicBool,
+) -> Result<(Tables, Option<Orders>), Error> {
     let mut reader = open_log(path)?;
     let mut tables = Tables::new(&reader.context);
+    let mut orders = orders.then(|| Orders::new(&reader.context));
     while let Some(event) = reader.next_event()? {
         tables.observe(&event);
+        if let Some(orders) = &mut orders {
+            orders.observe(&event);
+        }
         if tables.events() % STOP_EVERY == 0 && stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
     }
-    Ok(tables)
+    if let Some(orders) = &orders {
+        orders.check()?;
+    }
+    Ok((tables, orders))
 }
 
 /// What `replay` was asked to do.
@@ -137,6 +150,8 @@ pub struct ReplayConfig {
     /// Default: `<run dir>/replay`; with `check`, nowhere.
     pub out: Option<PathBuf>,
     pub check: bool,
+    /// Also rebuild `orders.csv`.
+    pub orders: bool,
     pub force: bool,
 }
 
@@ -158,9 +173,15 @@ pub fn replay_command(
         .as_deref()
         .map(|d| Staging::new(d, args.force, &[&loc.log]))
         .transpose()?;
-    let tables = replay_log(&loc.log, stop)?;
+    // `--check` compares the run's orders.csv whenever it has one.
+    let run_orders = loc.dir.join(ORDERS_CSV);
+    let fold_orders = args.orders || (args.check && run_orders.is_file());
+    let (tables, orders) = replay_log(&loc.log, fold_orders, stop)?;
     if let (Some(staging), Some(dest)) = (staging, &dest) {
         run::write_tables(&tables, &staging.tmp)?;
+        if let Some(orders) = orders.as_ref().filter(|_| args.orders) {
+            run::write_orders(orders, &staging.tmp)?;
+        }
         staging.commit()?;
         writeln!(
             out,
@@ -180,49 +201,118 @@ pub fn replay_command(
         .map_err(Error::stdout)?;
     }
     if args.check {
-        check_tables(&tables, &loc.dir, out)?;
+        check_tables(&tables, orders.as_ref(), &loc.dir, out)?;
     }
     Ok(())
 }
 
-/// Compares each rebuilt table with the file of the same name in `dir`.
-fn check_tables(tables: &Tables, dir: &Path, out: &mut dyn Write) -> Result<(), Error> {
+/// Compares each rebuilt table (and `orders.csv`, if rebuilt) with the file of the same
+/// name in `dir`.
+fn check_tables(
+    tables: &Tables,
+    orders: Option<&Orders>,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let mut differ = Vec::new();
-    for (name, text) in tables.render() {
+    let mut checked = 0;
+    let mut check = |name: &'static str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
         let path = dir.join(name);
-        let verdict = match fs::read(&path) {
-            Ok(theirs) if theirs == text.as_bytes() => "same".to_string(),
-            Ok(theirs) => {
-                differ.push(name);
-                format!(
-                    "differs (from line {})",
-                    first_difference(&theirs, text.as_bytes())
-                )
+        let difference = match fs::File::open(&path) {
+            Ok(file) => {
+                let mut theirs = SameAs::new(BufReader::new(file));
+                write(&mut theirs)
+                    .and_then(|()| theirs.finish())
+                    .map_err(Error::io(format!("reading {}", path.display())))?
+                    .map(|line| format!("from line {line}"))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                differ.push(name);
-                format!("differs (the run has no {name})")
+                Some(format!("the run has no {name}"))
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
         };
-        writeln!(out, "{name:<20} {verdict}").map_err(Error::stdout)?;
+        checked += 1;
+        let verdict = match difference {
+            None => "same".to_string(),
+            Some(why) => {
+                differ.push(name);
+                format!("differs ({why})")
+            }
+        };
+        writeln!(out, "{name:<20} {verdict}").map_err(Error::stdout)
+    };
+    for (name, text) in tables.render() {
+        check(name, &|w| w.write_all(text.as_bytes()))?;
+    }
+    if let Some(orders) = orders {
+        check(ORDERS_CSV, &|w| orders.write_csv(w))?;
     }
     if differ.is_empty() {
         return Ok(());
     }
     Err(Error::CheckFailed(format!(
-        "{} of {} tables rebuilt from the log differ from those in {}: {}",
+        "{} of {checked} tables rebuilt from the log differ from those in {}: {}",
         differ.len(),
-        TABLES.len(),
         dir.display(),
         differ.join(", ")
     )))
 }
 
-/// 1-based number of the first line where `a` and `b` differ.
+/// A writer that compares what is written with a file as it goes, holding neither
+/// whole (`orders.csv` holds a row per order).
+struct SameAs<R> {
+    theirs: R,
+    buf: Vec<u8>,
+    /// Line breaks in what has matched so far.
+    lines: usize,
+    /// The 1-based line of the first difference.
+    differs: Option<usize>,
+}
+
+impl<R: Read> SameAs<R> {
+    fn new(theirs: R) -> SameAs<R> {
+        SameAs {
+            theirs,
+            buf: Vec::new(),
+            lines: 0,
+            differs: None,
+        }
+    }
+
+    /// The line of the first difference, if any (the file going on counts).
+    fn finish(mut self) -> std::io::Result<Option<usize>> {
+        if self.differs.is_none() && self.theirs.read(&mut [0])? > 0 {
+            self.differs = Some(self.lines + 1);
+        }
+        Ok(self.differs)
+    }
+}
+
+impl<R: Read> Write for SameAs<R> {
+    fn write(&mut self, ours: &[u8]) -> std::io::Result<usize> {
+        if self.differs.is_some() {
+            return Ok(ours.len());
+        }
+        self.buf.clear();
+        (&mut self.theirs)
+            .take(ours.len() as u64)
+            .read_to_end(&mut self.buf)?;
+        let same = first_difference(&self.buf, ours);
+        self.lines += self.buf[..same].iter().filter(|&&c| c == b'\n').count();
+        if same < ours.len() {
+            self.differs = Some(self.lines + 1);
+        }
+        Ok(ours.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of the common start of `a` and `b`.
 fn first_difference(a: &[u8], b: &[u8]) -> usize {
-    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    1 + a[..same].iter().filter(|&&c| c == b'\n').count()
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// What `reproduce` was asked to do.
@@ -317,6 +407,9 @@ pub fn reproduce_command(
         replication: manifest.replication,
         sample: manifest.sample,
     };
+    if manifest.orders_csv {
+        crate::model::cost::check_with_order_rows(&loaded.scenario, manifest.sample)?;
+    }
     let progress = Progress::new(args.quiet, loaded.scenario.simulated_days(), 1);
     let simulated = run::thread_pool(args.threads)?.install(|| {
         run::simulate_into(
@@ -324,6 +417,7 @@ pub fn reproduce_command(
             params,
             &staging.tmp,
             manifest.event_log.then_some(manifest.log_format),
+            manifest.orders_csv,
             &|d, e| progress.update(0, d, e),
             stop,
         )
@@ -438,10 +532,24 @@ fn short(hash: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// The line of the first difference between `theirs` and `ours` written in pieces
+    /// of `piece` bytes.
+    fn differs(theirs: &[u8], ours: &[u8], piece: usize) -> Option<usize> {
+        let mut same = SameAs::new(theirs);
+        for chunk in ours.chunks(piece) {
+            same.write_all(chunk).unwrap();
+        }
+        same.finish().unwrap()
+    }
+
     #[test]
-    fn first_difference_counts_lines() {
-        assert_eq!(first_difference(b"a\nb\nc\n", b"a\nb\nx\n"), 3);
-        assert_eq!(first_difference(b"a\n", b"b\n"), 1);
-        assert_eq!(first_difference(b"a\nb\n", b"a\nb\nc\n"), 3);
+    fn the_first_difference_is_counted_in_lines_whatever_the_pieces() {
+        for piece in [1, 2, 3, 64] {
+            assert_eq!(differs(b"a\nb\nc\n", b"a\nb\nx\n", piece), Some(3));
+            assert_eq!(differs(b"a\n", b"b\n", piece), Some(1));
+            assert_eq!(differs(b"a\nb\n", b"a\nb\nc\n", piece), Some(3));
+            assert_eq!(differs(b"a\nb\nc\n", b"a\nb\n", piece), Some(3));
+            assert_eq!(differs(b"a\nb\n", b"a\nb\n", piece), None);
+        }
     }
 }

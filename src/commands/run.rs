@@ -29,6 +29,8 @@ pub struct Config {
     pub event_log: bool,
     /// The log's format, when there is one.
     pub log_format: LogFormat,
+    /// Also write `orders.csv`.
+    pub orders: bool,
     pub force: bool,
     pub quiet: bool,
 }
@@ -37,7 +39,11 @@ pub struct Config {
 pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     let loaded = a.scenario.load()?;
     run::check_sample(a.sample)?;
-    crate::model::cost::check(&loaded.scenario, a.sample)?;
+    if a.orders {
+        crate::model::cost::check_with_order_rows(&loaded.scenario, a.sample)?;
+    } else {
+        crate::model::cost::check(&loaded.scenario, a.sample)?;
+    }
     let dest = match &a.out {
         Some(p) => p.clone(),
         None => run::default_out(&loaded.scenario, loaded.variant.as_deref()),
@@ -50,6 +56,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         threads: a.threads,
         event_log: a.event_log,
         log_format: a.log_format,
+        orders: a.orders,
         force: a.force,
         loaded,
     };

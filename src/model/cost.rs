@@ -23,6 +23,9 @@ const BYTES_PER_PARCEL: f64 = 128.0;
 const BYTES_PER_STEP_EVENT: f64 = 800.0;
 /// Events a step holds at least (the engine's step size).
 const STEP_EVENTS: f64 = (1u64 << 19) as f64;
+/// Bytes held per order for `orders.csv` (`--orders`): its 88-byte row (the projection
+/// asserts it fits) and a page's share of the index, with room for ids the log skips.
+pub const BYTES_PER_ORDER_ROW: f64 = 96.0;
 /// Memory a run takes whatever its size: thread stacks, popularity tables, tables.
 const BASE_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
 /// Share of the machine's memory a run may plan to take.
@@ -44,7 +47,22 @@ pub struct Estimate {
     pub peak_hour_orders: f64,
     /// The most parcels expected in flight (and queued at hubs) at once.
     pub parcels_in_flight: f64,
+    /// Orders held for `orders.csv` (0 unless asked for): every order of the horizon and
+    /// as many of the warm-up as are in flight.
+    pub order_rows: f64,
     pub memory_bytes: f64,
+}
+
+impl Estimate {
+    /// The same run holding every order for `orders.csv` (`--orders`).
+    pub fn with_order_rows(self) -> Estimate {
+        let order_rows = self.orders + self.parcels_in_flight;
+        Estimate {
+            order_rows,
+            memory_bytes: self.memory_bytes + order_rows * BYTES_PER_ORDER_ROW,
+            ..self
+        }
+    }
 }
 
 /// Estimates a run of `scenario` at `sample`.
@@ -119,13 +137,23 @@ pub fn estimate(s: &Scenario, sample: f64) -> Estimate {
         events,
         peak_hour_orders,
         parcels_in_flight,
+        order_rows: 0.0,
         memory_bytes,
     }
 }
 
 /// Refuses a run that overflows or cannot fit this machine's memory.
 pub fn check(s: &Scenario, sample: f64) -> Result<Estimate, TooCostly> {
-    let e = estimate(s, sample);
+    check_estimate(s, estimate(s, sample))
+}
+
+/// `check` for a run that also holds every order for `orders.csv` (`--orders`).
+pub fn check_with_order_rows(s: &Scenario, sample: f64) -> Result<Estimate, TooCostly> {
+    check_estimate(s, estimate(s, sample).with_order_rows())
+}
+
+fn check_estimate(s: &Scenario, e: Estimate) -> Result<Estimate, TooCostly> {
+    let sample = e.sample;
     let at = if sample == 1.0 {
         String::new()
     } else {
@@ -174,8 +202,13 @@ pub fn check(s: &Scenario, sample: f64) -> Result<Estimate, TooCostly> {
     }
     let memory = machine_memory();
     if e.memory_bytes > memory * MEMORY_SHARE {
+        let rows = if e.order_rows > 0.0 {
+            format!(" and {} orders held for orders.csv", number(e.order_rows))
+        } else {
+            String::new()
+        };
         return refuse(format!(
-            "about {:.1} GiB of memory needed ({} parcels in flight), more than {:.0} % \
+            "about {:.1} GiB of memory needed ({} parcels in flight{rows}), more than {:.0} % \
              of this machine's {:.1} GiB{}",
             e.memory_bytes / GIB,
             number(e.parcels_in_flight),
@@ -203,6 +236,11 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 fn round_down(x: f64) -> f64 {
     let scale = 10f64.powi(x.log10().floor() as i32 - 1);
     (x / scale).floor() * scale
+}
+
+/// The memory a run may take: its share of the machine's.
+pub fn memory_budget() -> f64 {
+    machine_memory() * MEMORY_SHARE
 }
 
 /// The machine's memory in bytes (`MemTotal`); 16 GiB where it cannot be read.

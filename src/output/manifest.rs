@@ -33,6 +33,9 @@ pub struct Manifest {
     /// The log's format; absent for `events.csv` (and in manifests from before Parquet).
     #[serde(default, skip_serializing_if = "LogFormat::is_csv")]
     pub log_format: LogFormat,
+    /// Whether the run wrote `orders.csv` (`--orders`); absent from older manifests.
+    #[serde(default)]
+    pub orders_csv: bool,
     pub events: u64,
     pub orders: u64,
     /// SHA-256 of every other file in the directory, by its path there (the Parquet
@@ -48,6 +51,7 @@ impl Manifest {
         params: RunParams,
         threads: usize,
         log: Option<LogFormat>,
+        orders_csv: bool,
         stats: &RunStats,
         files: BTreeMap<String, String>,
     ) -> Manifest {
@@ -64,6 +68,7 @@ impl Manifest {
             threads,
             event_log: log.is_some(),
             log_format: log.unwrap_or_default(),
+            orders_csv,
             events: stats.events,
             orders: stats.orders,
             files,

@@ -14,7 +14,7 @@ use crate::log::{AnyLogWriter, LogFormat};
 use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
-use crate::projection::{Summary, Tables};
+use crate::projection::{ORDERS_CSV, Orders, Summary, Tables};
 use crate::scenario::{Loaded, sha256_hex};
 
 pub const EVENTS: &str = "events.csv";
@@ -35,6 +35,8 @@ pub struct RunRequest {
     pub event_log: bool,
     /// The log's format, when there is one.
     pub log_format: LogFormat,
+    /// Also write `orders.csv`.
+    pub orders: bool,
     pub force: bool,
 }
 
@@ -99,12 +101,13 @@ pub fn run(
                 params,
                 &dir,
                 log,
+                req.orders,
                 &|d, e| progress(r, d, e),
                 stop,
             )
         })?;
         let summary = tables.summary();
-        let manifest = Manifest::new(&req.loaded, params, threads, log, &stats, files);
+        let manifest = Manifest::new(&req.loaded, params, threads, log, req.orders, &stats, files);
         write_manifest(&dir, &manifest)?;
         reps.push(Replication {
             dir: req.out.join(&sub),
@@ -144,23 +147,24 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, Error> {
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))
 }
 
-/// The live-run sink: folds every table and, if asked, writes the log.
+/// The live-run sink: folds every table and, if asked, the orders and writes the log.
 struct RunSink<'a> {
     tables: Tables,
+    orders: Option<Orders>,
     log: Option<AnyLogWriter>,
     progress: &'a (dyn Fn(u32, u64) + Sync),
 }
 
 impl Sink for RunSink<'_> {
     fn events(&mut self, events: &[Event]) -> Result<(), Error> {
+        let (tables, orders) = (&mut self.tables, &mut self.orders);
         match &mut self.log {
-            // Format the log and fold the tables at the same time.
-            Some(log) => {
-                let tables = &mut self.tables;
-                let (written, ()) = rayon::join(|| log.write(events), || tables.fold(events));
-                written
+            // Format the log and fold at the same time.
+            Some(log) => rayon::join(|| log.write(events), || fold(tables, orders, events)).0,
+            None => {
+                fold(tables, orders, events);
+                Ok(())
             }
-            None => Sink::events(&mut self.tables, events),
         }
     }
 
@@ -168,9 +172,20 @@ impl Sink for RunSink<'_> {
         (self.progress)(day, events);
     }
 
-    /// Only the log needs the events in order: the tables are counts and sums.
+    /// Only the log needs the events in order: the tables are counts and sums, and each
+    /// event sets its own fields of an order's row.
     fn needs_order(&self) -> bool {
         self.log.is_some()
+    }
+}
+
+/// Folds the tables and, side by side, the orders.
+fn fold(tables: &mut Tables, orders: &mut Option<Orders>, events: &[Event]) {
+    match orders {
+        Some(orders) => {
+            rayon::join(|| tables.fold(events), || orders.fold(events));
+        }
+        None => tables.fold(events),
     }
 }
 
@@ -184,12 +199,13 @@ pub struct Simulated {
 }
 
 /// Simulates one replication into `dir` (which exists and is empty): the log in format
-/// `log` if asked, and every table.
+/// `log` and `orders.csv` if asked, and every table.
 pub fn simulate_into(
     scenario: &Scenario,
     params: RunParams,
     dir: &Path,
     log: Option<LogFormat>,
+    orders: bool,
     progress: &(dyn Fn(u32, u64) + Sync),
     stop: &AtomicBool,
 ) -> Result<Simulated, Error> {
@@ -203,6 +219,7 @@ pub fn simulate_into(
         .transpose()?;
     let mut sink = RunSink {
         tables: Tables::new(&context),
+        orders: orders.then(|| Orders::new(&context)),
         log,
         progress,
     };
@@ -213,6 +230,9 @@ pub fn simulate_into(
         files.extend(log.finish()?);
     }
     files.extend(write_tables(&sink.tables, dir)?);
+    if let Some(orders) = sink.orders.take() {
+        files.insert(ORDERS_CSV.to_string(), write_orders(&orders, dir)?);
+    }
     Ok(Simulated {
         stats,
         tables: sink.tables,
@@ -229,6 +249,7 @@ pub fn simulate_tables(
 ) -> Result<(RunStats, Tables), Error> {
     let mut sink = RunSink {
         tables: Tables::new(&Plan::new(scenario, params).context()),
+        orders: None,
         log: None,
         progress,
     };
@@ -246,6 +267,39 @@ pub fn write_tables(tables: &Tables, dir: &Path) -> Result<BTreeMap<String, Stri
         hashes.insert(name.to_string(), sha256_hex(text.as_bytes()));
     }
     Ok(hashes)
+}
+
+/// Writes `orders.csv` into `dir`; returns its SHA-256, hashed as written.
+pub fn write_orders(orders: &Orders, dir: &Path) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+
+    /// Hashes what passes through to the file.
+    struct Hashed(fs::File, Sha256);
+
+    impl Write for Hashed {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.0.write(buf)?;
+            self.1.update(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+
+    orders.check()?;
+    let path = dir.join(ORDERS_CSV);
+    let writing = || Error::io(format!("writing {}", path.display()));
+    let file = fs::File::create(&path).map_err(writing())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, Hashed(file, Sha256::new()));
+    orders
+        .write_csv(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(writing())?;
+    let Hashed(_, sha) = out.into_inner().map_err(|e| writing()(e.into_error()))?;
+    Ok(crate::model::digest::hex(&sha.finalize()))
 }
 
 /// `runs/NAME[-VARIANT]`, or the first of `...-2`, `...-3`, ... that is free.

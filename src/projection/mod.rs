@@ -5,9 +5,11 @@
 //! (0.4 %) of the true value above (the bucket's midpoint is reported).
 
 mod facilities;
+mod orders;
 mod sellers;
 mod summary;
 
+pub use orders::{ORDERS_CSV, ORDERS_HEADER, Orders};
 pub use summary::{EntityKind, Key, Summary, Value};
 
 use std::fmt::Write as _;
@@ -476,9 +478,18 @@ fn header(i: usize) -> String {
 
 /// Exact dollars from cents.
 pub fn usd(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", c / 100, c % 100)
+    Usd(cents).to_string()
+}
+
+/// Cents shown as exact dollars with two decimals (for a cell written in place).
+pub struct Usd(pub i64);
+
+impl std::fmt::Display for Usd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let c = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", c / 100, c % 100)
+    }
 }
 
 fn days(seconds: f64) -> f64 {

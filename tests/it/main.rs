@@ -11,6 +11,7 @@ mod drain;
 mod engine;
 mod facilities;
 mod money;
+mod orders;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod record;

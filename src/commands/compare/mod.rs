@@ -269,10 +269,17 @@ fn simulate_all(
                     let day = days_done.fetch_add(1, Ordering::Relaxed);
                     progress.update(0, day, total);
                 };
-                let sim =
-                    run::simulate_into(&arm.loaded.scenario, params, &dir, None, &tick, stop)?;
-                let manifest =
-                    Manifest::new(&arm.loaded, params, threads, None, &sim.stats, sim.files);
+                let scenario = &arm.loaded.scenario;
+                let sim = run::simulate_into(scenario, params, &dir, None, false, &tick, stop)?;
+                let manifest = Manifest::new(
+                    &arm.loaded,
+                    params,
+                    threads,
+                    None,
+                    false,
+                    &sim.stats,
+                    sim.files,
+                );
                 manifest::write_manifest(&dir, &manifest)?;
                 Ok(outcome(&sim.tables))
             })
