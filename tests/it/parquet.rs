@@ -205,3 +205,21 @@ fn pandas_duckdb_and_polars_read_the_parquet_log() {
         assert!(said.contains(&format!("{client}: {events} rows")), "{said}");
     }
 }
+
+/// `orders.csv` is the same whichever log the run writes, and a Parquet log's replay
+/// rebuilds it byte for byte.
+#[test]
+fn orders_csv_is_the_same_from_either_log() {
+    let t = tmp();
+    let (csv, parquet) = (t.path().join("csv"), t.path().join("parquet"));
+    run_small(&csv, &["--orders"]);
+    run_small(&parquet, &["--orders", "--log", "parquet"]);
+    let orders = fs::read(csv.join("orders.csv")).unwrap();
+    assert!(orders.len() > 1000, "orders.csv has rows");
+    assert!(fs::read(parquet.join("orders.csv")).unwrap() == orders);
+    let replayed = t.path().join("replayed");
+    ok(&["replay", &s(&parquet), "--orders", "--out", &s(&replayed)]);
+    assert!(fs::read(replayed.join("orders.csv")).unwrap() == orders);
+    let said = ok(&["replay", &s(&parquet), "--check"]);
+    assert!(said.contains("orders.csv           same"), "{said}");
+}
