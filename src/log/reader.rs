@@ -472,6 +472,60 @@ pub(super) fn check_context(ctx: &Context) -> Result<(), String> {
     Ok(())
 }
 
+/// What a row's route admits, checked alike for the CSV and the Parquet log: the market
+/// it serves, the hub it goes via, its pool's seller ranks, its line-haul.
+pub(super) struct RouteCheck<'c> {
+    ctx: &'c Context,
+    route: &'c crate::event::context::RouteDim,
+}
+
+impl<'c> RouteCheck<'c> {
+    /// The route of a row of market `market`.
+    pub(super) fn new(ctx: &'c Context, market: MarketId, route: RouteId) -> Result<Self, String> {
+        let dim = &ctx.routes[route.ix()];
+        if dim.market != market.0 {
+            return Err(format!(
+                "column `route`: route `{}` does not serve market `{}`",
+                dim.id,
+                ctx.markets[market.ix()].id
+            ));
+        }
+        Ok(RouteCheck { ctx, route: dim })
+    }
+
+    pub(super) fn hub(&self, hub: HubId) -> Result<HubId, String> {
+        if self.route.hub != Some(hub.0) {
+            return Err(format!(
+                "column `hub`: route `{}` does not go via hub `{}`",
+                self.route.id,
+                self.ctx.hubs()[hub.ix()].id
+            ));
+        }
+        Ok(hub)
+    }
+
+    pub(super) fn seller(&self, rank: u32) -> Result<u32, String> {
+        let pool = &self.ctx.pools[usize::from(self.route.pool)];
+        if rank >= pool.count {
+            return Err(format!(
+                "column `seller`: rank {rank} is outside seller pool `{}` of {} sellers",
+                pool.id, pool.count
+            ));
+        }
+        Ok(rank)
+    }
+
+    pub(super) fn linehaul(&self) -> Result<(), String> {
+        if self.route.linehaul.is_none() {
+            return Err(format!(
+                "kind `linehaul_departed`: route `{}` has no line-haul schedule",
+                self.route.id
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn preview(line: &str) -> String {
     let t = line.trim_end();
     if t.chars().count() > 60 {
@@ -595,36 +649,17 @@ fn parse_row<'t>(
     let order_id = int(4)?;
     let market = MarketId(lookup(&f, 5, ctx.markets.iter().map(|m| m.id.as_str()))?);
     let route = RouteId(lookup(&f, 6, ctx.routes.iter().map(|r| r.id.as_str()))?);
-    let route_dim = &ctx.routes[route.ix()];
-    if route_dim.market != market.0 {
-        return Err(format!(
-            "column `route`: route `{}` does not serve market `{}`",
-            f[6], f[5]
-        ));
-    }
+    let check = RouteCheck::new(ctx, market, route)?;
     let methods = &ctx.markets[market.ix()].methods;
     let method = || lookup(&f, 10, methods.iter().map(String::as_str)).map(MethodId);
     let route_hub = || {
-        let hub = HubId(lookup(&f, 7, ctx.hubs().iter().map(|h| h.id.as_str()))?);
-        if route_dim.hub != Some(hub.0) {
-            return Err(format!(
-                "column `hub`: route `{}` does not go via hub `{}`",
-                f[6], f[7]
-            ));
-        }
-        Ok(hub)
+        check.hub(HubId(lookup(
+            &f,
+            7,
+            ctx.hubs().iter().map(|h| h.id.as_str()),
+        )?))
     };
-    let seller = || {
-        let rank = u32_at(8)?;
-        let pool = &ctx.pools[usize::from(route_dim.pool)];
-        if rank >= pool.count {
-            return Err(format!(
-                "column `seller`: rank {rank} is outside seller pool `{}` of {} sellers",
-                pool.id, pool.count
-            ));
-        }
-        Ok(rank)
-    };
+    let seller = || check.seller(u32_at(8)?);
     let kind = match kind {
         0 => EventKind::OrderPlaced {
             seller: seller()?,
@@ -664,12 +699,7 @@ fn parse_row<'t>(
             finance_cents: u32_at(23)?,
         },
         6 => {
-            if route_dim.linehaul.is_none() {
-                return Err(format!(
-                    "kind `linehaul_departed`: route `{}` has no line-haul schedule",
-                    f[6]
-                ));
-            }
+            check.linehaul()?;
             EventKind::LinehaulDeparted {
                 wait_s: u32_at(17)?,
             }

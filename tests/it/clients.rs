@@ -3,51 +3,11 @@
 //! Python side runs in the venv `.ci/run` builds from tests/python/requirements.txt
 //! (`TRADESIM_PYTHON`); the export's own guarantees are checked here without it.
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{data, fails, ok, read, repo, tmp};
-
-/// The Python that has the clients (`TRADESIM_PYTHON`, which `.ci/run` sets), or `None`
-/// after saying why the test is skipped; under CI a missing one is a failure.
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TRADESIM_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    // An empty CI (`CI= cargo test ...`) is no CI.
-    assert!(
-        std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
-        "TRADESIM_PYTHON is not set: under CI the Python clients' tests must run (.ci/run \
-         sets it to target/pyenv/bin/python)"
-    );
-    eprintln!(
-        "skipped: TRADESIM_PYTHON is not set; `.ci/run` builds target/pyenv and sets it \
-         (see README, Development)"
-    );
-    None
-}
-
-/// Runs tests/python/SCRIPT with ARGS and asserts that it succeeds, showing its output
-/// when it does not; returns its standard output.
-fn run_script(python: &Path, script: &str, args: &[&OsStr]) -> String {
-    let path = repo().join("tests/python").join(script);
-    let o = Command::new(python)
-        .arg(&path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{} cannot be run: {e}", python.display()));
-    assert!(
-        o.status.success(),
-        "{script} failed ({:?}):\n{}\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::support::{data, fails, ok, python, read, run_script, tmp};
 
 /// Runs tests/data/NAME into `out`.
 fn run(name: &str, out: &Path) {

@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::*;
 
@@ -171,14 +170,7 @@ fn a_damaged_parquet_log_is_refused_with_the_file_named() {
 /// (tests/python/load_parquet.py), using the Python in `TRADESIM_PYTHON`.
 #[test]
 fn pandas_duckdb_and_polars_read_the_parquet_log() {
-    let Some(python) = std::env::var_os("TRADESIM_PYTHON") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set TRADESIM_PYTHON to a Python with pandas, duckdb, polars and pyarrow"
-        );
-        eprintln!("skipped: TRADESIM_PYTHON is not set (a Python with pandas, duckdb, polars)");
-        return;
-    };
+    let Some(python) = python() else { return };
     let t = tmp();
     let run = t.path().join("run");
     run_small(&run, &["--log", "parquet"]);
@@ -188,19 +180,12 @@ fn pandas_duckdb_and_polars_read_the_parquet_log() {
         .find_map(|l| l.trim().strip_prefix("\"events\": "))
         .and_then(|v| v.trim_end_matches(',').parse().ok())
         .expect("the manifest counts the events");
-    let o = Command::new(python)
-        .arg(repo().join("tests/python/load_parquet.py"))
-        .arg(&run)
-        .arg(events.to_string())
-        .output()
-        .expect("python runs");
-    assert!(
-        o.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&o),
-        stderr(&o)
+    let events_text = events.to_string();
+    let said = run_script(
+        &python,
+        "load_parquet.py",
+        &[run.as_os_str(), events_text.as_ref()],
     );
-    let said = stdout(&o);
     for client in ["pandas", "duckdb", "polars"] {
         assert!(said.contains(&format!("{client}: {events} rows")), "{said}");
     }

@@ -135,3 +135,41 @@ pub fn run_small(out: &Path, extra: &[&str]) {
     args.extend(extra.iter().map(|s| s.to_string()));
     ok(&args);
 }
+
+/// The Python that has the clients (`TRADESIM_PYTHON`, which `.ci/run` sets), or `None`
+/// after saying why the test is skipped; under CI a missing one is a failure.
+pub fn python() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("TRADESIM_PYTHON") {
+        return Some(PathBuf::from(path));
+    }
+    // An empty CI (`CI= cargo test ...`) is no CI.
+    assert!(
+        std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
+        "TRADESIM_PYTHON is not set: under CI the Python clients' tests must run (.ci/run \
+         sets it to target/pyenv/bin/python)"
+    );
+    eprintln!(
+        "skipped: TRADESIM_PYTHON is not set; `.ci/run` builds target/pyenv and sets it \
+         (see README, Development)"
+    );
+    None
+}
+
+/// Runs tests/python/SCRIPT with ARGS and asserts that it succeeds, showing its output
+/// when it does not; returns its standard output.
+pub fn run_script(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let path = repo().join("tests/python").join(script);
+    let o = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{} cannot be run: {e}", python.display()));
+    assert!(
+        o.status.success(),
+        "{script} failed ({:?}):\n{}\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

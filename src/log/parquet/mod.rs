@@ -14,8 +14,9 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
 use crate::event::KIND_NAMES;
 use crate::event::context::Context;
-use crate::log::COLUMNS as CSV_COLUMNS;
-use crate::log::schema::FILLED;
+/// The columns: those of `events.csv`, in the same order.
+pub use crate::log::COLUMNS;
+use crate::log::schema::{COMMON as DENSE, FILLED};
 use crate::model::date::{DAY_S, Date, UtcOffset};
 
 pub use reader::ParquetLogReader;
@@ -29,40 +30,6 @@ pub const CONTEXT_KEY: &str = "tradesim.context";
 pub const PART: &str = "part-0.parquet";
 /// A day's directory is `date=` and the day's date.
 pub const DATE_PREFIX: &str = "date=";
-
-/// The columns: those of `events.csv` (`log::COLUMNS`, which has `time` from schema 4
-/// on), in the same order.
-pub const COLUMNS: [&str; 26] = [
-    "seq",
-    "time_s",
-    "time",
-    "kind",
-    "order_id",
-    "market",
-    "route",
-    "hub",
-    "seller",
-    "category",
-    "method",
-    "attempt",
-    "success",
-    "value_cents",
-    "duty_cents",
-    "vat_cents",
-    "inspected",
-    "wait_s",
-    "service_s",
-    "lead_s",
-    "freight_cents",
-    "fee_cents",
-    "commission_cents",
-    "finance_cents",
-    "cod_cents",
-    "to_cash_s",
-];
-
-/// Columns every row fills; the others (from `hub` on) only some kinds fill.
-const DENSE: usize = 7;
 
 /// The type of column `i`: ids as dictionaries of their names, money and durations as
 /// unsigned integers, flags as booleans, `time` as the UTC instant with the run's clock
@@ -150,19 +117,13 @@ pub fn day_file(context: &Context, day: u32) -> String {
 }
 
 /// Per column, a bit per kind (`EventKind::index`) that fills it: every kind for the
-/// columns every row fills, and for the others the kinds `log::schema::FILLED` gives
-/// the CSV column of the same name.
+/// columns every row fills, and for the others the kinds `log::schema::FILLED` gives.
 fn filled_by() -> [u16; COLUMNS.len()] {
     let mut bits = [0u16; COLUMNS.len()];
     bits[..DENSE].fill((1 << KIND_NAMES.len()) - 1);
     for (kind, cols) in FILLED.iter().enumerate() {
         for &c in *cols {
-            let name = CSV_COLUMNS[c];
-            let i = COLUMNS
-                .iter()
-                .position(|n| *n == name)
-                .expect("every CSV column is a Parquet column");
-            bits[i] |= 1 << kind;
+            bits[c] |= 1 << kind;
         }
     }
     bits

@@ -13,7 +13,7 @@ use crate::Error;
 use crate::event::context::Context;
 use crate::event::{Event, EventKind, KIND_NAMES};
 use crate::log::SCHEMA_VERSION;
-use crate::log::reader::check_context;
+use crate::log::reader::{RouteCheck, check_context};
 use crate::model::date::{DAY_S, Date};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
@@ -446,14 +446,7 @@ fn decode(
         ix!("route"),
         &mut ctx.routes.iter().map(|r| r.id.as_str()),
     )?);
-    let route_dim = &ctx.routes[route.ix()];
-    if route_dim.market != market.0 {
-        return Err(format!(
-            "column `route`: route `{}` does not serve market `{}`",
-            route_dim.id,
-            ctx.markets[market.ix()].id
-        ));
-    }
+    let check = RouteCheck::new(ctx, market, route)?;
     let method = || {
         lookup(
             ix!("method"),
@@ -462,30 +455,12 @@ fn decode(
         .map(MethodId)
     };
     let hub = || {
-        let hub = HubId(lookup(
+        check.hub(HubId(lookup(
             ix!("hub"),
             &mut ctx.hubs().iter().map(|h| h.id.as_str()),
-        )?);
-        if route_dim.hub != Some(hub.0) {
-            return Err(format!(
-                "column `hub`: route `{}` does not go via hub `{}`",
-                route_dim.id,
-                ctx.hubs()[hub.ix()].id
-            ));
-        }
-        Ok(hub)
+        )?))
     };
-    let seller = || {
-        let rank = int(ix!("seller"));
-        let pool = &ctx.pools[usize::from(route_dim.pool)];
-        if rank >= pool.count {
-            return Err(format!(
-                "column `seller`: rank {rank} is outside seller pool `{}` of {} sellers",
-                pool.id, pool.count
-            ));
-        }
-        Ok(rank)
-    };
+    let seller = || check.seller(int(ix!("seller")));
     let attempt = || col(ix!("attempt")).as_primitive::<UInt8Type>().value(row);
     let flag = |i: usize| col(i).as_boolean().value(row);
     let kind = match kind {
@@ -527,12 +502,7 @@ fn decode(
             finance_cents: int(ix!("finance_cents")),
         },
         6 => {
-            if route_dim.linehaul.is_none() {
-                return Err(format!(
-                    "kind `linehaul_departed`: route `{}` has no line-haul schedule",
-                    route_dim.id
-                ));
-            }
+            check.linehaul()?;
             EventKind::LinehaulDeparted {
                 wait_s: int(ix!("wait_s")),
             }
