@@ -190,19 +190,9 @@ fn check_file_replaceable(
     ours: fn(&Path) -> bool,
 ) -> Result<(), Error> {
     let refuse = |why: &str| Err(Error::Usage(format!("{}: {why}", dest.display())));
-    let meta = match fs::symlink_metadata(dest) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::Io {
-                context: format!("checking {}", dest.display()),
-                source: e,
-            });
-        }
+    let Some(meta) = existing(dest)? else {
+        return Ok(());
     };
-    if meta.file_type().is_symlink() {
-        return refuse("is a symbolic link; tradesim never replaces one");
-    }
     if meta.is_dir() {
         return refuse("is a directory; name a file");
     }
@@ -286,19 +276,13 @@ fn parent_of(dest: &Path) -> PathBuf {
 /// directory tradesim wrote that is neither where the user stands nor holds an input.
 fn check_replaceable(dest: &Path, force: bool, inputs: &[PathBuf]) -> Result<(), Error> {
     let refuse = |why: String| Err(Error::Usage(format!("--out {}: {why}", dest.display())));
-    let meta = match fs::symlink_metadata(dest) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Error::Io {
-                context: format!("checking {}", dest.display()),
-                source: e,
-            });
-        }
+    let Some(meta) = existing(dest).map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(format!("--out {m}")),
+        e => e,
+    })?
+    else {
+        return Ok(());
     };
-    if meta.file_type().is_symlink() {
-        return refuse("is a symbolic link; tradesim never replaces one".to_string());
-    }
     if !meta.is_dir() {
         return refuse("is a file; tradesim never replaces a file".to_string());
     }
@@ -393,6 +377,22 @@ fn process_alive(pid: u32) -> bool {
         Path::new("/proc").join(pid.to_string()).exists()
     } else {
         true
+    }
+}
+
+/// What is at `dest`, if anything: never a symbolic link, which tradesim does not replace.
+fn existing(dest: &Path) -> Result<Option<fs::Metadata>, Error> {
+    match fs::symlink_metadata(dest) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::Usage(format!(
+            "{}: is a symbolic link; tradesim never replaces one",
+            dest.display()
+        ))),
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io {
+            context: format!("checking {}", dest.display()),
+            source: e,
+        }),
     }
 }
 
