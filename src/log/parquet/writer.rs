@@ -8,10 +8,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::types::{UInt8Type, UInt16Type};
+use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt16Type, UInt32Type};
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, StringArray, TimestampMillisecondArray, UInt8Array,
-    UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, StringArray,
+    TimestampMillisecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::Schema;
@@ -280,41 +280,21 @@ impl ParquetLogWriter {
             .map_err(parquet_error(&shown()))?;
         let (names, schema) = (&self.names, &self.schema);
         let mut writers: Vec<_> = writers.into_iter().map(Ok).collect();
-        // Slice by slice: a slice stays in the caches while its columns are built and
-        // encoded (whole row groups, read once a column, made the run wait on memory).
-        let slices: Vec<&[Event]> = events.chunks(SLICE).collect();
-        let first_seq = |k: usize| self.next_seq + (k * SLICE) as u64;
-        // Each slice's columns built in one pass over its events (one task), while the
-        // slice before it is encoded column by column (26 tasks): the build no longer
-        // reads the events once per column, and it overlaps the encoding on the pool.
-        let mut current = slices.first().map(|s| columns(s, first_seq(0), names));
-        for k in 0..slices.len() {
-            let arrays = current.take().expect("the slice's columns are built");
-            let (next, ()) = rayon::join(
-                || {
-                    slices
-                        .get(k + 1)
-                        .map(|s| columns(s, first_seq(k + 1), names))
-                },
-                || {
-                    writers
-                        .par_iter_mut()
-                        .zip(arrays.par_iter())
-                        .enumerate()
-                        .for_each(|(i, (writer, array))| {
-                            if let Ok(w) = writer {
-                                let written =
-                                    compute_leaves(schema.field(i), array).and_then(|leaves| {
-                                        leaves.iter().try_for_each(|leaf| w.write(leaf))
-                                    });
-                                if let Err(e) = written {
-                                    *writer = Err(e);
-                                }
-                            }
-                        })
-                },
-            );
-            current = next;
+        // Slice by slice, each slice's columns in parallel: a slice stays in the caches
+        // while its 26 columns are built from it (whole row groups, read once a column,
+        // made the run wait on memory).
+        for (k, slice) in events.chunks(SLICE).enumerate() {
+            let first_seq = self.next_seq + (k * SLICE) as u64;
+            writers.par_iter_mut().enumerate().for_each(|(i, writer)| {
+                if let Ok(w) = writer {
+                    let array = column(i, slice, first_seq, names);
+                    let written = compute_leaves(schema.field(i), &array)
+                        .and_then(|leaves| leaves.iter().try_for_each(|leaf| w.write(leaf)));
+                    if let Err(e) = written {
+                        *writer = Err(e);
+                    }
+                }
+            });
         }
         let chunks: Vec<ArrowColumnChunk> = writers
             .into_par_iter()
@@ -352,169 +332,16 @@ impl ParquetLogWriter {
     }
 }
 
-/// Every column (in `COLUMNS` order) of `events`, whose first is row `first_seq` of the
-/// log, from one pass over the events: each sparse column starts as zeros and each
-/// event writes only the fields its kind has (a pass per column read the events 26
-/// times and matched each event's kind in each).
-fn columns(events: &[Event], first_seq: u64, names: &Names) -> Vec<ArrayRef> {
+/// Column `i` (of `COLUMNS`) of `events`, whose first is row `first_seq` of the log.
+fn column(i: usize, events: &[Event], first_seq: u64, names: &Names) -> ArrayRef {
     use EventKind::*;
-    let n = events.len();
-    let mut time_s = Vec::with_capacity(n);
-    let mut kind = Vec::with_capacity(n);
-    let mut order_id = Vec::with_capacity(n);
-    let mut market = Vec::with_capacity(n);
-    let mut route = Vec::with_capacity(n);
-    let (mut hub, mut category, mut attempt) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
-    let mut method = vec![0u16; n];
-    let (mut success, mut inspected) = (vec![false; n], vec![false; n]);
-    let [
-        mut seller,
-        mut value,
-        mut duty,
-        mut vat,
-        mut wait,
-        mut service,
-        mut lead,
-        mut freight,
-        mut fee,
-        mut commission,
-        mut finance,
-        mut cod,
-        mut to_cash,
-    ] = std::array::from_fn(|_| vec![0u32; n]);
-    for (k, e) in events.iter().enumerate() {
-        time_s.push(e.time_s);
-        kind.push(e.kind.index() as u8);
-        order_id.push(e.order_id);
-        market.push(e.market.0);
-        route.push(e.route.0);
-        let method_key = |m: crate::model::MethodId| names.method_keys[e.market.ix()][m.ix()];
-        match e.kind {
-            OrderPlaced {
-                seller: s,
-                category: c,
-                method: m,
-                value_cents,
-            } => {
-                seller[k] = s;
-                category[k] = c.0;
-                method[k] = method_key(m);
-                value[k] = value_cents;
-            }
-            PaymentAttempted {
-                method: m,
-                attempt: a,
-                success: ok,
-            } => {
-                method[k] = method_key(m);
-                attempt[k] = a;
-                success[k] = ok;
-            }
-            OrderCancelled {
-                seller: s,
-                method: m,
-                value_cents,
-                attempts,
-            } => {
-                seller[k] = s;
-                method[k] = method_key(m);
-                value[k] = value_cents;
-                attempt[k] = attempts;
-            }
-            Dispatched {
-                seller: s,
-                value_cents,
-                freight_cents,
-            }
-            | Returned {
-                seller: s,
-                value_cents,
-                freight_cents,
-            } => {
-                seller[k] = s;
-                value[k] = value_cents;
-                freight[k] = freight_cents;
-            }
-            HubArrived { hub: h } => hub[k] = h.0,
-            HubDeparted {
-                hub: h,
-                wait_s,
-                service_s,
-                seller: s,
-                fee_cents,
-                finance_cents,
-            } => {
-                hub[k] = h.0;
-                wait[k] = wait_s;
-                service[k] = service_s;
-                seller[k] = s;
-                fee[k] = fee_cents;
-                finance[k] = finance_cents;
-            }
-            LinehaulDeparted { wait_s } => wait[k] = wait_s,
-            CustomsCleared {
-                duty_cents,
-                vat_cents,
-                inspected: i,
-                wait_s,
-                service_s,
-            } => {
-                duty[k] = duty_cents;
-                vat[k] = vat_cents;
-                inspected[k] = i;
-                wait[k] = wait_s;
-                service[k] = service_s;
-            }
-            Delivered {
-                lead_s,
-                collected_cents,
-            } => {
-                lead[k] = lead_s;
-                cod[k] = collected_cents;
-            }
-            Refused {
-                seller: s,
-                method: m,
-                value_cents,
-                freight_cents,
-            } => {
-                seller[k] = s;
-                method[k] = method_key(m);
-                value[k] = value_cents;
-                freight[k] = freight_cents;
-            }
-            SellerPaid {
-                seller: s,
-                method: m,
-                value_cents,
-                fee_cents,
-                commission_cents,
-                to_cash_s,
-            } => {
-                seller[k] = s;
-                method[k] = method_key(m);
-                value[k] = value_cents;
-                fee[k] = fee_cents;
-                commission[k] = commission_cents;
-                to_cash[k] = to_cash_s;
-            }
-        }
-    }
     // Which rows a sparse column fills, from a mask of kinds: no branch to mispredict
     // on the kinds' random order.
-    // 64 rows a word, straight from the kinds' bytes (no bounds check per row).
-    let valid = |i: usize| {
+    let valid = || {
         let kinds = names.filled_by[i];
-        let words: Vec<u64> = kind
-            .chunks(64)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |word, (j, &k)| word | u64::from(kinds >> k & 1) << j)
-            })
-            .collect();
-        NullBuffer::new(BooleanBuffer::new(words.into(), 0, n))
+        NullBuffer::new(BooleanBuffer::collect_bool(events.len(), |k| {
+            kinds >> events[k].kind.index() & 1 != 0
+        }))
     };
     let ids = |keys: Vec<u8>, values: &ArrayRef| -> ArrayRef {
         Arc::new(DictionaryArray::<UInt8Type>::new(
@@ -522,94 +349,183 @@ fn columns(events: &[Event], first_seq: u64, names: &Names) -> Vec<ArrayRef> {
             values.clone(),
         ))
     };
-    let sparse_ids = |i: usize, keys: Vec<u8>, values: &ArrayRef| -> ArrayRef {
-        Arc::new(DictionaryArray::<UInt8Type>::new(
-            UInt8Array::new(keys.into(), Some(valid(i))),
-            values.clone(),
-        ))
-    };
-    let flags = |i: usize, values: &[bool]| -> ArrayRef {
-        let words: Vec<u64> = values
-            .chunks(64)
-            .map(|chunk| {
-                chunk
+    match COLUMNS[i] {
+        "seq" => Arc::new(UInt64Array::from_iter_values(
+            (0..events.len() as u64).map(|k| first_seq + k),
+        )),
+        "time_s" => Arc::new(UInt32Array::from_iter_values(
+            events.iter().map(|e| e.time_s),
+        )),
+        "time" => Arc::new(
+            TimestampMillisecondArray::from_iter_values(
+                events
                     .iter()
-                    .enumerate()
-                    .fold(0u64, |word, (j, &v)| word | u64::from(v) << j)
-            })
-            .collect();
-        let values = BooleanBuffer::new(words.into(), 0, n);
-        Arc::new(BooleanArray::new(values, Some(valid(i))))
-    };
-    let time: ArrayRef = Arc::new(
-        TimestampMillisecondArray::from_iter_values(
-            time_s
+                    .map(|e| (names.epoch_s + i64::from(e.time_s)) * 1000),
+            )
+            .with_timezone(names.tz.clone()),
+        ),
+        "kind" => ids(
+            events.iter().map(|e| e.kind.index() as u8).collect(),
+            &names.kinds,
+        ),
+        "order_id" => Arc::new(UInt64Array::from_iter_values(
+            events.iter().map(|e| e.order_id),
+        )),
+        "market" => ids(events.iter().map(|e| e.market.0).collect(), &names.markets),
+        "route" => ids(events.iter().map(|e| e.route.0).collect(), &names.routes),
+        "hub" => sparse_ids(events, valid(), &names.hubs, |k| match k {
+            HubArrived { hub } | HubDeparted { hub, .. } => Some(hub.0),
+            _ => None,
+        }),
+        "category" => sparse_ids(events, valid(), &names.categories, |k| match k {
+            OrderPlaced { category, .. } => Some(category.0),
+            _ => None,
+        }),
+        "method" => {
+            let method = |e: &Event| match e.kind {
+                OrderPlaced { method, .. }
+                | PaymentAttempted { method, .. }
+                | OrderCancelled { method, .. }
+                | Refused { method, .. }
+                | SellerPaid { method, .. } => Some(method),
+                _ => None,
+            };
+            let keys: Vec<u16> = events
                 .iter()
-                .map(|&s| (names.epoch_s + i64::from(s)) * 1000),
-        )
-        .with_timezone(names.tz.clone()),
-    );
-    let (mut time_s, mut order_id) = (Some(time_s), Some(order_id));
-    let (mut market, mut route) = (Some(market), Some(route));
-    let (mut hub, mut category) = (Some(hub), Some(category));
-    let (mut attempt, mut method) = (Some(attempt), Some(method));
-    let mut u32s = [
-        Some(seller),
-        Some(value),
-        Some(duty),
-        Some(vat),
-        Some(wait),
-        Some(service),
-        Some(lead),
-        Some(freight),
-        Some(fee),
-        Some(commission),
-        Some(finance),
-        Some(cod),
-        Some(to_cash),
-    ];
-    let mut u32s = |i: usize, j: usize| -> ArrayRef {
-        let values = u32s[j].take().expect("each column once");
-        Arc::new(UInt32Array::new(values.into(), Some(valid(i))))
-    };
-    let once = "each column once";
-    (0..COLUMNS.len())
-        .map(|i| match COLUMNS[i] {
-            "seq" => Arc::new(UInt64Array::from_iter_values(
-                (0..n as u64).map(|k| first_seq + k),
-            )) as ArrayRef,
-            "time_s" => Arc::new(UInt32Array::from(time_s.take().expect(once))),
-            "time" => time.clone(),
-            "kind" => ids(kind.clone(), &names.kinds),
-            "order_id" => Arc::new(UInt64Array::from(order_id.take().expect(once))),
-            "market" => ids(market.take().expect(once), &names.markets),
-            "route" => ids(route.take().expect(once), &names.routes),
-            "hub" => sparse_ids(i, hub.take().expect(once), &names.hubs),
-            "category" => sparse_ids(i, category.take().expect(once), &names.categories),
-            "method" => Arc::new(DictionaryArray::<UInt16Type>::new(
-                UInt16Array::new(method.take().expect(once).into(), Some(valid(i))),
+                .map(|e| method(e).map_or(0, |m| names.method_keys[e.market.ix()][m.ix()]))
+                .collect();
+            let keys = UInt16Array::new(keys.into(), Some(valid()));
+            Arc::new(DictionaryArray::<UInt16Type>::new(
+                keys,
                 names.methods.clone(),
-            )),
-            "attempt" => Arc::new(UInt8Array::new(
-                attempt.take().expect(once).into(),
-                Some(valid(i)),
-            )),
-            "success" => flags(i, &success),
-            "inspected" => flags(i, &inspected),
-            "seller" => u32s(i, 0),
-            "value_cents" => u32s(i, 1),
-            "duty_cents" => u32s(i, 2),
-            "vat_cents" => u32s(i, 3),
-            "wait_s" => u32s(i, 4),
-            "service_s" => u32s(i, 5),
-            "lead_s" => u32s(i, 6),
-            "freight_cents" => u32s(i, 7),
-            "fee_cents" => u32s(i, 8),
-            "commission_cents" => u32s(i, 9),
-            "finance_cents" => u32s(i, 10),
-            "cod_cents" => u32s(i, 11),
-            "to_cash_s" => u32s(i, 12),
-            other => unreachable!("column `{other}` has no builder"),
-        })
-        .collect()
+            ))
+        }
+        "attempt" => sparse::<UInt8Type>(events, valid(), |k| match k {
+            PaymentAttempted { attempt, .. } => Some(*attempt),
+            OrderCancelled { attempts, .. } => Some(*attempts),
+            _ => None,
+        }),
+        "success" => flags(events, valid(), |k| match k {
+            PaymentAttempted { success, .. } => Some(*success),
+            _ => None,
+        }),
+        "inspected" => flags(events, valid(), |k| match k {
+            CustomsCleared { inspected, .. } => Some(*inspected),
+            _ => None,
+        }),
+        "seller" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            OrderPlaced { seller, .. }
+            | OrderCancelled { seller, .. }
+            | Dispatched { seller, .. }
+            | HubDeparted { seller, .. }
+            | Returned { seller, .. }
+            | Refused { seller, .. }
+            | SellerPaid { seller, .. } => Some(*seller),
+            _ => None,
+        }),
+        "value_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            OrderPlaced { value_cents, .. }
+            | OrderCancelled { value_cents, .. }
+            | Dispatched { value_cents, .. }
+            | Returned { value_cents, .. }
+            | Refused { value_cents, .. }
+            | SellerPaid { value_cents, .. } => Some(*value_cents),
+            _ => None,
+        }),
+        "duty_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            CustomsCleared { duty_cents, .. } => Some(*duty_cents),
+            _ => None,
+        }),
+        "vat_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            CustomsCleared { vat_cents, .. } => Some(*vat_cents),
+            _ => None,
+        }),
+        "wait_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            HubDeparted { wait_s, .. }
+            | LinehaulDeparted { wait_s }
+            | CustomsCleared { wait_s, .. } => Some(*wait_s),
+            _ => None,
+        }),
+        "service_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            HubDeparted { service_s, .. } | CustomsCleared { service_s, .. } => Some(*service_s),
+            _ => None,
+        }),
+        "lead_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            Delivered { lead_s, .. } => Some(*lead_s),
+            _ => None,
+        }),
+        "freight_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            Dispatched { freight_cents, .. }
+            | Returned { freight_cents, .. }
+            | Refused { freight_cents, .. } => Some(*freight_cents),
+            _ => None,
+        }),
+        "fee_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            HubDeparted { fee_cents, .. } | SellerPaid { fee_cents, .. } => Some(*fee_cents),
+            _ => None,
+        }),
+        "commission_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            SellerPaid {
+                commission_cents, ..
+            } => Some(*commission_cents),
+            _ => None,
+        }),
+        "finance_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            HubDeparted { finance_cents, .. } => Some(*finance_cents),
+            _ => None,
+        }),
+        "cod_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            Delivered {
+                collected_cents, ..
+            } => Some(*collected_cents),
+            _ => None,
+        }),
+        "to_cash_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
+            SellerPaid { to_cash_s, .. } => Some(*to_cash_s),
+            _ => None,
+        }),
+        other => unreachable!("column `{other}` has no builder"),
+    }
+}
+
+/// A column that only some kinds fill: `value` of each event, null where `valid` says.
+fn sparse<T: ArrowPrimitiveType>(
+    events: &[Event],
+    valid: NullBuffer,
+    value: impl Fn(&EventKind) -> Option<T::Native>,
+) -> ArrayRef {
+    Arc::new(sparse_values::<T>(events, valid, value))
+}
+
+fn sparse_values<T: ArrowPrimitiveType>(
+    events: &[Event],
+    valid: NullBuffer,
+    value: impl Fn(&EventKind) -> Option<T::Native>,
+) -> PrimitiveArray<T> {
+    let values: Vec<T::Native> = events
+        .iter()
+        .map(|e| value(&e.kind).unwrap_or_default())
+        .collect();
+    PrimitiveArray::<T>::new(values.into(), Some(valid))
+}
+
+/// A sparse id column: keys into `names`, null where `valid` says.
+fn sparse_ids(
+    events: &[Event],
+    valid: NullBuffer,
+    names: &ArrayRef,
+    id: impl Fn(&EventKind) -> Option<u8>,
+) -> ArrayRef {
+    let keys = sparse_values::<UInt8Type>(events, valid, id);
+    Arc::new(DictionaryArray::<UInt8Type>::new(keys, names.clone()))
+}
+
+/// A sparse yes/no column.
+fn flags(
+    events: &[Event],
+    valid: NullBuffer,
+    flag: impl Fn(&EventKind) -> Option<bool>,
+) -> ArrayRef {
+    let values = BooleanBuffer::collect_bool(events.len(), |i| flag(&events[i].kind) == Some(true));
+    Arc::new(BooleanArray::new(values, Some(valid)))
 }
