@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Draw the scenario's [[uncertain]] parameters anew for each replication (recorded
+    /// in each manifest as overrides).
+    #[arg(long)]
+    pub uncertain: bool,
 }
 
 /// `--log`.
@@ -281,6 +285,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 orders: a.orders,
                 force: a.force,
                 quiet: a.quiet,
+                uncertain: a.uncertain,
             },
             stop,
             out,

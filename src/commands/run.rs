@@ -33,6 +33,8 @@ pub struct Config {
     pub orders: bool,
     pub force: bool,
     pub quiet: bool,
+    /// Draw the uncertain parameters per replication.
+    pub uncertain: bool,
 }
 
 /// `tradesim run`: every replication into a new directory, then a summary.
@@ -58,6 +60,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         log_format: a.log_format,
         orders: a.orders,
         force: a.force,
+        uncertain: a.uncertain,
         loaded,
     };
     let progress = Progress::new(

@@ -39,6 +39,8 @@ pub enum Purpose {
     ShadowCount = 4,
     ShadowOrders = 5,
     ShadowOverflow = 6,
+    /// The uncertain parameters' coordinates of a replication (`--uncertain`).
+    Uncertain = 7,
 }
 
 /// The generator for (seed, replication), positioned nowhere in particular: callers
@@ -54,6 +56,18 @@ pub fn base_rng(seed: u64, replication: u32) -> ChaCha8Rng {
 /// The stream number of a unit of work.
 pub fn stream_id(purpose: Purpose, market: u8, day: u32, hour: u32) -> u64 {
     (purpose as u64) << 56 | u64::from(market) << 48 | u64::from(day) << 16 | u64::from(hour)
+}
+
+/// The coordinates in [0, 1) of `params` uncertain parameters for replication
+/// `replication` under `--uncertain`: parameter i reads word i of its own stream, so a
+/// parameter's draw does not depend on how many others the scenario declares.
+pub fn uncertain_coords(seed: u64, replication: u32, params: usize) -> Vec<f64> {
+    use rand::Rng;
+    let mut rng = base_rng(seed, replication);
+    seek_unit(&mut rng, stream_id(Purpose::Uncertain, 0, 0, 0));
+    (0..params)
+        .map(|_| (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))
+        .collect()
 }
 
 /// Positions `rng` at the start of `unit`'s stream.

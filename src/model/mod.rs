@@ -13,6 +13,7 @@ mod load;
 pub mod money;
 pub mod rules;
 mod target;
+pub mod uncertain;
 
 use crate::model::date::{DAY_S, Date, UtcOffset};
 use crate::model::dist::Dist;
@@ -74,6 +75,8 @@ pub struct Scenario {
     pub targets: Vec<Target>,
     /// Parameters `calibrate --fit` solves for.
     pub fits: Vec<Fit>,
+    /// Parameters drawn per replication (`--uncertain`) or placed by `sweep`.
+    pub uncertain: Vec<uncertain::Uncertain>,
     /// Dated changes, in the order they take effect.
     pub changes: Vec<Change>,
     /// From each change's day on, the scenario in force (the changes up to it applied),

@@ -15,7 +15,8 @@ use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
 use crate::output::staging::Staging;
 use crate::projection::{ORDERS_CSV, Orders, Summary, Tables};
-use crate::scenario::{Loaded, sha256_hex};
+use crate::engine::streams::uncertain_coords;
+use crate::scenario::{self, Document, Loaded, Override, sha256_hex};
 
 pub const EVENTS: &str = "events.csv";
 /// The Parquet log's directory (`--log parquet`).
@@ -38,6 +39,8 @@ pub struct RunRequest {
     /// Also write `orders.csv`.
     pub orders: bool,
     pub force: bool,
+    /// Draw the scenario's uncertain parameters anew for each replication.
+    pub uncertain: bool,
 }
 
 /// One finished replication.
@@ -70,10 +73,54 @@ pub fn run(
 ) -> Result<Vec<Replication>, Error> {
     check_sample(req.sample)?;
     check_replications(req.replications)?;
-    let log = req.event_log.then_some(req.log_format);
-    if let Some(format) = log {
-        format.check_built()?;
+    if req.event_log {
+        req.log_format.check_built()?;
     }
+    if !req.uncertain {
+        return run_each(req, &|_| Ok(req.loaded.clone()), progress, stop);
+    }
+    let loaded = &req.loaded;
+    let seed = req.seed.unwrap_or(loaded.scenario.seed);
+    scenario::with_document(&loaded.file, &loaded.sha256, |document| {
+        check_uncertain(document, &[loaded.variant.as_deref()], &loaded.overrides, req.sample)?;
+        let draw = |r: u32| -> Result<Loaded, Error> {
+            let coords = uncertain_coords(seed, r, document.uncertain().len());
+            let (variant, sets) = (loaded.variant.as_deref(), &loaded.overrides);
+            Ok(document.loaded_at(&loaded.file, &loaded.sha256, variant, sets, &coords)?)
+        };
+        run_each(req, &draw, progress, stop)
+    })
+}
+
+/// Checks `--uncertain` on a scenario: it declares parameters, and each of their extremes
+/// gives a valid scenario that fits the machine, for each of `variants`.
+pub fn check_uncertain(
+    document: &Document,
+    variants: &[Option<&str>],
+    sets: &[Override],
+    sample: f64,
+) -> Result<(), Error> {
+    if document.uncertain().is_empty() {
+        return Err(Error::Usage(
+            "--uncertain: the scenario declares no [[uncertain]] parameters to draw".to_string(),
+        ));
+    }
+    let fits = |s: &Scenario| {
+        crate::model::cost::check(s, sample)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    Ok(document.check_uncertain(variants, sets, &fits)?)
+}
+
+/// Runs replication r of `scenario_of(r)` for every r, staged and moved into place.
+fn run_each(
+    req: &RunRequest,
+    scenario_of: &dyn Fn(u32) -> Result<Loaded, Error>,
+    progress: Progress,
+    stop: &AtomicBool,
+) -> Result<Vec<Replication>, Error> {
+    let log = req.event_log.then_some(req.log_format);
     let staging = Staging::new(&req.out, req.force, &[&req.loaded.file])?;
     let pool = thread_pool(req.threads)?;
     let threads = pool.current_num_threads();
@@ -86,6 +133,7 @@ pub fn run(
         };
         let dir = staging.tmp.join(&sub);
         fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        let loaded = scenario_of(r)?;
         let params = RunParams {
             seed: req.seed.unwrap_or(req.loaded.scenario.seed),
             replication: r,
@@ -97,7 +145,7 @@ pub fn run(
             files,
         } = pool.install(|| {
             simulate_into(
-                &req.loaded.scenario,
+                &loaded.scenario,
                 params,
                 &dir,
                 log,
@@ -107,7 +155,7 @@ pub fn run(
             )
         })?;
         let summary = tables.summary();
-        let manifest = Manifest::new(&req.loaded, params, threads, log, req.orders, &stats, files);
+        let manifest = Manifest::new(&loaded, params, threads, log, req.orders, &stats, files);
         write_manifest(&dir, &manifest)?;
         reps.push(Replication {
             dir: req.out.join(&sub),

@@ -31,6 +31,25 @@ pub struct RawScenario {
     pub change: Vec<RawChange>,
     #[serde(default)]
     pub fit: Vec<RawFit>,
+    #[serde(default)]
+    pub uncertain: Vec<RawUncertain>,
+}
+
+/// An uncertain parameter: an override path and its distribution. Which fields a
+/// distribution takes is checked in `validate`, so a missing one is named there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUncertain {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub path: String,
+    pub dist: String,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    pub mode: Option<f64>,
+    pub mean: Option<f64>,
+    pub sd: Option<f64>,
+    pub levels: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -407,6 +426,10 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawVariant", "a [[variant]] table"),
         ("struct RawTarget", "a [[target]] table"),
         ("struct RawFit", "a [[fit]] table { path, min, max }"),
+        (
+            "struct RawUncertain",
+            "an [[uncertain]] table { name, path, dist, low, high, mode, mean, sd, levels }",
+        ),
         (
             "struct RawChange",
             "a [[change]] table { name, date, description, set }",

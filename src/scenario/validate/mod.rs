@@ -4,6 +4,7 @@ mod calendar;
 
 use calendar::Dated;
 mod entities;
+mod uncertain;
 
 use std::collections::BTreeSet;
 
@@ -509,6 +510,7 @@ impl Validator {
             })
             .collect();
         let changes = self.changes(raw);
+        let uncertain = self.uncertain(raw);
 
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
@@ -530,6 +532,7 @@ impl Validator {
             variants: variants.into(),
             targets,
             fits,
+            uncertain,
             changes,
             epochs: Vec::new(),
             route_of,
