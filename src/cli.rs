@@ -46,6 +46,102 @@ pub enum Command {
     Scenarios(ScenariosArgs),
     /// Write one self-contained HTML report of a run's or a comparison's tables.
     Report(ReportArgs),
+    /// Run the scenario over a design of its [[uncertain]] parameters and estimate which
+    /// of them move each metric (Sobol' indices or Morris elementary effects).
+    Sweep(SweepArgs),
+    /// Combine the shards of a study (`--shard K/N`) into what one machine writes.
+    Merge(MergeArgs),
+}
+
+/// `sweep --design`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DesignArg {
+    /// Every combination of levels (--levels for continuous parameters).
+    Factorial,
+    /// Latin hypercube of --points points.
+    Lhs,
+    /// Sobol' sequence in Saltelli's scheme: --points base points, (d + 2) runs each;
+    /// first-order and total indices.
+    Sobol,
+    /// --points Morris trajectories of d + 1 runs on a --levels grid; mu*, mu, sigma.
+    Morris,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The scenario file (TOML), with [[uncertain]] parameters.
+    pub scenario: PathBuf,
+    /// The design over the uncertain parameters.
+    #[arg(long, value_enum, default_value_t = DesignArg::Sobol)]
+    pub design: DesignArg,
+    /// Latin hypercube points, Sobol' base points or Morris trajectories.
+    #[arg(long, default_value_t = 64)]
+    pub points: u32,
+    /// Levels of each continuous parameter (factorial) or of the Morris grid (even).
+    #[arg(long, default_value_t = 4)]
+    pub levels: u32,
+    /// Replications at every point (common random numbers across points and arms).
+    #[arg(long, default_value_t = 1)]
+    pub replications: u32,
+    /// A variant paired with the baseline at every point (repeatable): the indices are
+    /// then also of each variant's difference from the baseline.
+    #[arg(long = "variant")]
+    pub variants: Vec<String>,
+    /// Override applied to every run (repeatable); an uncertain parameter it sets is fixed.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
+    pub sets: Vec<Override>,
+    /// Simulate this fraction of buyers (and hub capacity), 0 < F <= 1.
+    #[arg(long, default_value_t = 1.0)]
+    pub sample: f64,
+    /// Master seed (default: the scenario's `seed`); it also seeds the design.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A metric to chart in sensitivity.svg by its dotted name, e.g. RU.orders or
+    /// MY-DFTZ.peak_day_p95_wait_hours (repeatable; default: each market's orders).
+    #[arg(long = "metric")]
+    pub metrics: Vec<String>,
+    /// Bootstrap resamples for the Sobol' intervals (0: none).
+    #[arg(long, default_value_t = 500)]
+    pub bootstrap: u32,
+    /// Output directory (default: runs/<scenario>-sweep, or the next free name).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core). The output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Replace the output directory if it exists and tradesim wrote it; discard an
+    /// unfinished sweep of other settings in its place.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar and no summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Run only shard K of N of the work units (then `tradesim merge` the N outputs).
+    #[arg(long, value_name = "K/N", conflicts_with = "emit_slurm")]
+    pub shard: Option<commands::shard::Shard>,
+    /// Write Slurm array and merge scripts for --shards shards into this directory,
+    /// instead of running.
+    #[arg(long, value_name = "DIR", requires = "shards")]
+    pub emit_slurm: Option<PathBuf>,
+    /// The number of shards of --emit-slurm.
+    #[arg(long)]
+    pub shards: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' output directories (every shard of one split).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the merged result.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace the output directory if it exists and tradesim wrote it.
+    #[arg(long)]
+    pub force: bool,
+    /// No summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Which scenario, with which changes.
@@ -158,6 +254,10 @@ pub struct CompareArgs {
     /// what common random numbers gain).
     #[arg(long, hide = true)]
     pub independent: bool,
+    /// Draw the scenario's [[uncertain]] parameters per replication: replication r of
+    /// every arm gets the same draws (common random numbers for the assumptions too).
+    #[arg(long)]
+    pub uncertain: bool,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +413,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 force: a.force,
                 quiet: a.quiet,
                 independent: a.independent,
+                uncertain: a.uncertain,
             },
             stop,
             out,
@@ -352,6 +453,44 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 force: a.force,
             },
             stop,
+            out,
+        ),
+        Command::Sweep(a) => commands::sweep::command(
+            commands::sweep::Config {
+                scenario: a.scenario,
+                variants: a.variants,
+                sets: a.sets,
+                design: match a.design {
+                    DesignArg::Factorial => commands::sweep::DesignKind::Factorial,
+                    DesignArg::Lhs => commands::sweep::DesignKind::Lhs,
+                    DesignArg::Sobol => commands::sweep::DesignKind::Sobol,
+                    DesignArg::Morris => commands::sweep::DesignKind::Morris,
+                },
+                points: a.points,
+                levels: a.levels,
+                replications: a.replications,
+                sample: a.sample,
+                seed: a.seed,
+                metrics: a.metrics,
+                bootstrap: a.bootstrap,
+                out: a.out,
+                threads: a.threads,
+                force: a.force,
+                quiet: a.quiet,
+                shard: a.shard,
+                emit_slurm: a.emit_slurm,
+                shards: a.shards.unwrap_or(0),
+            },
+            stop,
+            out,
+        ),
+        Command::Merge(a) => commands::merge::command(
+            commands::merge::Config {
+                shards: a.shards,
+                out: a.out,
+                force: a.force,
+                quiet: a.quiet,
+            },
             out,
         ),
         Command::Calibrate(a) => commands::calibrate::command(

@@ -6,6 +6,7 @@ pub mod chart;
 pub mod compare;
 pub mod explain;
 pub mod format;
+pub mod merge;
 pub mod ocel;
 pub mod progress;
 pub mod record;
@@ -13,6 +14,8 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod shard;
+pub mod sweep;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -54,3 +54,44 @@ impl Progress {
         }
     }
 }
+
+/// A count of finished work (a study's runs) on a terminal: how many, how fast, time left.
+pub struct Counter {
+    bar: Option<ProgressBar>,
+}
+
+impl Counter {
+    /// `total` units, `done` of them finished before (resumed); each unit is `what`.
+    pub fn new(quiet: bool, total: u64, done: u64, what: &str) -> Counter {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} units, {{msg}} {what}/s (eta {{eta}})"
+                ))
+                .expect("valid template"),
+            );
+            bar.set_position(done);
+            // The rate and time left count this run's units only, not those resumed.
+            bar.reset_eta();
+            bar
+        });
+        Counter { bar }
+    }
+
+    /// One more unit finished, of `runs` runs.
+    pub fn tick(&self, runs: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            let secs = bar.elapsed().as_secs_f64().max(1e-9);
+            let units = bar.position() as f64;
+            bar.set_message(format!("{:.1}", units * runs as f64 / secs));
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

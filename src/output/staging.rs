@@ -53,6 +53,14 @@ impl Staging {
         })
     }
 
+    /// Checks, before long work, that `dest` may be written (or, with `force`, replaced):
+    /// what `new` checks, with nothing created.
+    pub fn check(dest: &Path, force: bool, inputs: &[&Path]) -> Result<(), Error> {
+        dest_name(dest)?;
+        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+        check_replaceable(dest, force, &inputs)
+    }
+
     /// A scratch directory in `dir`, removed when dropped; it is never committed.
     pub fn scratch(dir: &Path) -> Result<Staging, Error> {
         let tmp = dir.join(format!(".scratch.tradesim-{}.tmp", std::process::id()));
@@ -369,7 +377,7 @@ fn staging_pid(name: &str) -> Option<u32> {
 
 /// Whether a process with this id exists. Where that cannot be told, it is taken to be
 /// alive, so nothing of a running process is ever removed.
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

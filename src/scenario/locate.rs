@@ -1,6 +1,6 @@
 //! Maps a problem's entity path back to `file:line:column` in the scenario text.
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -12,7 +12,7 @@ use super::{Problems, ScenarioError};
 pub struct Locator<'a> {
     text: &'a str,
     file: &'a str,
-    root: OnceCell<Option<Spanned<DeTable<'a>>>>,
+    root: OnceLock<Option<Spanned<DeTable<'a>>>>,
 }
 
 impl<'a> Locator<'a> {
@@ -20,7 +20,7 @@ impl<'a> Locator<'a> {
         Locator {
             text,
             file,
-            root: OnceCell::new(),
+            root: OnceLock::new(),
         }
     }
 

@@ -664,3 +664,10 @@ pub fn variant_names(text: &str) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// Builds a scenario per replication or design point from one `Document` on many
+/// threads: it must stay shareable.
+const _: fn() = || {
+    fn shareable<T: Sync + Send>() {}
+    shareable::<Document<'static>>();
+};

@@ -41,7 +41,8 @@ use crate::output::run;
 use crate::output::staging::Staging;
 use crate::projection::{Key, Summary, Tables};
 use crate::scenario::Override;
-use crate::scenario::{self, Loaded};
+use crate::engine::streams::uncertain_coords;
+use crate::scenario::{self, Document, Loaded};
 
 pub const CSV: &str = "compare.csv";
 pub const REPLICATIONS_CSV: &str = "replications.csv";
@@ -74,6 +75,8 @@ struct Arm {
     name: String,
     /// Its directory in the output.
     dir: String,
+    /// The scenario's variant (none for the baseline).
+    variant: Option<String>,
     loaded: Loaded,
     seed: u64,
 }
@@ -104,6 +107,8 @@ pub struct Config {
     pub quiet: bool,
     /// Each variant with its own seed instead of common random numbers.
     pub independent: bool,
+    /// Draw the uncertain parameters per replication, the same draws for every arm.
+    pub uncertain: bool,
 }
 
 pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
@@ -120,6 +125,28 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         None => run::default_out(&base.scenario, Some("compare")),
     };
     let pool = run::thread_pool(args.threads)?;
+    if !args.uncertain {
+        return compare_into(&args, &arms, None, dest, pool, stop, out);
+    }
+    let variants: Vec<Option<&str>> = arms.iter().map(|a| a.variant.as_deref()).collect();
+    scenario::with_document(&base.file, &base.sha256, |document| {
+        run::check_uncertain(document, &variants, &args.sets, args.sample)?;
+        compare_into(&args, &arms, Some(document), dest, pool, stop, out)
+    })
+}
+
+/// Runs every arm's replications into `dest` and writes the comparison, with each
+/// replication's uncertain parameters drawn from `document` when there is one.
+fn compare_into(
+    args: &Config,
+    arms: &[Arm],
+    document: Option<&Document>,
+    dest: PathBuf,
+    pool: rayon::ThreadPool,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let base = &arms[0].loaded;
     let staging = Staging::new(&dest, args.force, &[&args.scenario])?;
 
     let reps = args.replications;
@@ -129,17 +156,17 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         .sum::<u32>()
         .saturating_mul(reps);
     let progress = Progress::new(args.quiet, total_days, 1);
-    let outcomes = simulate_all(&arms, &args, &staging.tmp, pool, &progress, stop);
+    let outcomes = simulate_all(arms, args, document, &staging.tmp, pool, &progress, stop);
     progress.finish();
     let outcomes = outcomes?;
 
     // outcomes[a * R + r]: arm a, replication r.
     let per_arm: Vec<&[Outcome]> = outcomes.chunks(reps as usize).collect();
-    let rows = compare_rows(&arms, &per_arm);
+    let rows = compare_rows(arms, &per_arm);
     write_file(&staging.tmp.join(CSV), &render_csv(&rows))?;
     write_file(
         &staging.tmp.join(REPLICATIONS_CSV),
-        &render_replications(&arms, &per_arm),
+        &render_replications(arms, &per_arm),
     )?;
     let start = base.scenario.start;
     let days = base.scenario.simulated_days() as usize;
@@ -171,13 +198,17 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         if arms.len() == 2 { "" } else { "s" },
         reps,
         if reps == 1 { "" } else { "s" },
-        if args.independent { "independent seeds" } else { "common random numbers" },
+        match (args.independent, args.uncertain) {
+            (true, _) => "independent seeds",
+            (false, true) => "common random numbers, uncertain parameters drawn per replication",
+            (false, false) => "common random numbers",
+        },
         args.sample,
         arms[0].seed,
         dest.display()
     )
     .map_err(Error::stdout)?;
-    print_table(&arms, &rows, reps, out)
+    print_table(arms, &rows, reps, out)
 }
 
 /// The baseline and each variant, loaded and validated, with their directory names.
@@ -187,6 +218,7 @@ fn arms(args: &Config) -> Result<Vec<Arm>, Error> {
     let mut arms = vec![Arm {
         name: BASELINE.to_string(),
         dir: BASELINE.to_string(),
+        variant: None,
         loaded: base,
         seed,
     }];
@@ -208,6 +240,7 @@ fn arms(args: &Config) -> Result<Vec<Arm>, Error> {
         arms.push(Arm {
             name: name.clone(),
             dir: String::new(),
+            variant: Some(name.clone()),
             loaded,
             seed,
         });
@@ -240,6 +273,7 @@ fn arms(args: &Config) -> Result<Vec<Arm>, Error> {
 fn simulate_all(
     arms: &[Arm],
     args: &Config,
+    document: Option<&Document>,
     tmp: &Path,
     pool: rayon::ThreadPool,
     progress: &Progress,
@@ -269,10 +303,20 @@ fn simulate_all(
                     let day = days_done.fetch_add(1, Ordering::Relaxed);
                     progress.update(0, day, total);
                 };
-                let scenario = &arm.loaded.scenario;
+                let drawn = match document {
+                    Some(document) => {
+                        let base = &arm.loaded;
+                        let coords = uncertain_coords(arms[0].seed, r, document.uncertain().len());
+                        let variant = arm.variant.as_deref();
+                        Some(document.loaded_at(&base.file, &base.sha256, variant, &args.sets, &coords)?)
+                    }
+                    None => None,
+                };
+                let loaded = drawn.as_ref().unwrap_or(&arm.loaded);
+                let scenario = &loaded.scenario;
                 let sim = run::simulate_into(scenario, params, &dir, None, false, &tick, stop)?;
                 let manifest = Manifest::new(
-                    &arm.loaded,
+                    loaded,
                     params,
                     threads,
                     None,

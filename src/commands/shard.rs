@@ -1,0 +1,102 @@
+//! `--shard K/N`: a multi-run command's work units are numbered 0, 1, ...; shard K of N
+//! runs the units u with u mod N = K - 1 (round robin, so shards of a design whose cost
+//! grows along it stay even) and writes them with `shard.json`, which `tradesim merge`
+//! reads to check that the shards belong together and cover the work exactly once.
+
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Most shards a command may be split into.
+pub const MAX_SHARDS: u32 = 100_000;
+/// The file in a shard's directory that says what it holds.
+pub const SHARD_JSON: &str = "shard.json";
+
+/// Shard K of N (1 <= K <= N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether work unit `unit` belongs to this shard.
+    pub fn owns(self, unit: u64) -> bool {
+        unit % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || {
+            format!(
+                "--shard expects K/N with 1 <= K <= N <= {MAX_SHARDS} (shard K of N, e.g. 2/8), found `{s}`"
+            )
+        };
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count || count > MAX_SHARDS {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// `shard.json`: which command's work this is, the study's identity (everything that
+/// decides the result: merge refuses shards whose studies differ), and which shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo<S> {
+    pub command: String,
+    pub shard: String,
+    pub units: u64,
+    pub study: S,
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value).expect("serialises");
+    text.push('\n');
+    fs::write(path, text).map_err(Error::io(format!("writing {}", path.display())))
+}
+
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<T, Error> {
+    let text =
+        fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::BadInput(format!("{}: not {what}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_units_exactly_once() {
+        let n = 7;
+        let shards: Vec<Shard> = (1..=n)
+            .map(|k| format!("{k}/{n}").parse().unwrap())
+            .collect();
+        for unit in 0..100u64 {
+            assert_eq!(shards.iter().filter(|s| s.owns(unit)).count(), 1);
+        }
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "1/100001", "-1/3"] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        assert_eq!(" 2 / 8".parse::<Shard>().unwrap().to_string(), "2/8");
+    }
+}
