@@ -1,1 +1,2 @@
 pub mod design;
+pub mod sensitivity;
