@@ -29,7 +29,7 @@ use crate::model::uncertain::Uncertain;
 use crate::output::run;
 use crate::output::staging::Staging;
 use crate::projection::{Key, Tables};
-use crate::scenario::{self, Document, Override};
+use crate::scenario::{self, Override};
 
 /// The experimental design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

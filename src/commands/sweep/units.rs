@@ -23,8 +23,8 @@ use crate::output::staging::{Staging, process_alive};
 use crate::scenario::{Document, Override};
 
 /// What the units of one sweep (or shard) run with.
-pub struct Job<'a> {
-    pub document: &'a Document<'a>,
+pub struct Job<'a, 'd> {
+    pub document: &'a Document<'d>,
     pub study: &'a Study,
     pub design: &'a Design,
     /// `baseline`, then each variant.
@@ -44,7 +44,7 @@ pub struct Done {
 
 impl Done {
     /// Removes the work directory (its units are in the output now).
-    pub fn remove(self) {
+    pub fn remove(&self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
@@ -65,7 +65,7 @@ fn work_dir(dest: &Path) -> PathBuf {
 }
 
 /// Runs every unit of `job` not already finished in the work directory of `dest`.
-pub fn run_units(job: &Job, dest: &Path, args: &Config, stop: &AtomicBool) -> Result<Done, Error> {
+pub fn run_units(job: &Job<'_, '_>, dest: &Path, args: &Config, stop: &AtomicBool) -> Result<Done, Error> {
     Staging::check(dest, args.force, &[&args.scenario])?;
     let dir = work_dir(dest);
     let recorded = recorded_study(job, &dir, args.force)?;
@@ -115,7 +115,7 @@ pub fn run_units(job: &Job, dest: &Path, args: &Config, stop: &AtomicBool) -> Re
 
 /// Whether the work directory already holds this study. A different study there is an
 /// error, unless `force` discards it.
-fn recorded_study(job: &Job, dir: &Path, force: bool) -> Result<bool, Error> {
+fn recorded_study(job: &Job<'_, '_>, dir: &Path, force: bool) -> Result<bool, Error> {
     if !dir.exists() {
         return Ok(false);
     }
@@ -137,7 +137,7 @@ fn recorded_study(job: &Job, dir: &Path, force: bool) -> Result<bool, Error> {
     Ok(false)
 }
 
-fn shard_info(job: &Job) -> SweepShard {
+fn shard_info(job: &Job<'_, '_>) -> SweepShard {
     SweepShard {
         command: "sweep".to_string(),
         shard: job.shard.map_or("1/1".to_string(), |s| s.to_string()),
@@ -147,7 +147,7 @@ fn shard_info(job: &Job) -> SweepShard {
 }
 
 /// Unit k's summary rows, `arm,entity,entity_kind,metric,value`, every arm in order.
-fn run_unit(job: &Job, k: u64, stop: &AtomicBool) -> Result<String, Error> {
+fn run_unit(job: &Job<'_, '_>, k: u64, stop: &AtomicBool) -> Result<String, Error> {
     let reps = u64::from(job.study.replications);
     let (point, replication) = ((k / reps) as usize, (k % reps) as u32);
     let coords = &job.design.points[point];
