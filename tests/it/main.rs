@@ -20,4 +20,5 @@ mod report;
 mod safety;
 mod scenario;
 mod summary;
+mod sweep;
 mod tidy;
