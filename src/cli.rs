@@ -118,7 +118,7 @@ pub struct SweepArgs {
     pub quiet: bool,
     /// Run only shard K of N of the work units (then `tradesim merge` the N outputs).
     #[arg(long, value_name = "K/N", conflicts_with = "emit_slurm")]
-    pub shard: Option<commands::shard::Shard>,
+    pub shard: Option<crate::output::shard::Shard>,
     /// Write Slurm array and merge scripts for --shards shards into this directory,
     /// instead of running.
     #[arg(long, value_name = "DIR", requires = "shards")]
@@ -201,6 +201,9 @@ pub struct RunArgs {
     /// in each manifest as overrides).
     #[arg(long)]
     pub uncertain: bool,
+    /// Run only shard K of N of the replications (then `tradesim merge` the N outputs).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::output::shard::Shard>,
 }
 
 /// `--log`.
@@ -258,6 +261,10 @@ pub struct CompareArgs {
     /// every arm gets the same draws (common random numbers for the assumptions too).
     #[arg(long)]
     pub uncertain: bool,
+    /// Run only shard K of N of the replications, every arm of each (then `tradesim
+    /// merge` the N outputs).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::output::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -386,6 +393,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 force: a.force,
                 quiet: a.quiet,
                 uncertain: a.uncertain,
+                shard: a.shard,
             },
             stop,
             out,
@@ -414,6 +422,7 @@ pub fn execute(cli: Cli, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), E
                 quiet: a.quiet,
                 independent: a.independent,
                 uncertain: a.uncertain,
+                shard: a.shard,
             },
             stop,
             out,

@@ -7,9 +7,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::shard::{SHARD_JSON, Shard, read_json};
+use super::compare::CompareStudy;
 use super::sweep::{self, DesignKind};
 use crate::Error;
+use crate::output::manifest::{MANIFEST, read_manifest};
+use crate::output::run::{self, RunStudy};
+use crate::output::shard::{SHARD_JSON, Shard, ShardInfo, link_or_copy_tree, read_json};
+use crate::output::staging::Staging;
 use crate::scenario;
 
 /// What `merge` was asked to do.
@@ -30,7 +34,9 @@ struct Header {
 
 pub fn command(args: Config, out: &mut dyn Write) -> Result<(), Error> {
     if args.shards.is_empty() {
-        return Err(Error::Usage("merge needs the shards' directories".to_string()));
+        return Err(Error::Usage(
+            "merge needs the shards' directories".to_string(),
+        ));
     }
     let mut command = None;
     let mut seen: BTreeMap<u32, &Path> = BTreeMap::new();
@@ -80,34 +86,106 @@ pub fn command(args: Config, out: &mut dyn Write) -> Result<(), Error> {
     }
     match command.as_deref() {
         Some("sweep") => merge_sweep(&args, out),
+        Some("run") => merge_run(&args, count, out),
+        Some("compare") => {
+            let shards =
+                read_shards::<CompareStudy>(&args, "a tradesim compare shard's shard.json", |s| {
+                    &s.tradesim_version
+                })?;
+            let said = super::compare::merge(&shards, &args.out, args.force)?;
+            if !args.quiet {
+                writeln!(out, "{said} -> {}", args.out.display()).map_err(Error::stdout)?;
+            }
+            Ok(())
+        }
         Some(other) => Err(Error::BadInput(format!(
-            "shards of `{other}`: this tradesim merges shards of sweep"
+            "shards of `{other}`: this tradesim merges shards of run, compare and sweep"
         ))),
         None => unreachable!("at least one shard"),
     }
 }
 
-fn merge_sweep(args: &Config, out: &mut dyn Write) -> Result<(), Error> {
-    let first = sweep::read_shard(&args.shards[0])?;
-    for dir in &args.shards[1..] {
-        let info = sweep::read_shard(dir)?;
-        if info.study != first.study {
+/// Every shard's `shard.json`, by shard index (1 first); their studies must be one, and
+/// of this tradesim's version.
+fn read_shards<S>(
+    args: &Config,
+    what: &str,
+    version: impl Fn(&S) -> &str,
+) -> Result<Vec<(PathBuf, S)>, Error>
+where
+    S: PartialEq + serde::Serialize + for<'de> serde::Deserialize<'de>,
+{
+    let mut shards: Vec<(u32, PathBuf, S)> = Vec::new();
+    for dir in &args.shards {
+        let info: ShardInfo<S> = read_json(&dir.join(SHARD_JSON), what)?;
+        let index = info.shard.parse::<Shard>().map_err(Error::BadInput)?.index;
+        if let Some((_, first, study)) = shards.first()
+            && *study != info.study
+        {
             return Err(Error::Usage(format!(
-                "{} and {} are shards of different sweeps ({}): shards of one study only",
-                args.shards[0].display(),
+                "{} and {} are shards of different studies ({}): shards of one study only",
+                first.display(),
                 dir.display(),
-                differences(&first.study, &info.study)
+                differences(study, &info.study)
             )));
         }
+        shards.push((index, dir.clone(), info.study));
     }
-    let study = first.study;
-    if study.tradesim_version != env!("CARGO_PKG_VERSION") {
+    shards.sort_by_key(|s| s.0);
+    let found = version(&shards[0].2);
+    if found != env!("CARGO_PKG_VERSION") {
         return Err(Error::Usage(format!(
-            "the shards were written by tradesim {}; this is {}: merge with the same version",
-            study.tradesim_version,
+            "the shards were written by tradesim {found}; this is {}: merge with the same version",
             env!("CARGO_PKG_VERSION")
         )));
     }
+    Ok(shards
+        .into_iter()
+        .map(|(_, dir, study)| (dir, study))
+        .collect())
+}
+
+/// `run --replications R --shard K/N`: each replication's directory from the shard that
+/// ran it.
+fn merge_run(args: &Config, count: u32, out: &mut dyn Write) -> Result<(), Error> {
+    let shards = read_shards::<RunStudy>(args, "a tradesim run shard's shard.json", |s| {
+        &s.tradesim_version
+    })?;
+    let study = shards[0].1.clone();
+    let inputs: Vec<&Path> = args.shards.iter().map(PathBuf::as_path).collect();
+    let staging = Staging::new(&args.out, args.force, &inputs)?;
+    for r in 0..study.replications {
+        let name = run::replication_dir(study.replications, r);
+        let from = shards[(r % count) as usize].0.join(&name);
+        let manifest = read_manifest(&from.join(MANIFEST))?;
+        if manifest.replication != r {
+            return Err(Error::BadInput(format!(
+                "{}: holds replication {}, not {r}",
+                from.display(),
+                manifest.replication
+            )));
+        }
+        link_or_copy_tree(&from, &staging.tmp.join(&name))?;
+    }
+    staging.commit()?;
+    if !args.quiet {
+        writeln!(
+            out,
+            "{} shards of a run of {} replications merged -> {}",
+            shards.len(),
+            study.replications,
+            args.out.display()
+        )
+        .map_err(Error::stdout)?;
+    }
+    Ok(())
+}
+
+fn merge_sweep(args: &Config, out: &mut dyn Write) -> Result<(), Error> {
+    let shards = read_shards::<sweep::Study>(args, "a tradesim sweep shard's shard.json", |s| {
+        &s.tradesim_version
+    })?;
+    let study = shards[0].1.clone();
     let file = PathBuf::from(&study.scenario_file);
     scenario::with_document(&file, &study.scenario_sha256, |document| {
         let params = document.uncertain();
@@ -126,7 +204,15 @@ fn merge_sweep(args: &Config, out: &mut dyn Write) -> Result<(), Error> {
             .ok_or_else(|| Error::BadInput(format!("unknown design `{}`", study.design)))?;
         let design = sweep::design_of(kind, study.points, study.levels, study.seed, params)?;
         let inputs: Vec<&Path> = args.shards.iter().map(PathBuf::as_path).collect();
-        sweep::write_study(&study, params, &design, &args.shards, &args.out, args.force, &inputs)
+        sweep::write_study(
+            &study,
+            params,
+            &design,
+            &args.shards,
+            &args.out,
+            args.force,
+            &inputs,
+        )
     })
     .map_err(|e| match e {
         Error::Scenario(s) => Error::BadInput(format!(
@@ -151,7 +237,7 @@ fn merge_sweep(args: &Config, out: &mut dyn Write) -> Result<(), Error> {
 }
 
 /// The fields in which two studies differ, named.
-fn differences(a: &sweep::Study, b: &sweep::Study) -> String {
+fn differences<S: serde::Serialize>(a: &S, b: &S) -> String {
     let (a, b) = (
         serde_json::to_value(a).expect("serialises"),
         serde_json::to_value(b).expect("serialises"),

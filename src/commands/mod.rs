@@ -14,7 +14,6 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenarios;
-pub mod shard;
 pub mod sweep;
 pub mod validate;
 

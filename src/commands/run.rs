@@ -35,6 +35,8 @@ pub struct Config {
     pub quiet: bool,
     /// Draw the uncertain parameters per replication.
     pub uncertain: bool,
+    /// Run only shard K of N of the replications.
+    pub shard: Option<crate::output::shard::Shard>,
 }
 
 /// `tradesim run`: every replication into a new directory, then a summary.
@@ -61,6 +63,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
         orders: a.orders,
         force: a.force,
         uncertain: a.uncertain,
+        shard: a.shard,
         loaded,
     };
     let progress = Progress::new(
@@ -72,7 +75,7 @@ pub fn command(a: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), 
     let reps = run::run(&req, &|r, d, e| progress.update(r, d, e), stop);
     progress.finish();
     let reps = reps?;
-    if a.quiet {
+    if a.quiet || reps.is_empty() {
         return Ok(());
     }
     let secs = started.elapsed().as_secs_f64();

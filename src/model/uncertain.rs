@@ -59,7 +59,10 @@ impl Uncertain {
                 low,
                 high,
             } => {
-                let (a, b) = (normal_cdf((low - mean) / sd), normal_cdf((high - mean) / sd));
+                let (a, b) = (
+                    normal_cdf((low - mean) / sd),
+                    normal_cdf((high - mean) / sd),
+                );
                 let z = normal_quantile(a + u * (b - a));
                 UncertainValue::Number((mean + sd * z).clamp(*low, *high))
             }
@@ -255,7 +258,11 @@ mod tests {
         let (a, b) = (normal_cdf(-1.5), normal_cdf(1.5));
         assert!(((normal_cdf((q - 10.0) / 2.0) - a) / (b - a) - 0.25).abs() < 1e-12);
 
-        let l = param(UncertainDist::Levels(vec!["1".into(), "2".into(), "3".into()]));
+        let l = param(UncertainDist::Levels(vec![
+            "1".into(),
+            "2".into(),
+            "3".into(),
+        ]));
         assert_eq!(l.value_at(0.0), UncertainValue::Level(0));
         assert_eq!(l.value_at(0.34), UncertainValue::Level(1));
         assert_eq!(l.value_at(1.0), UncertainValue::Level(2));

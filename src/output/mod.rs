@@ -3,4 +3,5 @@
 
 pub mod manifest;
 pub mod run;
+pub mod shard;
 pub mod staging;

@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use crate::Error;
+use crate::engine::streams::uncertain_coords;
 use crate::engine::{self, Plan, RunParams, RunStats, Sink};
 use crate::event::Event;
 use crate::log::{AnyLogWriter, LogFormat};
 use crate::model::Scenario;
 use crate::output::manifest::{Manifest, write_manifest};
+use crate::output::shard::{SHARD_JSON, Shard, ShardInfo, write_json};
 use crate::output::staging::Staging;
 use crate::projection::{ORDERS_CSV, Orders, Summary, Tables};
-use crate::engine::streams::uncertain_coords;
 use crate::scenario::{self, Document, Loaded, Override, sha256_hex};
 
 pub const EVENTS: &str = "events.csv";
@@ -41,6 +42,66 @@ pub struct RunRequest {
     pub force: bool,
     /// Draw the scenario's uncertain parameters anew for each replication.
     pub uncertain: bool,
+    /// Run only this shard's replications (`--shard K/N`), with `shard.json`.
+    pub shard: Option<Shard>,
+}
+
+/// What decides a run's replications: `shard.json` of `run --shard` (merge compares it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunStudy {
+    pub tradesim_version: String,
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub variant: Option<String>,
+    pub overrides: Vec<String>,
+    pub seed: u64,
+    pub replications: u32,
+    pub sample: f64,
+    /// The log's format (`csv`, `parquet`), or none.
+    pub event_log: Option<String>,
+    pub orders: bool,
+    pub uncertain: bool,
+}
+
+impl RunStudy {
+    pub fn of(req: &RunRequest) -> RunStudy {
+        RunStudy {
+            tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario_file: req.loaded.file.display().to_string(),
+            scenario_sha256: req.loaded.sha256.clone(),
+            variant: req.loaded.variant.clone(),
+            overrides: req
+                .loaded
+                .overrides
+                .iter()
+                .map(Override::to_string)
+                .collect(),
+            seed: req.seed.unwrap_or(req.loaded.scenario.seed),
+            replications: req.replications,
+            sample: req.sample,
+            event_log: req.event_log.then(|| {
+                if req.log_format.is_csv() {
+                    "csv"
+                } else {
+                    "parquet"
+                }
+                .to_string()
+            }),
+            orders: req.orders,
+            uncertain: req.uncertain,
+        }
+    }
+}
+
+/// The directory of replication `r` in a run of `replications` (the run's own directory
+/// when it has one replication).
+pub fn replication_dir(replications: u32, r: u32) -> String {
+    if replications == 1 {
+        String::new()
+    } else {
+        format!("rep-{r:03}")
+    }
 }
 
 /// One finished replication.
@@ -73,6 +134,11 @@ pub fn run(
 ) -> Result<Vec<Replication>, Error> {
     check_sample(req.sample)?;
     check_replications(req.replications)?;
+    if req.shard.is_some() && req.replications < 2 {
+        return Err(Error::Usage(
+            "--shard splits replications: give --replications 2 or more".to_string(),
+        ));
+    }
     if req.event_log {
         req.log_format.check_built()?;
     }
@@ -82,7 +148,12 @@ pub fn run(
     let loaded = &req.loaded;
     let seed = req.seed.unwrap_or(loaded.scenario.seed);
     scenario::with_document(&loaded.file, &loaded.sha256, |document| {
-        check_uncertain(document, &[loaded.variant.as_deref()], &loaded.overrides, req.sample)?;
+        check_uncertain(
+            document,
+            &[loaded.variant.as_deref()],
+            &loaded.overrides,
+            req.sample,
+        )?;
         let draw = |r: u32| -> Result<Loaded, Error> {
             let coords = uncertain_coords(seed, r, document.uncertain().len());
             let (variant, sets) = (loaded.variant.as_deref(), &loaded.overrides);
@@ -125,12 +196,8 @@ fn run_each(
     let pool = thread_pool(req.threads)?;
     let threads = pool.current_num_threads();
     let mut reps = Vec::new();
-    for r in 0..req.replications {
-        let sub = if req.replications == 1 {
-            String::new()
-        } else {
-            format!("rep-{r:03}")
-        };
+    for r in (0..req.replications).filter(|&r| req.shard.is_none_or(|s| s.owns(u64::from(r)))) {
+        let sub = replication_dir(req.replications, r);
         let dir = staging.tmp.join(&sub);
         fs::create_dir_all(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
         let loaded = scenario_of(r)?;
@@ -163,6 +230,15 @@ fn run_each(
             summary,
             stats,
         });
+    }
+    if let Some(shard) = req.shard {
+        let info = ShardInfo {
+            command: "run".to_string(),
+            shard: shard.to_string(),
+            units: u64::from(req.replications),
+            study: RunStudy::of(req),
+        };
+        write_json(&staging.tmp.join(SHARD_JSON), &info)?;
     }
     staging.commit()?;
     Ok(reps)

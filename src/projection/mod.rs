@@ -45,8 +45,11 @@ pub const TABLES: [(&str, &str); 7] = [
         "cashflow.csv",
         "date,sellers,market,dispatched,dispatched_usd,payouts_usd,freight_usd,hub_fees_usd,finance_fees_usd,refunds_usd,net_cash_usd,receivables_usd,cod_collected_usd,refused",
     ),
-    ("summary.csv", "entity,entity_kind,metric,value"),
+    ("summary.csv", SUMMARY_HEADER),
 ];
+
+/// `summary.csv`'s header.
+pub const SUMMARY_HEADER: &str = "entity,entity_kind,metric,value";
 
 const SUB_BITS: u32 = 8;
 const SUB: u64 = 1 << SUB_BITS;

@@ -150,6 +150,48 @@ impl Summary {
         self.0.iter().map(|(k, v)| (k, *v))
     }
 
+    /// The summary `text` (`summary.csv`, header first) holds, read with the keys and the
+    /// kinds of value of `template` (a summary of the same scenario): exactly what the
+    /// file shows, so a comparison folded from files is the one folded from the runs.
+    pub fn read_like(template: &Summary, text: &str) -> Result<Summary, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(super::SUMMARY_HEADER) {
+            return Err("not a summary.csv (its header differs)".to_string());
+        }
+        let mut rows = Vec::with_capacity(template.0.len());
+        for (i, (key, kind)) in template.0.iter().enumerate() {
+            let line = lines.next().ok_or(format!("ends before row {}", i + 2))?;
+            let want = format!("{},{},{},", key.entity, key.kind.name(), key.metric);
+            let text = line
+                .strip_prefix(&want)
+                .ok_or(format!("row {}: expected {want}..., found {line}", i + 2))?;
+            let bad = || format!("row {}: `{text}` is not a value of {}", i + 2, key.name());
+            let value = match kind {
+                Value::Count(_) => Value::Count(text.parse().map_err(|_| bad())?),
+                Value::Usd(_) => {
+                    let (sign, digits) = match text.strip_prefix('-') {
+                        Some(rest) => (-1, rest),
+                        None => (1, text),
+                    };
+                    let (whole, cents) = digits.split_once('.').ok_or_else(bad)?;
+                    let whole: i64 = whole.parse().map_err(|_| bad())?;
+                    if cents.len() != 2 {
+                        return Err(bad());
+                    }
+                    let cents: i64 = cents.parse().map_err(|_| bad())?;
+                    Value::Usd(sign * (whole * 100 + cents))
+                }
+                Value::Decimal(_) if text.is_empty() => Value::Decimal(None),
+                Value::Decimal(_) => Value::Decimal(Some(text.parse().map_err(|_| bad())?)),
+            };
+            rows.push((key.clone(), value));
+        }
+        if let Some(extra) = lines.next() {
+            return Err(format!("a row more than the scenario has: {extra}"));
+        }
+        Ok(Summary(rows))
+    }
+
     /// `summary.csv`'s rows (`entity,entity_kind,metric,value`), each with a line break;
     /// the ids are names, which hold no comma or quote (`rules::name`).
     pub fn write_rows(&self, out: &mut String) {
@@ -270,6 +312,42 @@ mod tests {
 
     /// The terminal's names keep a line-haul and an exchange office apart from a market
     /// or hub of the same id, as the columns do.
+    #[test]
+    fn a_summary_reads_back_as_written() {
+        let key = |kind, entity: &str, metric| Key {
+            kind,
+            entity: entity.to_string(),
+            metric,
+        };
+        let summary = Summary(vec![
+            (key(EntityKind::Market, "RU", "orders"), Value::Count(12)),
+            (key(EntityKind::Sellers, "MY", "net_usd"), Value::Usd(-5)),
+            (
+                key(EntityKind::Sellers, "MY", "revenue_usd"),
+                Value::Usd(123_456),
+            ),
+            (
+                key(EntityKind::Hub, "H", "mean_wait_hours"),
+                Value::Decimal(Some(0.25)),
+            ),
+            (
+                key(EntityKind::Hub, "H", "p95_wait_hours"),
+                Value::Decimal(None),
+            ),
+        ]);
+        let mut text = format!("{}\n", super::super::SUMMARY_HEADER);
+        summary.write_rows(&mut text);
+        assert_eq!(Summary::read_like(&summary, &text), Ok(summary.clone()));
+        let wrong = text.replace("RU,market,orders,12", "RU,market,orders,x");
+        assert!(
+            Summary::read_like(&summary, &wrong)
+                .unwrap_err()
+                .contains("RU.orders")
+        );
+        let short = text.replace("H,hub,p95_wait_hours,\n", "");
+        assert!(Summary::read_like(&summary, &short).is_err());
+    }
+
     #[test]
     fn dotted_names_put_line_hauls_and_exchange_offices_behind_their_kind() {
         let key = |kind, entity: &str, metric| Key {

@@ -73,14 +73,21 @@ fn a_sweep_is_the_same_bytes_on_any_thread_count_and_merged_from_shards() {
         "sensitivity.csv",
         "sensitivity.svg",
     ] {
-        assert!(files.contains_key(name), "{name} missing: {:?}", files.keys());
+        assert!(
+            files.contains_key(name),
+            "{name} missing: {:?}",
+            files.keys()
+        );
     }
 
     // Three shards, each its own process, merged: exactly the one-machine files.
     let mut shards = Vec::new();
     for k in 1..=3 {
         let shard = dir.path().join(format!("shard-{k}"));
-        sweep(&shard, &[&common[..], &["--shard", &format!("{k}/3")]].concat());
+        sweep(
+            &shard,
+            &[&common[..], &["--shard", &format!("{k}/3")]].concat(),
+        );
         let units = std::fs::read_dir(shard.join("units")).unwrap().count();
         // 16 base points x (4 + 2) x 2 replications = 192 units, 64 each.
         assert_eq!(units, 64, "shard {k}");
@@ -94,17 +101,37 @@ fn a_sweep_is_the_same_bytes_on_any_thread_count_and_merged_from_shards() {
     assert_eq!(outputs(&merged), files);
 
     // What merge refuses: a shard missing, one given twice, a shard of another study.
-    let e = fails(2, &["merge", &shards[0], &shards[1], "--out", "/nonexistent/x"]);
+    let e = fails(
+        2,
+        &["merge", &shards[0], &shards[1], "--out", "/nonexistent/x"],
+    );
     assert!(e.contains("shards missing: 3/3"), "{e}");
     let e = fails(
         2,
-        &["merge", &shards[0], &shards[0], &shards[2], "--out", "/nonexistent/x"],
+        &[
+            "merge",
+            &shards[0],
+            &shards[0],
+            &shards[2],
+            "--out",
+            "/nonexistent/x",
+        ],
     );
     assert!(e.contains("given twice"), "{e}");
     let other = dir.path().join("other-3");
     sweep(
         &other,
-        &["--design", "sobol", "--points", "8", "--variant", "duty-free", "--shard", "3/3", "-q"],
+        &[
+            "--design",
+            "sobol",
+            "--points",
+            "8",
+            "--variant",
+            "duty-free",
+            "--shard",
+            "3/3",
+            "-q",
+        ],
     );
     let e = fails(
         2,
@@ -117,7 +144,10 @@ fn a_sweep_is_the_same_bytes_on_any_thread_count_and_merged_from_shards() {
             "/nonexistent/x",
         ],
     );
-    assert!(e.contains("different sweeps") && e.contains("points"), "{e}");
+    assert!(
+        e.contains("different sweeps") && e.contains("points"),
+        "{e}"
+    );
     assert!(!Path::new("/nonexistent/x").exists());
 }
 
@@ -141,10 +171,16 @@ fn sobol_indices_find_the_parameter_that_matters_and_not_the_one_that_cannot() {
     assert!(duty > 0.7, "ru_duty total {duty}");
     assert!(lo.unwrap() <= duty && duty <= hi.unwrap());
     let india = get("RU.orders", "in_threshold", "total").0.unwrap();
-    assert!(india.abs() < 0.01, "in_threshold total for RU.orders {india}");
+    assert!(
+        india.abs() < 0.01,
+        "in_threshold total for RU.orders {india}"
+    );
     // ... and India's threshold does move India's duty.
     let india_duty = get("IN.duty_usd", "in_threshold", "total").0.unwrap();
-    assert!(india_duty > 0.2, "in_threshold total for IN.duty_usd {india_duty}");
+    assert!(
+        india_duty > 0.2,
+        "in_threshold total for IN.duty_usd {india_duty}"
+    );
 
     // The design: 128 base rows of d + 2 = 6 points, A first and B last in each.
     let (header, rows) = csv(&out.join("design.csv"));
@@ -158,7 +194,10 @@ fn sobol_indices_find_the_parameter_that_matters_and_not_the_one_that_cannot() {
     for r in &rows {
         let duty: f64 = r[3].parse().unwrap();
         let rate: f64 = r[5].parse().unwrap();
-        assert!((0.1..=0.5).contains(&duty) && (56.0..=72.0).contains(&rate), "{r:?}");
+        assert!(
+            (0.1..=0.5).contains(&duty) && (56.0..=72.0).contains(&rate),
+            "{r:?}"
+        );
         assert!(["0.2", "0.3", "0.5"].contains(&r[6].as_str()), "{r:?}");
     }
     // results.csv carries each point's values beside every summary row.
@@ -198,11 +237,17 @@ fn morris_and_factorial_designs_have_their_shapes() {
     assert_eq!(mu_star("in_threshold"), 0.0);
 
     let factorial = dir.path().join("f");
-    sweep(&factorial, &["--design", "factorial", "--levels", "2", "-q"]);
+    sweep(
+        &factorial,
+        &["--design", "factorial", "--levels", "2", "-q"],
+    );
     let (_, rows) = csv(&factorial.join("design.csv"));
     // Two levels each of three continuous parameters, the three levels of hub_fee.
     assert_eq!(rows.len(), 2 * 2 * 2 * 3);
-    assert_eq!((rows[0][3].as_str(), rows[rows.len() - 1][3].as_str()), ("0.1", "0.5"));
+    assert_eq!(
+        (rows[0][3].as_str(), rows[rows.len() - 1][3].as_str()),
+        ("0.1", "0.5")
+    );
     assert!(!factorial.join("sensitivity.csv").exists());
 }
 
@@ -235,7 +280,10 @@ fn an_interrupted_sweep_resumes_where_it_stopped_and_ends_with_the_same_files() 
     // Interrupt once some units are finished.
     let started = Instant::now();
     while std::fs::read_dir(work.join("units")).map_or(0, |d| d.count()) < 20 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no unit finished");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no unit finished"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let killed = Command::new("kill")
@@ -279,7 +327,10 @@ fn an_interrupted_sweep_resumes_where_it_stopped_and_ends_with_the_same_files() 
         said.contains(&format!("{done} resumed")),
         "{said} (expected {done} resumed)"
     );
-    assert!(!work.exists(), "the work directory goes once the sweep is written");
+    assert!(
+        !work.exists(),
+        "the work directory goes once the sweep is written"
+    );
     let fresh = dir.path().join("fresh");
     again[3] = fresh.display().to_string();
     again.push("-q".to_string());
@@ -292,18 +343,37 @@ fn uncertain_tables_are_checked_with_their_location_and_extremes() {
     let dir = tmp();
     let base = read(&data("uncertain.toml"));
     let cases = [
-        ("dist = \"uniform\"\nlow = 0.1\nhigh = 0.5", "dist = \"gamma\"\nlow = 0.1\nhigh = 0.5", "unknown distribution `gamma`"),
-        ("low = 0.1\nhigh = 0.5", "low = 0.5\nhigh = 0.1", "expected low < high"),
+        (
+            "dist = \"uniform\"\nlow = 0.1\nhigh = 0.5",
+            "dist = \"gamma\"\nlow = 0.1\nhigh = 0.5",
+            "unknown distribution `gamma`",
+        ),
+        (
+            "low = 0.1\nhigh = 0.5",
+            "low = 0.5\nhigh = 0.1",
+            "expected low < high",
+        ),
         ("mode = 10.0\n", "", "`mode` is missing"),
-        ("levels = [0.2, 0.3, 0.5]", "levels = [0.2, 0.2]", "given twice"),
-        ("sd = 4.0", "sd = 4.0\nmode = 1.0", "`mode` is not a parameter of dist = \"normal\""),
+        (
+            "levels = [0.2, 0.3, 0.5]",
+            "levels = [0.2, 0.2]",
+            "given twice",
+        ),
+        (
+            "sd = 4.0",
+            "sd = 4.0\nmode = 1.0",
+            "`mode` is not a parameter of dist = \"normal\"",
+        ),
     ];
     for (from, to, expected) in cases {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, base.replacen(from, to, 1)).unwrap();
         let e = fails(2, &["validate", &path.display().to_string()]);
         assert!(e.contains(expected), "{to}: {e}");
-        assert!(e.contains("bad.toml:") && e.contains("uncertain["), "located: {e}");
+        assert!(
+            e.contains("bad.toml:") && e.contains("uncertain["),
+            "located: {e}"
+        );
     }
     // An extreme that makes the scenario invalid is found before anything runs.
     let path = dir.path().join("extreme.toml");
@@ -311,20 +381,41 @@ fn uncertain_tables_are_checked_with_their_location_and_extremes() {
     let out = dir.path().join("never");
     let e = fails(
         2,
-        &["sweep", &path.display().to_string(), "--out", &out.display().to_string()],
+        &[
+            "sweep",
+            &path.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ],
     );
     assert!(e.contains("uncertain \"ru_rate\" = -8.0"), "{e}");
     assert!(!out.exists());
     let e = fails(
         2,
-        &["run", &data("tiny.toml").display().to_string(), "--uncertain", "--out", &out.display().to_string()],
+        &[
+            "run",
+            &data("tiny.toml").display().to_string(),
+            "--uncertain",
+            "--out",
+            &out.display().to_string(),
+        ],
     );
     assert!(e.contains("no [[uncertain]] parameters"), "{e}");
     let e = fails(
         2,
-        &["sweep", &data("uncertain.toml").display().to_string(), "--metric", "RU.nothing", "--out", &out.display().to_string()],
+        &[
+            "sweep",
+            &data("uncertain.toml").display().to_string(),
+            "--metric",
+            "RU.nothing",
+            "--out",
+            &out.display().to_string(),
+        ],
     );
-    assert!(e.contains("--metric RU.nothing") && e.contains("RU.orders"), "{e}");
+    assert!(
+        e.contains("--metric RU.nothing") && e.contains("RU.orders"),
+        "{e}"
+    );
     assert!(!out.exists());
 }
 
@@ -362,7 +453,11 @@ fn run_and_compare_draw_the_uncertain_parameters_per_replication_and_record_them
     }
     assert_ne!(drawn[0][0], drawn[1][0], "each replication draws anew");
     // reproduce re-runs a replication from its manifest and finds every hash equal.
-    ok(&["reproduce", &run.join("rep-001").display().to_string(), "-q"]);
+    ok(&[
+        "reproduce",
+        &run.join("rep-001").display().to_string(),
+        "-q",
+    ]);
 
     let cmp = dir.path().join("cmp");
     ok(&[

@@ -15,6 +15,7 @@
 //! `compare_daily.csv`, `compare.svg`.
 
 mod render;
+mod shards;
 pub(crate) mod stats;
 mod svg;
 
@@ -35,13 +36,14 @@ use super::progress::Progress;
 use crate::Error;
 use crate::commands::format::{fixed, human};
 use crate::engine::RunParams;
+use crate::engine::streams::uncertain_coords;
 use crate::model::date::Date;
 use crate::output::manifest::{self, Manifest};
 use crate::output::run;
+use crate::output::shard::Shard;
 use crate::output::staging::Staging;
 use crate::projection::{Key, Summary, Tables};
 use crate::scenario::Override;
-use crate::engine::streams::uncertain_coords;
 use crate::scenario::{self, Document, Loaded};
 
 pub const CSV: &str = "compare.csv";
@@ -109,7 +111,11 @@ pub struct Config {
     pub independent: bool,
     /// Draw the uncertain parameters per replication, the same draws for every arm.
     pub uncertain: bool,
+    /// Run only shard K of N of the replications (every arm of each).
+    pub shard: Option<Shard>,
 }
+
+pub use shards::{CompareStudy, merge};
 
 pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     // Everything is checked before anything is written.
@@ -159,32 +165,23 @@ fn compare_into(
     let outcomes = simulate_all(arms, args, document, &staging.tmp, pool, &progress, stop);
     progress.finish();
     let outcomes = outcomes?;
-
-    // outcomes[a * R + r]: arm a, replication r.
-    let per_arm: Vec<&[Outcome]> = outcomes.chunks(reps as usize).collect();
-    let rows = compare_rows(arms, &per_arm);
-    write_file(&staging.tmp.join(CSV), &render_csv(&rows))?;
-    write_file(
-        &staging.tmp.join(REPLICATIONS_CSV),
-        &render_replications(arms, &per_arm),
-    )?;
-    let start = base.scenario.start;
-    let days = base.scenario.simulated_days() as usize;
-    let means: Vec<(String, Vec<[Option<f64>; 3]>)> = arms
-        .iter()
-        .zip(&per_arm)
-        .map(|(arm, outs)| (arm.name.clone(), daily_means(outs, days)))
-        .collect();
-    write_file(&staging.tmp.join(DAILY_CSV), &render_daily(start, &means))?;
-    let title = format!(
-        "{}: daily means over {} replication{} (sample {}, seed {})",
-        base.scenario.name,
-        reps,
-        if reps == 1 { "" } else { "s" },
-        args.sample,
-        arms[0].seed
-    );
-    write_file(&staging.tmp.join(SVG), &render_svg(&title, start, &means))?;
+    if let Some(shard) = args.shard {
+        shards::write_shard_json(args, arms, shard, &staging.tmp)?;
+        staging.commit()?;
+        if !args.quiet {
+            writeln!(
+                out,
+                "{}: shard {shard} of a comparison ({} of {} replications) -> {}",
+                base.scenario.name,
+                outcomes.len() / arms.len(),
+                reps,
+                dest.display()
+            )
+            .map_err(Error::stdout)?;
+        }
+        return Ok(());
+    }
+    let rows = write_comparison(arms, reps, args.sample, &outcomes, &staging.tmp)?;
     staging.commit()?;
 
     if args.quiet {
@@ -209,6 +206,43 @@ fn compare_into(
     )
     .map_err(Error::stdout)?;
     print_table(arms, &rows, reps, out)
+}
+
+/// Writes the comparison's files into `dir` from every arm's replications (`outcomes[a * R
+/// + r]`: arm a, replication r); returns `compare.csv`'s rows.
+fn write_comparison(
+    arms: &[Arm],
+    reps: u32,
+    sample: f64,
+    outcomes: &[Outcome],
+    dir: &Path,
+) -> Result<Vec<Row>, Error> {
+    let base = &arms[0].loaded;
+    let per_arm: Vec<&[Outcome]> = outcomes.chunks(reps as usize).collect();
+    let rows = compare_rows(arms, &per_arm);
+    write_file(&dir.join(CSV), &render_csv(&rows))?;
+    write_file(
+        &dir.join(REPLICATIONS_CSV),
+        &render_replications(arms, &per_arm),
+    )?;
+    let start = base.scenario.start;
+    let days = base.scenario.simulated_days() as usize;
+    let means: Vec<(String, Vec<[Option<f64>; 3]>)> = arms
+        .iter()
+        .zip(&per_arm)
+        .map(|(arm, outs)| (arm.name.clone(), daily_means(outs, days)))
+        .collect();
+    write_file(&dir.join(DAILY_CSV), &render_daily(start, &means))?;
+    let title = format!(
+        "{}: daily means over {} replication{} (sample {}, seed {})",
+        base.scenario.name,
+        reps,
+        if reps == 1 { "" } else { "s" },
+        sample,
+        arms[0].seed
+    );
+    write_file(&dir.join(SVG), &render_svg(&title, start, &means))?;
+    Ok(rows)
 }
 
 /// The baseline and each variant, loaded and validated, with their directory names.
@@ -284,7 +318,10 @@ fn simulate_all(
     let days_done = AtomicU32::new(0);
     let events_done = AtomicU64::new(0);
     pool.install(|| {
-        (0..arms.len() * reps)
+        let owned: Vec<usize> = (0..arms.len() * reps)
+            .filter(|k| args.shard.is_none_or(|s| s.owns((k % reps) as u64)))
+            .collect();
+        owned
             .into_par_iter()
             .map(|k| {
                 let (arm, r) = (&arms[k / reps], (k % reps) as u32);
@@ -308,22 +345,21 @@ fn simulate_all(
                         let base = &arm.loaded;
                         let coords = uncertain_coords(arms[0].seed, r, document.uncertain().len());
                         let variant = arm.variant.as_deref();
-                        Some(document.loaded_at(&base.file, &base.sha256, variant, &args.sets, &coords)?)
+                        Some(document.loaded_at(
+                            &base.file,
+                            &base.sha256,
+                            variant,
+                            &args.sets,
+                            &coords,
+                        )?)
                     }
                     None => None,
                 };
                 let loaded = drawn.as_ref().unwrap_or(&arm.loaded);
                 let scenario = &loaded.scenario;
                 let sim = run::simulate_into(scenario, params, &dir, None, false, &tick, stop)?;
-                let manifest = Manifest::new(
-                    loaded,
-                    params,
-                    threads,
-                    None,
-                    false,
-                    &sim.stats,
-                    sim.files,
-                );
+                let manifest =
+                    Manifest::new(loaded, params, threads, None, false, &sim.stats, sim.files);
                 manifest::write_manifest(&dir, &manifest)?;
                 Ok(outcome(&sim.tables))
             })
@@ -344,7 +380,12 @@ fn outcome(tables: &Tables) -> Outcome {
             // The mean over all markets, weighted by the parcels each delivered.
             let (mut lead_sum, mut delivered) = (0.0, 0.0);
             for m in 0..ctx.markets.len() {
-                if let Some(lead) = tables.daily_metric(d, m, "mean_lead_time_days") {
+                // As daily_markets.csv shows it, so that a comparison merged from shards'
+                // files is this one.
+                if let Some(lead) = tables
+                    .daily_metric(d, m, "mean_lead_time_days")
+                    .map(|v| format!("{v:.4}").parse::<f64>().expect("a number"))
+                {
                     let n = tables.daily_metric(d, m, "delivered").unwrap_or(0.0);
                     lead_sum += lead * n;
                     delivered += n;

@@ -22,11 +22,11 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::shard::{SHARD_JSON, Shard, ShardInfo};
 use crate::Error;
 use crate::engine::{Plan, RunParams};
 use crate::model::uncertain::Uncertain;
 use crate::output::run;
+use crate::output::shard::{SHARD_JSON, Shard, ShardInfo};
 use crate::output::staging::Staging;
 use crate::projection::{Key, Tables};
 use crate::scenario::{self, Override};
@@ -204,7 +204,15 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
             }
             None => {
                 let dirs = [done.dir.clone()];
-                write_study(&study, params, &design, &dirs, &dest, args.force, &[&args.scenario])?;
+                write_study(
+                    &study,
+                    params,
+                    &design,
+                    &dirs,
+                    &dest,
+                    args.force,
+                    &[&args.scenario],
+                )?;
                 done.remove();
                 "sweep".to_string()
             }
@@ -240,10 +248,16 @@ pub fn write_study(
     inputs: &[&Path],
 ) -> Result<(), Error> {
     let staging = Staging::new(dest, force, inputs)?;
-    super::shard::write_json(&staging.tmp.join(STUDY_JSON), study)?;
+    crate::output::shard::write_json(&staging.tmp.join(STUDY_JSON), study)?;
     tables::write_design(&staging.tmp.join(DESIGN_CSV), params, design)?;
     let results = tables::read_units(study, dirs)?;
-    tables::write_results(&staging.tmp.join(RESULTS_CSV), params, design, study, &results)?;
+    tables::write_results(
+        &staging.tmp.join(RESULTS_CSV),
+        params,
+        design,
+        study,
+        &results,
+    )?;
     if DesignKind::parse(&study.design).is_some_and(DesignKind::has_indices) {
         let rows = tables::sensitivity(study, params, design, &results);
         tables::write_sensitivity(&staging.tmp.join(SENSITIVITY_CSV), &rows)?;
@@ -425,7 +439,13 @@ fn emit_slurm(
         return Err(Error::Usage("--shards must be at least 1".to_string()));
     }
     let cwd = std::env::current_dir().map_err(Error::io("reading the current directory"))?;
-    let absolute = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    let absolute = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    };
     let exe = std::env::current_exe().map_err(Error::io("finding the tradesim binary"))?;
     let mut words: Vec<String> = vec![
         args.scenario.display().to_string(),
@@ -495,5 +515,5 @@ pub fn unit_file(dir: &Path, k: u64) -> PathBuf {
 
 /// Reads a shard's `shard.json`.
 pub fn read_shard(dir: &Path) -> Result<SweepShard, Error> {
-    super::shard::read_json(&dir.join(SHARD_JSON), "a tradesim sweep shard's shard.json")
+    crate::output::shard::read_json(&dir.join(SHARD_JSON), "a tradesim sweep shard's shard.json")
 }

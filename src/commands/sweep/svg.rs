@@ -57,11 +57,20 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
     panels.truncate(MAX_PANELS);
 
     let panel_height = |n: usize| 46.0 + n as f64 * (2.0 * BAR + 8.0) + 26.0;
-    let height = 70.0 + panels.iter().map(|(_, b)| panel_height(b.len())).sum::<f64>();
+    let height = 70.0
+        + panels
+            .iter()
+            .map(|(_, b)| panel_height(b.len()))
+            .sum::<f64>();
     let mut s = String::new();
     let title = format!(
         "{}: {} sensitivity over {} points x {} replications (sample {}, seed {})",
-        study.scenario, study.design, study.design_points, study.replications, study.sample, study.seed
+        study.scenario,
+        study.design,
+        study.design_points,
+        study.replications,
+        study.sample,
+        study.seed
     );
     svg_open(&mut s, WIDTH, height, &title, true);
     let _ = writeln!(
@@ -78,7 +87,11 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
         "dark: mu* (mean absolute elementary effect), light: sigma (their spread: interactions)"
             .to_string()
     };
-    let _ = writeln!(s, "<text x=\"{LEFT}\" y=\"42\" font-size=\"12\">{}</text>", xml(&legend));
+    let _ = writeln!(
+        s,
+        "<text x=\"{LEFT}\" y=\"42\" font-size=\"12\">{}</text>",
+        xml(&legend)
+    );
     let mut top = 64.0;
     for (title, bars) in &panels {
         let max = bars

@@ -266,7 +266,10 @@ pub const SENSITIVITY_HEADER: &str =
 
 pub fn write_sensitivity(path: &Path, rows: &[IndexRow]) -> Result<(), Error> {
     let mut t = format!("{SENSITIVITY_HEADER}\n");
-    let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map_or(String::new(), |x| x.to_string());
+    let num = |v: Option<f64>| {
+        v.filter(|x| x.is_finite())
+            .map_or(String::new(), |x| x.to_string())
+    };
     for r in rows {
         let _ = writeln!(
             t,
@@ -291,7 +294,10 @@ mod tests {
 
     #[test]
     fn a_quoted_arm_splits_at_its_closing_quote() {
-        assert_eq!(split_arm("baseline,RU,market,orders,5"), ("baseline", "RU,market,orders,5"));
+        assert_eq!(
+            split_arm("baseline,RU,market,orders,5"),
+            ("baseline", "RU,market,orders,5")
+        );
         assert_eq!(
             split_arm("\"a,\"\"b\",RU,market,orders,5"),
             ("\"a,\"\"b\"", "RU,market,orders,5")

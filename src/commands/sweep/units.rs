@@ -16,9 +16,9 @@ use rayon::prelude::*;
 use super::{Config, Design, STUDY_JSON, Study, SweepShard, unit_file, units_dir};
 use crate::Error;
 use crate::commands::progress::Counter;
-use crate::commands::shard::{SHARD_JSON, Shard, read_json, write_json};
 use crate::engine::RunParams;
 use crate::output::run;
+use crate::output::shard::{SHARD_JSON, Shard, read_json, write_json};
 use crate::output::staging::{Staging, process_alive};
 use crate::scenario::{Document, Override};
 
@@ -65,11 +65,17 @@ fn work_dir(dest: &Path) -> PathBuf {
 }
 
 /// Runs every unit of `job` not already finished in the work directory of `dest`.
-pub fn run_units(job: &Job<'_, '_>, dest: &Path, args: &Config, stop: &AtomicBool) -> Result<Done, Error> {
+pub fn run_units(
+    job: &Job<'_, '_>,
+    dest: &Path,
+    args: &Config,
+    stop: &AtomicBool,
+) -> Result<Done, Error> {
     Staging::check(dest, args.force, &[&args.scenario])?;
     let dir = work_dir(dest);
     let recorded = recorded_study(job, &dir, args.force)?;
-    fs::create_dir_all(units_dir(&dir)).map_err(Error::io(format!("creating {}", dir.display())))?;
+    fs::create_dir_all(units_dir(&dir))
+        .map_err(Error::io(format!("creating {}", dir.display())))?;
     let _lock = Lock::take(&dir)?;
     if !recorded {
         write_json(&dir.join(STUDY_JSON), &shard_info(job))?;
@@ -217,7 +223,11 @@ impl Lock {
         let path = dir.join(LOCK);
         let me = std::process::id();
         for _ in 0..2 {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(mut f) => {
                     use std::io::Write;
                     let _ = writeln!(f, "{me}");

@@ -100,3 +100,30 @@ mod tests {
         assert_eq!(" 2 / 8".parse::<Shard>().unwrap().to_string(), "2/8");
     }
 }
+
+/// Puts the tree `from` at `to` (which must not exist): each file hard-linked where the
+/// file system allows (a merge of large event logs then copies nothing), else copied.
+pub fn link_or_copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::create_dir(to).map_err(Error::io(format!("creating {}", to.display())))?;
+    let entries = fs::read_dir(from).map_err(Error::io(format!("reading {}", from.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(Error::io(format!("reading {}", from.display())))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry
+            .file_type()
+            .map_err(Error::io(format!("reading {}", src.display())))?;
+        if kind.is_dir() {
+            link_or_copy_tree(&src, &dst)?;
+        } else if kind.is_file() {
+            if fs::hard_link(&src, &dst).is_err() {
+                fs::copy(&src, &dst).map_err(Error::io(format!("copying {}", src.display())))?;
+            }
+        } else {
+            return Err(Error::BadInput(format!(
+                "{}: neither a file nor a directory; a shard holds only tradesim's files",
+                src.display()
+            )));
+        }
+    }
+    Ok(())
+}
