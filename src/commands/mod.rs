@@ -13,6 +13,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod sweep;
 pub mod validate;
 
 use std::path::PathBuf;
