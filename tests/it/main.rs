@@ -19,5 +19,6 @@ mod replay;
 mod report;
 mod safety;
 mod scenario;
+mod slurm;
 mod summary;
 mod tidy;
