@@ -19,6 +19,7 @@ mod replay;
 mod report;
 mod safety;
 mod scenario;
+mod slurm;
 mod summary;
 mod sweep;
 mod tidy;
