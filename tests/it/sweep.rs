@@ -145,7 +145,7 @@ fn a_sweep_is_the_same_bytes_on_any_thread_count_and_merged_from_shards() {
         ],
     );
     assert!(
-        e.contains("different sweeps") && e.contains("points"),
+        e.contains("different studies") && e.contains("points"),
         "{e}"
     );
     assert!(!Path::new("/nonexistent/x").exists());

@@ -1,11 +1,10 @@
 //! Raw scenario -> `model::Scenario`, collecting every problem with its entity path.
 
 mod calendar;
-
-use calendar::Dated;
 mod entities;
 mod uncertain;
 
+use calendar::Dated;
 use std::collections::BTreeSet;
 
 use toml::Value;
