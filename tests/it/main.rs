@@ -10,6 +10,7 @@ mod compare;
 mod drain;
 mod engine;
 mod facilities;
+mod merge;
 mod money;
 mod orders;
 #[cfg(feature = "parquet")]
