@@ -14,6 +14,11 @@ const WIDTH: f64 = 760.0;
 const LEFT: f64 = 230.0;
 const RIGHT: f64 = 40.0;
 const BAR: f64 = 18.0;
+/// A parameter's two bars and the gap below them.
+const ROW: f64 = 2.0 * BAR + 8.0;
+/// The left edge of the titles, and where the first panel starts.
+const MARGIN: f64 = 20.0;
+const TOP: f64 = 76.0;
 /// At most this many panels: the table has the rest.
 const MAX_PANELS: usize = 12;
 
@@ -24,11 +29,9 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
     } else {
         ("mu_star", "sigma")
     };
-    let arms: Vec<&str> = if study.variants.is_empty() {
-        vec![BASELINE]
-    } else {
-        study.variants.iter().map(String::as_str).collect()
-    };
+    let arms: Vec<&str> = std::iter::once(BASELINE)
+        .chain(study.variants.iter().map(String::as_str))
+        .collect();
     let mut panels = Vec::new();
     for metric in &study.metrics {
         for &arm in &arms {
@@ -46,6 +49,10 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
                 .collect();
             let key = |r: Option<&IndexRow>| r.and_then(|r| r.estimate).unwrap_or(f64::MIN);
             bars.sort_by(|a, b| key(b.1).total_cmp(&key(a.1)));
+            let defined = |r: Option<&IndexRow>| r.and_then(|r| r.estimate).is_some();
+            if !bars.iter().any(|(_, a, b)| defined(*a) || defined(*b)) {
+                bars.clear();
+            }
             let title = if arm == BASELINE {
                 metric.clone()
             } else {
@@ -56,27 +63,31 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
     }
     panels.truncate(MAX_PANELS);
 
-    let panel_height = |n: usize| 46.0 + n as f64 * (2.0 * BAR + 8.0) + 26.0;
-    let height = 70.0
+    // Per panel: its title, the bars, the tick labels and a gap.
+    let panel_height = |n: usize| 28.0 + n.max(1) as f64 * ROW + 46.0;
+    let height = TOP
         + panels
             .iter()
             .map(|(_, b)| panel_height(b.len()))
             .sum::<f64>();
     let mut s = String::new();
-    let title = format!(
-        "{}: {} sensitivity over {} points x {} replications (sample {}, seed {})",
-        study.scenario,
-        study.design,
-        study.design_points,
-        study.replications,
-        study.sample,
-        study.seed
+    let title = format!("{}: {} sensitivity", study.scenario, study.design);
+    let subtitle = format!(
+        "{} points x {} replications, sample {}, seed {}",
+        study.design_points, study.replications, study.sample, study.seed
     );
-    svg_open(&mut s, WIDTH, height, &title, true);
+    svg_open(
+        &mut s,
+        WIDTH,
+        height,
+        &format!("{title} ({subtitle})"),
+        true,
+    );
     let _ = writeln!(
         s,
-        "<text x=\"{LEFT}\" y=\"22\" font-size=\"14\" font-weight=\"bold\">{}</text>",
-        xml(&title)
+        "<text x=\"{MARGIN}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>\n<text x=\"{MARGIN}\" y=\"40\" font-size=\"12\">{}</text>",
+        xml(&title),
+        xml(&subtitle)
     );
     let legend = if sobol {
         format!(
@@ -89,10 +100,10 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
     };
     let _ = writeln!(
         s,
-        "<text x=\"{LEFT}\" y=\"42\" font-size=\"12\">{}</text>",
+        "<text x=\"{MARGIN}\" y=\"58\" font-size=\"12\">{}</text>",
         xml(&legend)
     );
-    let mut top = 64.0;
+    let mut top = TOP;
     for (title, bars) in &panels {
         let max = bars
             .iter()
@@ -109,7 +120,16 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
             xml(title)
         );
         let y0 = top + 28.0;
-        let bottom = y0 + bars.len() as f64 * (2.0 * BAR + 8.0);
+        let bottom = y0 + bars.len().max(1) as f64 * ROW;
+        if bars.is_empty() {
+            let _ = writeln!(
+                s,
+                "<text x=\"{LEFT}\" y=\"{}\" font-size=\"12\" fill=\"#555555\">no index: the metric does not move, or lacks a value, at some point</text>",
+                y0 + 16.0
+            );
+            top += panel_height(bars.len());
+            continue;
+        }
         for v in scale.ticks() {
             let _ = writeln!(
                 s,
@@ -120,7 +140,7 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
             );
         }
         for (i, (name, a, b)) in bars.iter().enumerate() {
-            let y = y0 + i as f64 * (2.0 * BAR + 8.0);
+            let y = y0 + i as f64 * ROW;
             let _ = writeln!(
                 s,
                 "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
@@ -156,7 +176,7 @@ pub fn render(study: &Study, params: &[Uncertain], rows: &[IndexRow]) -> String 
                 }
             }
         }
-        top = bottom + 26.0 + 20.0;
+        top += panel_height(bars.len());
     }
     s.push_str("</svg>\n");
     s
