@@ -58,6 +58,8 @@ impl Progress {
 /// A count of finished work (a study's runs) on a terminal: how many, how fast, time left.
 pub struct Counter {
     bar: Option<ProgressBar>,
+    /// Units finished before this run (resumed): not part of its rate.
+    resumed: u64,
 }
 
 impl Counter {
@@ -76,7 +78,7 @@ impl Counter {
             bar.reset_eta();
             bar
         });
-        Counter { bar }
+        Counter { bar, resumed: done }
     }
 
     /// One more unit finished, of `runs` runs.
@@ -84,7 +86,7 @@ impl Counter {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             let secs = bar.elapsed().as_secs_f64().max(1e-9);
-            let units = bar.position() as f64;
+            let units = (bar.position() - self.resumed) as f64;
             bar.set_message(format!("{:.1}", units * runs as f64 / secs));
         }
     }

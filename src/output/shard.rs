@@ -80,27 +80,6 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Resul
         .map_err(|e| Error::BadInput(format!("{}: not {what}: {e}", path.display())))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_split_the_units_exactly_once() {
-        let n = 7;
-        let shards: Vec<Shard> = (1..=n)
-            .map(|k| format!("{k}/{n}").parse().unwrap())
-            .collect();
-        for unit in 0..100u64 {
-            assert_eq!(shards.iter().filter(|s| s.owns(unit)).count(), 1);
-        }
-        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "1/100001", "-1/3"] {
-            let e = bad.parse::<Shard>().unwrap_err();
-            assert!(e.contains(bad), "{e}");
-        }
-        assert_eq!(" 2 / 8".parse::<Shard>().unwrap().to_string(), "2/8");
-    }
-}
-
 /// Puts the tree `from` at `to` (which must not exist): each file hard-linked where the
 /// file system allows (a merge of large event logs then copies nothing), else copied.
 pub fn link_or_copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
@@ -126,4 +105,25 @@ pub fn link_or_copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_units_exactly_once() {
+        let n = 7;
+        let shards: Vec<Shard> = (1..=n)
+            .map(|k| format!("{k}/{n}").parse().unwrap())
+            .collect();
+        for unit in 0..100u64 {
+            assert_eq!(shards.iter().filter(|s| s.owns(unit)).count(), 1);
+        }
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "1/100001", "-1/3"] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        assert_eq!(" 2 / 8".parse::<Shard>().unwrap().to_string(), "2/8");
+    }
 }

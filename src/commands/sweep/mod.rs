@@ -129,9 +129,11 @@ pub const BASELINE: &str = "baseline";
 /// A design: each point's coordinates in [0, 1], and how points group (for the table).
 pub struct Design {
     pub points: Vec<Vec<f64>>,
-    /// Per point: its group (Saltelli base row, Morris trajectory) and role.
-    pub roles: Vec<(Option<usize>, String)>,
+    pub roles: Vec<Role>,
 }
+
+/// A point's group (Saltelli base row, Morris trajectory) and its role in it.
+pub type Role = (Option<usize>, String);
 
 /// The arms of each point: the baseline, then each variant.
 fn arm_names(variants: &[String]) -> Vec<String> {
@@ -302,7 +304,7 @@ pub fn design_of(
         return Err(Error::Usage("--points must be at least 1".to_string()));
     }
     let design_seed = seed ^ 0x7472_6164_6573_696d; // "tradesim": the design's own stream
-    let (points, roles): (Vec<Vec<f64>>, Vec<(Option<usize>, String)>) = match kind {
+    let (points, roles): (Vec<Vec<f64>>, Vec<Role>) = match kind {
         DesignKind::Factorial => {
             if levels < 2 {
                 return Err(Error::Usage(format!(

@@ -83,7 +83,8 @@ pub fn read_units(study: &Study, dirs: &[PathBuf]) -> Result<Units, Error> {
     Ok(Units(units))
 }
 
-/// `results.csv`: `point,replication,variant,<parameter>...,entity,entity_kind,metric,value`.
+/// `results.csv`: `point,replication,variant,<parameter>...,entity,entity_kind,metric,value`,
+/// streamed (a large design's table need not fit in memory twice).
 pub fn write_results(
     path: &Path,
     params: &[Uncertain],
@@ -91,12 +92,17 @@ pub fn write_results(
     study: &Study,
     units: &Units,
 ) -> Result<(), Error> {
-    let mut t = String::from("point,replication,variant");
+    use std::io::Write as _;
+    let writing = || Error::io(format!("writing {}", path.display()));
+    let file = fs::File::create(path).map_err(writing())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut header = String::from("point,replication,variant");
     for p in params {
-        t.push(',');
-        t.push_str(&csv_field(&p.name));
+        header.push(',');
+        header.push_str(&csv_field(&p.name));
     }
-    t.push_str(",entity,entity_kind,metric,value\n");
+    header.push_str(",entity,entity_kind,metric,value");
+    writeln!(out, "{header}").map_err(writing())?;
     let reps = u64::from(study.replications);
     for (k, text) in units.0.iter().enumerate() {
         let (point, replication) = (k as u64 / reps, k as u64 % reps);
@@ -107,10 +113,10 @@ pub fn write_results(
         }
         for line in text.lines() {
             let (arm, rest) = split_arm(line);
-            let _ = writeln!(t, "{point},{replication},{arm}{values},{rest}");
+            writeln!(out, "{point},{replication},{arm}{values},{rest}").map_err(writing())?;
         }
     }
-    write(path, &t)
+    out.flush().map_err(writing())
 }
 
 /// A unit line's arm (as written, quoted if it was) and the rest.
@@ -164,7 +170,8 @@ fn point_means(study: &Study, units: &Units) -> Vec<(String, String, Vec<Option<
     let points = study.design_points as usize;
     // (arm, "entity,kind,metric") in first-seen order, with each unit's value.
     let mut keys: Vec<(String, String)> = Vec::new();
-    let mut index = std::collections::HashMap::new();
+    // Looked up by key, never iterated: `keys` keeps the order.
+    let mut index = std::collections::BTreeMap::new();
     let mut values: Vec<Vec<Option<f64>>> = Vec::new();
     for (k, text) in units.0.iter().enumerate() {
         for line in text.lines() {
