@@ -9,6 +9,20 @@ use crate::model::MarketId;
 use crate::model::date::DAY_S;
 use crate::scenario;
 
+/// Whether the variant or a `--set` sets the parameter, so no draw or design moves it.
+fn variant_or_set_fixes(
+    document: &scenario::Document,
+    variant: Option<&str>,
+    sets: &[scenario::Override],
+    p: &crate::model::uncertain::Uncertain,
+) -> bool {
+    let all = vec![0.5; document.uncertain().len()];
+    !document
+        .draws(variant, sets, &all)
+        .iter()
+        .any(|d| d.path == p.path)
+}
+
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Result<(), Error> {
@@ -115,6 +129,32 @@ pub fn validate(choice: &ScenarioChoice, sample: f64, out: &mut dyn Write) -> Re
             m.payment.iter().map(|p| p.share * p.abandon).sum::<f64>() * 100.0
         )
         .map_err(Error::stdout)?;
+    }
+
+    if !document.uncertain().is_empty() {
+        // Their extremes must make valid scenarios too, as sweep and --uncertain check.
+        crate::output::run::check_uncertain(&document, &[variant], sets, sample)?;
+        writeln!(
+            out,
+            "\nuncertain parameters (for sweep, run --uncertain, compare --uncertain; checked at their extremes)"
+        )
+        .map_err(Error::stdout)?;
+        for p in document.uncertain() {
+            let fixed = variant_or_set_fixes(&document, variant, sets, p);
+            writeln!(
+                out,
+                "  {}: {} ~ {}{}",
+                p.name,
+                p.path,
+                p.describe(),
+                if fixed {
+                    " (fixed here by the variant or --set)"
+                } else {
+                    ""
+                }
+            )
+            .map_err(Error::stdout)?;
+        }
     }
 
     if !s.changes.is_empty() {

@@ -82,6 +82,23 @@ impl Uncertain {
         }
     }
 
+    /// The distribution in words: `uniform(0.1, 0.5)`, `levels[2, 3]`.
+    pub fn describe(&self) -> String {
+        match &self.dist {
+            UncertainDist::Uniform { low, high } => format!("uniform({low}, {high})"),
+            UncertainDist::Triangular { low, mode, high } => {
+                format!("triangular({low}, mode {mode}, {high})")
+            }
+            UncertainDist::Normal {
+                mean,
+                sd,
+                low,
+                high,
+            } => format!("normal(mean {mean}, sd {sd}) in [{low}, {high}]"),
+            UncertainDist::Levels(levels) => format!("levels[{}]", levels.join(", ")),
+        }
+    }
+
     /// The number of discrete levels, if the parameter has them.
     pub fn levels(&self) -> Option<usize> {
         match &self.dist {

@@ -390,6 +390,19 @@ fn uncertain_tables_are_checked_with_their_location_and_extremes() {
     );
     assert!(e.contains("uncertain \"ru_rate\" = -8.0"), "{e}");
     assert!(!out.exists());
+    let e = fails(2, &["validate", &path.display().to_string()]);
+    assert!(e.contains("uncertain \"ru_rate\" = -8.0"), "validate checks them too: {e}");
+    let said = ok(&[
+        "validate",
+        &data("uncertain.toml").display().to_string(),
+        "--variant",
+        "duty-free",
+    ]);
+    assert!(
+        said.contains("ru_duty: market.RU.customs.duty_rate ~ uniform(0.1, 0.5) (fixed here")
+            && said.contains("hub_fee: hub.HUB.fee_usd ~ levels[0.2, 0.3, 0.5]\n"),
+        "{said}"
+    );
     let e = fails(
         2,
         &[
