@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use super::compare::CompareStudy;
 use super::sweep::{self, DesignKind};
 use crate::Error;
-use crate::output::manifest::{MANIFEST, read_manifest};
 use crate::output::run::{self, RunStudy};
-use crate::output::shard::{SHARD_JSON, Shard, ShardInfo, link_or_copy_tree, read_json};
+use crate::output::shard::{
+    SHARD_JSON, Shard, ShardInfo, link_or_copy_tree, read_json, replication_manifest,
+};
 use crate::output::staging::Staging;
 use crate::scenario;
 
@@ -157,14 +158,7 @@ fn merge_run(args: &Config, count: u32, out: &mut dyn Write) -> Result<(), Error
     for r in 0..study.replications {
         let name = run::replication_dir(study.replications, r);
         let from = shards[(r % count) as usize].0.join(&name);
-        let manifest = read_manifest(&from.join(MANIFEST))?;
-        if manifest.replication != r {
-            return Err(Error::BadInput(format!(
-                "{}: holds replication {}, not {r}",
-                from.display(),
-                manifest.replication
-            )));
-        }
+        replication_manifest(&from, r)?;
         link_or_copy_tree(&from, &staging.tmp.join(&name))?;
     }
     staging.commit()?;

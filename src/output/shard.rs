@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::output::manifest::{MANIFEST, Manifest, read_manifest};
 
 /// Most shards a command may be split into.
 pub const MAX_SHARDS: u32 = 100_000;
@@ -105,6 +106,20 @@ pub fn link_or_copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The manifest of the replication a shard's directory `dir` should hold, checked to be
+/// replication `r`'s.
+pub fn replication_manifest(dir: &Path, r: u32) -> Result<Manifest, Error> {
+    let manifest = read_manifest(&dir.join(MANIFEST))?;
+    if manifest.replication != r {
+        return Err(Error::BadInput(format!(
+            "{}: holds replication {}, not {r}",
+            dir.display(),
+            manifest.replication
+        )));
+    }
+    Ok(manifest)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! machine writes (each replication's `manifest.json` may differ only in `threads`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::{data, fails, ok, outputs, tmp};
 
@@ -32,7 +32,17 @@ fn files_but_threads(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-fn shards_then_merge(dir: &Path, base: &[String], n: u32) -> std::path::PathBuf {
+/// The command `base` run on one machine into `dir/one`, and in `n` shards merged into
+/// `dir/merged`.
+fn one_machine_and_merged(dir: &Path, base: &[String], n: u32) -> (PathBuf, PathBuf) {
+    let one = dir.join("one");
+    let mut args = base.to_vec();
+    args.extend(["--out".to_string(), one.display().to_string()]);
+    ok(&args);
+    (one, shards_then_merge(dir, base, n))
+}
+
+fn shards_then_merge(dir: &Path, base: &[String], n: u32) -> PathBuf {
     let mut merge = vec!["merge".to_string()];
     // Shards in reverse order: merge takes them in any order.
     for k in (1..=n).rev() {
@@ -69,11 +79,7 @@ fn run_shards_merge_into_the_replications_one_machine_writes() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let one = dir.path().join("one");
-    let mut args = base.clone();
-    args.extend(["--out".to_string(), one.display().to_string()]);
-    ok(&args);
-    let merged = shards_then_merge(dir.path(), &base, 3);
+    let (one, merged) = one_machine_and_merged(dir.path(), &base, 3);
     let expected = files_but_threads(&one);
     assert!(expected.contains_key("rep-004/events.csv"));
     assert_eq!(files_but_threads(&merged), expected);
@@ -147,11 +153,7 @@ fn compare_shards_merge_into_the_comparison_one_machine_writes() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let one = dir.path().join("one");
-    let mut args = base.clone();
-    args.extend(["--out".to_string(), one.display().to_string()]);
-    ok(&args);
-    let merged = shards_then_merge(dir.path(), &base, 2);
+    let (one, merged) = one_machine_and_merged(dir.path(), &base, 2);
     let expected = files_but_threads(&one);
     for name in [
         "compare.csv",

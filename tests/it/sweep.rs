@@ -391,7 +391,10 @@ fn uncertain_tables_are_checked_with_their_location_and_extremes() {
     assert!(e.contains("uncertain \"ru_rate\" = -8.0"), "{e}");
     assert!(!out.exists());
     let e = fails(2, &["validate", &path.display().to_string()]);
-    assert!(e.contains("uncertain \"ru_rate\" = -8.0"), "validate checks them too: {e}");
+    assert!(
+        e.contains("uncertain \"ru_rate\" = -8.0"),
+        "validate checks them too: {e}"
+    );
     let said = ok(&[
         "validate",
         &data("uncertain.toml").display().to_string(),

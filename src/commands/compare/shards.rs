@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::{Arm, Config, Outcome, arms, write_comparison};
 use crate::Error;
 use crate::engine::{Plan, RunParams};
-use crate::output::manifest::{MANIFEST, read_manifest};
-use crate::output::shard::{SHARD_JSON, Shard, ShardInfo, link_or_copy_tree, write_json};
+use crate::output::shard::{
+    SHARD_JSON, Shard, ShardInfo, link_or_copy_tree, replication_manifest, write_json,
+};
 use crate::output::staging::Staging;
 use crate::projection::{Summary, Tables};
 use crate::scenario::{self, Override};
@@ -123,14 +124,7 @@ pub fn merge(
 
 /// What compare keeps of one replication, read from its directory.
 fn outcome_from_dir(dir: &Path, file: &Path, replication: u32) -> Result<Outcome, Error> {
-    let manifest = read_manifest(&dir.join(MANIFEST))?;
-    if manifest.replication != replication {
-        return Err(Error::BadInput(format!(
-            "{}: holds replication {}, not {replication}",
-            dir.display(),
-            manifest.replication
-        )));
-    }
+    let manifest = replication_manifest(dir, replication)?;
     let sets = manifest
         .overrides
         .iter()
