@@ -149,6 +149,25 @@ fn a_sweep_is_the_same_bytes_on_any_thread_count_and_merged_from_shards() {
         "{e}"
     );
     assert!(!Path::new("/nonexistent/x").exists());
+
+    // Shards of another tradesim version (every shard.json says so) are refused too.
+    let mut older = Vec::new();
+    for (k, shard) in shards.iter().enumerate() {
+        let copy = dir.path().join(format!("older-{k}"));
+        std::fs::create_dir(&copy).unwrap();
+        std::fs::rename(Path::new(shard).join("units"), copy.join("units")).unwrap();
+        let json = read(&Path::new(shard).join("shard.json"));
+        let version = format!("\"tradesim_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+        assert!(json.contains(&version), "{json}");
+        let json = json.replace(&version, "\"tradesim_version\": \"0.0.0\"");
+        std::fs::write(copy.join("shard.json"), json).unwrap();
+        older.push(copy.display().to_string());
+    }
+    let mut args = vec!["merge".to_string()];
+    args.extend(older);
+    args.extend(["--out".to_string(), "/nonexistent/x".to_string()]);
+    let e = fails(2, &args);
+    assert!(e.contains("written by tradesim 0.0.0"), "{e}");
 }
 
 #[test]
