@@ -239,7 +239,8 @@ cmd_wait() {
     wait_until "$TIMEOUT" gone || { log "job $id still queued after ${TIMEOUT}s"; return 1; }
     states=$(scontrol -o show job "$id" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | sort | uniq -c | xargs)
     case "$states" in
-      *JobState=COMPLETED) [ "$(echo "$states" | grep -c JobState)" = 1 ] && continue ;;
+      # Every task COMPLETED: exactly one distinct state (xargs joined them on one line).
+      *JobState=COMPLETED) [ "$(echo "$states" | grep -o JobState | wc -l)" = 1 ] && continue ;;
     esac
     log "job $id: ${states:-no record left (purged after MinJobAge?)}"; return 1
   done

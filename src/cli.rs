@@ -198,7 +198,7 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Draw the scenario's [[uncertain]] parameters anew for each replication (recorded
-    /// in each manifest as overrides).
+    /// in each manifest under `uncertain`).
     #[arg(long)]
     pub uncertain: bool,
     /// Run only shard K of N of the replications (then `tradesim merge` the N outputs).

@@ -197,6 +197,13 @@ fn merge_sweep(args: &Config, out: &mut dyn Write) -> Result<(), Error> {
         let kind = DesignKind::parse(&study.design)
             .ok_or_else(|| Error::BadInput(format!("unknown design `{}`", study.design)))?;
         let design = sweep::design_of(kind, study.points, study.levels, study.seed, params)?;
+        if design.points.len() as u64 != study.design_points {
+            return Err(Error::BadInput(format!(
+                "the shards record {} design points; their settings give {}",
+                study.design_points,
+                design.points.len()
+            )));
+        }
         let inputs: Vec<&Path> = args.shards.iter().map(PathBuf::as_path).collect();
         sweep::write_study(
             &study,

@@ -375,7 +375,12 @@ pub fn reproduce_command(
         .iter()
         .map(|s| scenario::parse_set(s).map_err(|e| Error::BadInput(named(e.to_string()))))
         .collect::<Result<Vec<_>, _>>()?;
-    let loaded = scenario::load(&scenario_path, manifest.variant.as_deref(), &sets)?;
+    let drawn = manifest
+        .uncertain
+        .iter()
+        .map(|s| scenario::parse_set(s).map_err(|e| Error::BadInput(named(e.to_string()))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = scenario::load_drawn(&scenario_path, &drawn, manifest.variant.as_deref(), &sets)?;
     if loaded.sha256 != manifest.scenario_sha256 {
         return Err(changed(&loaded.sha256));
     }

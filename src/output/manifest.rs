@@ -25,6 +25,10 @@ pub struct Manifest {
     pub variant: Option<String>,
     /// `--set` overrides as `PATH=VALUE`, VALUE in TOML syntax, in the order applied.
     pub overrides: Vec<String>,
+    /// The uncertain parameters' values drawn for this replication (`--uncertain`) as
+    /// `PATH=VALUE`, applied before the variant; absent when none were drawn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertain: Vec<String>,
     pub seed: u64,
     pub replication: u32,
     pub sample: f64,
@@ -62,6 +66,7 @@ impl Manifest {
             scenario_sha256: loaded.sha256.clone(),
             variant: loaded.variant.clone(),
             overrides: loaded.overrides.iter().map(Override::to_string).collect(),
+            uncertain: loaded.drawn.iter().map(Override::to_string).collect(),
             seed: params.seed,
             replication: params.replication,
             sample: params.sample,

@@ -104,6 +104,8 @@ pub struct Loaded {
     pub sha256: String,
     pub variant: Option<String>,
     pub overrides: Vec<Override>,
+    /// Uncertain parameters' values (`--uncertain`, `sweep`), applied before the variant.
+    pub drawn: Vec<Override>,
 }
 
 /// Largest scenario file read, in bytes. The shipped scenarios are about 10 KB; a file
@@ -155,14 +157,27 @@ pub fn load(
     variant: Option<&str>,
     sets: &[Override],
 ) -> Result<Loaded, ScenarioError> {
+    load_drawn(path, &[], variant, sets)
+}
+
+/// As `load`, with uncertain parameters' values `drawn` applied before the variant (a
+/// manifest's `uncertain`).
+pub fn load_drawn(
+    path: &Path,
+    drawn: &[Override],
+    variant: Option<&str>,
+    sets: &[Override],
+) -> Result<Loaded, ScenarioError> {
     let text = read_text(path)?;
-    let scenario = load_str(&text, &path.display().to_string(), variant, sets)?;
+    let name = path.display().to_string();
+    let scenario = Document::parse(&text, &name)?.scenario_drawn(drawn, variant, sets)?;
     Ok(Loaded {
         scenario,
         file: path.to_path_buf(),
         sha256: sha256_hex(text.as_bytes()),
         variant: variant.map(str::to_string),
         overrides: sets.to_vec(),
+        drawn: drawn.to_vec(),
     })
 }
 
@@ -238,7 +253,19 @@ impl<'a> Document<'a> {
         variant: Option<&str>,
         sets: &[Override],
     ) -> Result<Scenario, ScenarioError> {
-        let mut all_sets = Vec::new();
+        self.scenario_drawn(&[], variant, sets)
+    }
+
+    /// The scenario with `drawn` (uncertain parameters' values), then `variant`'s
+    /// overrides, then `sets` applied, validated: a policy or a fixed value always wins
+    /// over an assumption drawn, however its path is spelled.
+    pub fn scenario_drawn(
+        &self,
+        drawn: &[Override],
+        variant: Option<&str>,
+        sets: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let mut all_sets = drawn.to_vec();
         if let Some(name) = variant {
             match self.variants.iter().find(|v| v.name == name) {
                 Some(v) => all_sets.extend(v.set.iter().map(|(path, value)| Override {

@@ -67,8 +67,8 @@ impl Document<'_> {
     }
 
     /// The scenario of `variant` with `sets`, its uncertain parameters at `coords`
-    /// (`draws`), as a `Loaded` of `file` (whose text has `sha256`) that records the draws
-    /// among its overrides, so a manifest reproduces it.
+    /// (`draws`, applied first), as a `Loaded` of `file` (whose text has `sha256`) that
+    /// records the draws, so a manifest reproduces it.
     pub fn loaded_at(
         &self,
         file: &Path,
@@ -77,14 +77,14 @@ impl Document<'_> {
         sets: &[Override],
         coords: &[f64],
     ) -> Result<Loaded, ScenarioError> {
-        let mut overrides = sets.to_vec();
-        overrides.extend(self.draws(variant, sets, coords));
+        let drawn = self.draws(variant, sets, coords);
         Ok(Loaded {
-            scenario: self.scenario(variant, &overrides)?,
+            scenario: self.scenario_drawn(&drawn, variant, sets)?,
             file: file.to_path_buf(),
             sha256: sha256.to_string(),
             variant: variant.map(str::to_string),
-            overrides,
+            overrides: sets.to_vec(),
+            drawn,
         })
     }
 
@@ -105,16 +105,17 @@ impl Document<'_> {
                 let at = format!("uncertain \"{}\" = {}", p.name, p.text_at(u));
                 for &variant in variants {
                     let draws = self.draws(variant, sets, &coords);
-                    let all: Vec<Override> = sets.iter().chain(&draws).cloned().collect();
-                    let scenario = self.scenario(variant, &all).map_err(|e| match e {
-                        ScenarioError::Invalid(mut problems) => {
-                            for problem in &mut problems {
-                                problem.message += &format!(" (with {at})");
-                            }
-                            ScenarioError::Invalid(problems)
-                        }
-                        other => other,
-                    })?;
+                    let scenario =
+                        self.scenario_drawn(&draws, variant, sets)
+                            .map_err(|e| match e {
+                                ScenarioError::Invalid(mut problems) => {
+                                    for problem in &mut problems {
+                                        problem.message += &format!(" (with {at})");
+                                    }
+                                    ScenarioError::Invalid(problems)
+                                }
+                                other => other,
+                            })?;
                     check(&scenario).map_err(|message| {
                         let mut problems = Problems::default();
                         problems.add(&format!("uncertain[{i}]"), format!("{message} (with {at})"));

@@ -130,7 +130,12 @@ fn outcome_from_dir(dir: &Path, file: &Path, replication: u32) -> Result<Outcome
         .iter()
         .map(|s| scenario::parse_set(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let loaded = scenario::load(file, manifest.variant.as_deref(), &sets)?;
+    let drawn = manifest
+        .uncertain
+        .iter()
+        .map(|s| scenario::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = scenario::load_drawn(file, &drawn, manifest.variant.as_deref(), &sets)?;
     let params = RunParams {
         seed: manifest.seed,
         replication,

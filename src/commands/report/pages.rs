@@ -347,6 +347,9 @@ pub fn run_page(dir: &Path) -> Result<String, Error> {
     if !manifest.overrides.is_empty() {
         facts.push(("overrides", manifest.overrides.join(", ")));
     }
+    if !manifest.uncertain.is_empty() {
+        facts.push(("uncertain, drawn", manifest.uncertain.join(", ")));
+    }
     Ok(html::page(
         "tradesim run report",
         &manifest.scenario,

@@ -26,7 +26,7 @@ use crate::Error;
 use crate::engine::{Plan, RunParams};
 use crate::model::uncertain::Uncertain;
 use crate::output::run;
-use crate::output::shard::{SHARD_JSON, Shard, ShardInfo};
+use crate::output::shard::{MAX_SHARDS, SHARD_JSON, Shard, ShardInfo};
 use crate::output::staging::Staging;
 use crate::projection::{Key, Tables};
 use crate::scenario::{self, Override};
@@ -123,6 +123,8 @@ pub const SENSITIVITY_CSV: &str = "sensitivity.csv";
 pub const SENSITIVITY_SVG: &str = "sensitivity.svg";
 /// Most design points one sweep may hold.
 pub const MAX_POINTS: u64 = design::MAX_POINTS as u64;
+/// Most bootstrap resamples (each holds 2 d indices per metric).
+pub const MAX_BOOTSTRAP: u32 = 100_000;
 /// The arm without a variant.
 pub const BASELINE: &str = "baseline";
 
@@ -145,6 +147,18 @@ fn arm_names(variants: &[String]) -> Vec<String> {
 pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     run::check_sample(args.sample)?;
     run::check_replications(args.replications)?;
+    if args.bootstrap > MAX_BOOTSTRAP {
+        return Err(Error::Usage(format!(
+            "--bootstrap must be at most {MAX_BOOTSTRAP}, found {}",
+            args.bootstrap
+        )));
+    }
+    if args.emit_slurm.is_some() && !(1..=MAX_SHARDS).contains(&args.shards) {
+        return Err(Error::Usage(format!(
+            "--shards must be from 1 to {MAX_SHARDS}, found {}",
+            args.shards
+        )));
+    }
     let base = scenario::load(&args.scenario, None, &args.sets)?;
     for (k, name) in args.variants.iter().enumerate() {
         if name == BASELINE || args.variants[..k].contains(name) {
@@ -160,6 +174,9 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
         let params = document.uncertain();
         let seed = args.seed.unwrap_or(base.scenario.seed);
         let design = design_of(args.design, args.points, args.levels, seed, params)?;
+        if args.emit_slurm.is_none() {
+            check_points(document, &base, &arms, &args, &design)?;
+        }
         let metrics = chart_metrics(&args, &base.scenario, seed)?;
         let study = Study {
             tradesim_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -311,6 +328,15 @@ pub fn design_of(
                     "--levels must be at least 2 for a factorial design, found {levels}"
                 )));
             }
+            // Counted before anything is built: a level count can be absurd.
+            let count = params
+                .iter()
+                .map(|p| p.levels().map_or(u64::from(levels), |n| n as u64))
+                .try_fold(1u64, |acc, n| acc.checked_mul(n))
+                .unwrap_or(u64::MAX);
+            if count > MAX_POINTS {
+                return Err(too_many(count));
+            }
             let per_param: Vec<Vec<f64>> = params
                 .iter()
                 .map(|p| match p.levels() {
@@ -320,13 +346,6 @@ pub fn design_of(
                         .collect(),
                 })
                 .collect();
-            let count: u64 = per_param
-                .iter()
-                .try_fold(1u64, |acc, l| acc.checked_mul(l.len() as u64))
-                .unwrap_or(u64::MAX);
-            if count > MAX_POINTS {
-                return Err(too_many(count));
-            }
             let pts = design::factorial_of_axes(&per_param).map_err(refused)?;
             let roles = vec![(None, String::new()); pts.len()];
             (pts, roles)
@@ -388,6 +407,50 @@ pub fn design_of(
     Ok(Design { points, roles })
 }
 
+/// Builds every point's scenario for every arm, and checks that it fits the machine,
+/// before anything runs: a combination of values that only a corner of the design reaches
+/// would otherwise fail its unit on every resume. A build costs about a thousandth of a
+/// run.
+fn check_points(
+    document: &scenario::Document,
+    base: &scenario::Loaded,
+    arms: &[Option<&str>],
+    args: &Config,
+    design: &Design,
+) -> Result<(), Error> {
+    use rayon::prelude::*;
+    let pool = run::thread_pool(args.threads)?;
+    pool.install(|| {
+        design
+            .points
+            .par_iter()
+            .enumerate()
+            .try_for_each(|(i, coords)| {
+                for &arm in arms {
+                    let at = |e: String| {
+                        let values: Vec<String> = document
+                            .uncertain()
+                            .iter()
+                            .zip(coords)
+                            .map(|(p, &u)| format!("{} = {}", p.name, p.text_at(u)))
+                            .collect();
+                        Error::Usage(format!(
+                            "design point {i} ({}){}: {e}",
+                            values.join(", "),
+                            arm.map_or(String::new(), |v| format!(", variant {v}"))
+                        ))
+                    };
+                    let loaded = document
+                        .loaded_at(&base.file, &base.sha256, arm, &args.sets, coords)
+                        .map_err(|e| at(e.to_string()))?;
+                    crate::model::cost::check(&loaded.scenario, args.sample)
+                        .map_err(|e| at(e.to_string()))?;
+                }
+                Ok(())
+            })
+    })
+}
+
 /// The metrics drawn in `sensitivity.svg`: those asked for (each checked against the
 /// scenario's summary), else each market's orders.
 fn chart_metrics(
@@ -436,9 +499,6 @@ fn emit_slurm(
         return Err(Error::Usage(
             "--emit-slurm writes the scripts for every shard; leave out --shard".to_string(),
         ));
-    }
-    if args.shards == 0 {
-        return Err(Error::Usage("--shards must be at least 1".to_string()));
     }
     let cwd = std::env::current_dir().map_err(Error::io("reading the current directory"))?;
     let absolute = |p: &Path| {

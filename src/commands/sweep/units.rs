@@ -18,7 +18,7 @@ use crate::Error;
 use crate::commands::progress::Counter;
 use crate::engine::RunParams;
 use crate::output::run;
-use crate::output::shard::{SHARD_JSON, Shard, read_json, write_json};
+use crate::output::shard::{SHARD_JSON, Shard, link_or_copy_tree, read_json, write_json};
 use crate::output::staging::{Staging, process_alive};
 use crate::scenario::{Document, Override};
 
@@ -40,6 +40,8 @@ pub struct Done {
     /// Units run now, and found finished from an earlier run.
     pub ran: u64,
     pub resumed: u64,
+    /// Held until the output is written from the units.
+    _lock: Lock,
 }
 
 impl Done {
@@ -76,7 +78,7 @@ pub fn run_units(
     let recorded = recorded_study(job, &dir, args.force)?;
     fs::create_dir_all(units_dir(&dir))
         .map_err(Error::io(format!("creating {}", dir.display())))?;
-    let _lock = Lock::take(&dir)?;
+    let lock = Lock::take(&dir)?;
     if !recorded {
         write_json(&dir.join(STUDY_JSON), &shard_info(job))?;
     }
@@ -84,10 +86,12 @@ pub fn run_units(
     let mine: Vec<u64> = (0..study.units())
         .filter(|&k| job.shard.is_none_or(|s| s.owns(k)))
         .collect();
+    // A unit file is kept only if it is whole (a crash can leave one empty or cut short
+    // however it was written): any other is run again.
     let pending: Vec<u64> = mine
         .iter()
         .copied()
-        .filter(|&k| !unit_file(&dir, k).is_file())
+        .filter(|&k| !unit_is_whole(&unit_file(&dir, k)))
         .collect();
     let resumed = (mine.len() - pending.len()) as u64;
     let pool = run::thread_pool(args.threads)?;
@@ -116,7 +120,13 @@ pub fn run_units(
         dir,
         ran: pending.len() as u64,
         resumed,
+        _lock: lock,
     })
+}
+
+/// Whether a unit file exists with every line ended: what `write_unit` leaves.
+fn unit_is_whole(path: &Path) -> bool {
+    fs::read(path).is_ok_and(|bytes| bytes.ends_with(b"\n"))
 }
 
 /// Whether the work directory already holds this study. A different study there is an
@@ -185,9 +195,15 @@ fn run_unit(job: &Job<'_, '_>, k: u64, stop: &AtomicBool) -> Result<String, Erro
 }
 
 fn write_unit(dir: &Path, k: u64, text: &str) -> Result<(), Error> {
+    use std::io::Write;
     let path = unit_file(dir, k);
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, text).map_err(Error::io(format!("writing {}", tmp.display())))?;
+    let writing = || Error::io(format!("writing {}", tmp.display()));
+    let mut file = fs::File::create(&tmp).map_err(writing())?;
+    // On disk before the name says it is finished.
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(writing())?;
     fs::rename(&tmp, &path).map_err(Error::io(format!("writing {}", path.display())))
 }
 
@@ -200,9 +216,8 @@ pub fn finish_shard(
     force: bool,
 ) -> Result<(), Error> {
     let staging = Staging::new(dest, force, &[])?;
-    let units = units_dir(&staging.tmp);
-    fs::rename(units_dir(&done.dir), &units)
-        .map_err(Error::io(format!("moving units into {}", dest.display())))?;
+    // Linked, not moved: if the shard cannot be written, its units stay for a rerun.
+    link_or_copy_tree(&units_dir(&done.dir), &units_dir(&staging.tmp))?;
     let info = SweepShard {
         command: "sweep".to_string(),
         shard: shard.to_string(),
@@ -215,56 +230,66 @@ pub fn finish_shard(
     Ok(())
 }
 
-/// A work directory held by this process.
+/// A work directory held by this process: `lock` holds `HOST:PID`, put in place whole
+/// (written under another name, then hard-linked, which fails if a lock exists).
 struct Lock(PathBuf);
 
 impl Lock {
     fn take(dir: &Path) -> Result<Lock, Error> {
         let path = dir.join(LOCK);
-        let me = std::process::id();
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    let _ = writeln!(f, "{me}");
-                    return Ok(Lock(path));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if pid == me => return Ok(Lock(PathBuf::new())),
-                        Some(pid) if process_alive(pid) => {
-                            return Err(Error::Usage(format!(
-                                "{}: another tradesim (process {pid}) is running this sweep",
-                                dir.display()
-                            )));
-                        }
-                        // Its process is gone: the lock is stale.
-                        _ => {
+        let me = format!("{}:{}", host(), std::process::id());
+        let mine = dir.join(format!("{LOCK}.{}", std::process::id()));
+        fs::write(&mine, &me).map_err(Error::io(format!("writing {}", mine.display())))?;
+        let taken = (0..2).find_map(|_| match fs::hard_link(&mine, &path) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                match holder.trim().rsplit_once(':') {
+                    Some((h, pid)) if h == host() => match pid.parse::<u32>() {
+                        // Its process is gone here: the lock is stale.
+                        Ok(pid) if !process_alive(pid) => {
                             let _ = fs::remove_file(&path);
+                            None
                         }
-                    }
+                        _ => Some(Err(format!(
+                            "another tradesim (process {pid}) is running it"
+                        ))),
+                    },
+                    Some((h, pid)) => Some(Err(format!(
+                        "a tradesim on host {h} (process {pid}) holds it; if none runs there \
+                         any more, remove {}",
+                        path.display()
+                    ))),
+                    None => Some(Err(format!(
+                        "{} is not a lock tradesim wrote; remove it if no sweep runs here",
+                        path.display()
+                    ))),
                 }
-                Err(e) => return Err(Error::io(format!("creating {}", path.display()))(e)),
             }
+            Err(e) => Some(Err(format!("cannot create {}: {e}", path.display()))),
+        });
+        let _ = fs::remove_file(&mine);
+        match taken {
+            Some(Ok(())) => Ok(Lock(path)),
+            Some(Err(why)) => Err(Error::Usage(format!("{}: {why}", dir.display()))),
+            None => Err(Error::Usage(format!(
+                "{}: cannot take the sweep's lock",
+                dir.display()
+            ))),
         }
-        Err(Error::Usage(format!(
-            "{}: cannot take the sweep's lock",
-            dir.display()
-        )))
     }
+}
+
+/// This machine's name, so a lock on a shared file system tells machines apart.
+fn host() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if !self.0.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.0);
-        }
+        let _ = fs::remove_file(&self.0);
     }
 }

@@ -5,12 +5,25 @@
 use std::collections::BTreeSet;
 
 use super::Validator;
-use crate::model::uncertain::{Uncertain, UncertainDist};
+use crate::model::uncertain::{Uncertain, UncertainDist, normal_cdf};
 use crate::scenario::raw::{RawScenario, RawUncertain};
 
 /// Most uncertain parameters a scenario may declare: a Saltelli design over them already
 /// costs (d + 2) runs per base point.
 pub const MAX_UNCERTAIN: usize = 32;
+/// Columns of `design.csv` and `results.csv` a parameter's name must not repeat.
+const RESERVED: [&str; 10] = [
+    "point",
+    "group",
+    "role",
+    "replication",
+    "variant",
+    "entity",
+    "entity_kind",
+    "metric",
+    "value",
+    "parameter",
+];
 /// Most levels of one discrete parameter.
 pub const MAX_LEVELS: usize = 1000;
 
@@ -72,6 +85,12 @@ impl Validator {
             );
         }
         let name = u.name.clone().unwrap_or_else(|| path.to_string());
+        if RESERVED.contains(&name.as_str()) {
+            self.err(
+                &format!("{at}.name"),
+                format!("\"{name}\" names a column of sweep's tables; choose another name"),
+            );
+        }
         if name.trim().is_empty() || name.contains([',', '"', '\n']) {
             self.err(
                 &format!("{at}.name"),
@@ -169,6 +188,19 @@ impl Validator {
                     self.err(
                         &format!("{at}.sd"),
                         format!("must be a positive number, found {sd}"),
+                    );
+                }
+                // Its mass inside the bounds must be a number the CDF can tell from 0:
+                // beyond about 8 sd from the mean the truncated draws would all sit on a bound.
+                let mass = normal_cdf((high - mean) / sd) - normal_cdf((low - mean) / sd);
+                if sd.is_finite() && sd > 0.0 && !(mass > 1e-9) {
+                    self.err(
+                        at,
+                        format!(
+                            "low..high ({low}..{high}) lies too far in the tail of normal(mean \
+                             {mean}, sd {sd}) to draw from; bring the bounds within a few sd of \
+                             the mean"
+                        ),
                     );
                 }
                 UncertainDist::Normal {
