@@ -193,7 +193,7 @@ impl Validator {
                 // Its mass inside the bounds must be a number the CDF can tell from 0:
                 // beyond about 8 sd from the mean the truncated draws would all sit on a bound.
                 let mass = normal_cdf((high - mean) / sd) - normal_cdf((low - mean) / sd);
-                if sd.is_finite() && sd > 0.0 && !(mass > 1e-9) {
+                if sd.is_finite() && sd > 0.0 && (mass.is_nan() || mass <= 1e-9) {
                     self.err(
                         at,
                         format!(
