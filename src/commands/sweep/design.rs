@@ -87,7 +87,9 @@ pub fn level_midpoints(n: u32) -> Vec<f64> {
 }
 
 /// The full factorial over `levels[i]` levels of parameter `i`, each spread by
-/// `level_grid`. First parameter slowest (row-major).
+/// `level_grid`. First parameter slowest (row-major). The tests' shorthand: `sweep`
+/// builds its axes itself (a levels parameter takes its midpoints).
+#[cfg(test)]
 pub fn factorial(levels: &[u32]) -> Result<Vec<Point>, DesignError> {
     if let Some(parameter) = levels.iter().position(|&n| n == 0) {
         return Err(DesignError::NoLevels { parameter });

@@ -26,7 +26,7 @@ use crate::Error;
 use crate::engine::{Plan, RunParams};
 use crate::model::uncertain::Uncertain;
 use crate::output::run;
-use crate::output::shard::{MAX_SHARDS, SHARD_JSON, Shard, ShardInfo};
+use crate::output::shard::{MAX_SHARDS, Shard, ShardInfo};
 use crate::output::staging::Staging;
 use crate::projection::{Key, Tables};
 use crate::scenario::{self, Override};
@@ -341,9 +341,7 @@ pub fn design_of(
                 .iter()
                 .map(|p| match p.levels() {
                     Some(n) => design::level_midpoints(n as u32),
-                    None => (0..levels)
-                        .map(|j| f64::from(j) / f64::from(levels - 1))
-                        .collect(),
+                    None => design::level_grid(levels),
                 })
                 .collect();
             let pts = design::factorial_of_axes(&per_param).map_err(refused)?;
@@ -573,9 +571,4 @@ pub fn units_dir(dir: &Path) -> PathBuf {
 /// The file of unit `k`.
 pub fn unit_file(dir: &Path, k: u64) -> PathBuf {
     units_dir(dir).join(format!("{k:07}.csv"))
-}
-
-/// Reads a shard's `shard.json`.
-pub fn read_shard(dir: &Path) -> Result<SweepShard, Error> {
-    crate::output::shard::read_json(&dir.join(SHARD_JSON), "a tradesim sweep shard's shard.json")
 }
