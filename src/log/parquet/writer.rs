@@ -1,12 +1,18 @@
 //! Writing the Parquet log as the run goes: the events of each day gathered into row
-//! groups of at most `ROW_GROUP` rows, each row group's columns built and encoded in
-//! parallel on the rayon threads, and appended to the day's file in column order.
+//! groups of at most `ROW_GROUP` rows; each row group encoded by a rayon job of its own
+//! while the run goes on (its columns built and encoded slice by slice, in parallel), and
+//! appended to the day's file, in order, by a thread of its own that also hashes and
+//! writes the files.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt16Type, UInt32Type};
 use arrow_array::{
@@ -17,9 +23,11 @@ use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::Schema;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
+    compute_leaves,
 };
 use parquet::basic::{Compression, Encoding};
+use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
@@ -41,35 +49,72 @@ use super::{
 /// one with the rest), counted from the day's first event, so the files are the same
 /// however the run hands its events over.
 pub(super) const ROW_GROUP: usize = 1 << 20;
-/// Events whose columns are built and encoded at a time (2.5 MB of events).
-const SLICE: usize = 1 << 16;
+/// Events whose columns are built and encoded at a time: 650 kB of events, which stay in
+/// a core's cache while the 26 columns are built from them (65,536 events did not, and
+/// building the columns cost twice the CPU, read from memory once a column).
+const SLICE: usize = 1 << 13;
+/// Row groups handed to encoding jobs and not yet encoded: each holds its events (80 MB
+/// at `ROW_GROUP`) until then. The run waits (or does the encoding itself) beyond that.
+const IN_FLIGHT: usize = 2;
 
 /// Writes the Parquet log into a directory, day by day. `write` takes the next events
 /// of the log (in the log's order, as `LogWriter::write` does); `finish` closes the last
 /// day, writes the days after it that have no events, and reports each file's SHA-256.
+/// A writer dropped before `finish` (an error elsewhere, an interrupt) leaves the log
+/// incomplete: its queued encoding jobs do nothing and its thread stops.
 pub struct ParquetLogWriter {
     dir: PathBuf,
     context: Context,
     schema: Arc<Schema>,
     props: WriterProperties,
-    names: Names,
-    /// The day being written and its file (`None` before the first day starts).
+    /// The day being written (meaningful once `factory` is set).
     day: u32,
-    file: Option<DayFile>,
+    /// The column writers' factory of the day's open file (`None` before the first day).
+    factory: Option<ArrowRowGroupWriterFactory>,
+    /// Row groups of the open day so far.
+    row_groups: usize,
     /// Events of `day` not yet in a row group (fewer than `row_group`).
     pending: Vec<Event>,
     /// `ROW_GROUP`, or fewer in tests.
     pub(super) row_group: usize,
     next_seq: u64,
-    hashes: BTreeMap<String, String>,
+    /// Messages to the appending thread so far: the next one's place in its order.
+    messages: u64,
+    jobs: Arc<Jobs>,
+    to_appender: Sender<(u64, Msg)>,
+    appender: Option<JoinHandle<Result<BTreeMap<String, String>, Error>>>,
+}
+
+/// What encoding jobs and the writer share.
+struct Jobs {
+    /// Encoding jobs not yet done.
+    in_flight: Mutex<usize>,
+    done: Condvar,
+    /// Set when the writer is dropped unfinished: queued jobs skip their work.
+    abandoned: AtomicBool,
+    /// Emptied event buffers, to be filled again (fresh 80 MB buffers cost the kernel's
+    /// zeroing of every page).
+    spare: Mutex<Vec<Vec<Event>>>,
+    names: Arc<Names>,
+    schema: Arc<Schema>,
+}
+
+/// What the appending thread receives, each with its place in the order: a row group
+/// comes from whichever job encoded it, so messages may arrive out of order.
+enum Msg {
+    /// A day's file, created (its header in the buffer).
+    Open(DayFile),
+    /// The open file's next row group, encoded.
+    RowGroup(Result<Vec<ArrowColumnChunk>, ParquetError>),
+    /// The open file is complete: write its footer.
+    Close,
 }
 
 /// One day's file being written, hashed as it goes.
 struct DayFile {
     name: String,
+    shown: String,
     writer: SerializedFileWriter<Hashed<BufWriter<File>>>,
-    factory: ArrowRowGroupWriterFactory,
-    row_groups: usize,
 }
 
 /// A writer that hashes every byte written through it.
@@ -126,7 +171,7 @@ impl Names {
     }
 }
 
-fn parquet_error(what: &str) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
+fn parquet_error(what: &str) -> impl FnOnce(ParquetError) -> Error {
     let context = format!("writing {what}");
     move |e| Error::io(context)(std::io::Error::other(e))
 }
@@ -148,7 +193,7 @@ impl ParquetLogWriter {
             .set_column_statistics_enabled(ColumnPath::from("time_s"), EnabledStatistics::Chunk)
             .set_column_statistics_enabled(ColumnPath::from("time"), EnabledStatistics::Chunk)
             // Fewer, longer batches through the column writers' per-batch work.
-            .set_write_batch_size(8192)
+            .set_write_batch_size(SLICE)
             // Counts that mostly grow: their differences take a few bits each, and leave
             // the compressor a tenth of the bytes.
             .set_column_encoding(ColumnPath::from("seq"), Encoding::DELTA_BINARY_PACKED)
@@ -163,18 +208,35 @@ impl ParquetLogWriter {
         for name in ["kind", "market", "route", "hub", "category", "method"] {
             props = props.set_column_dictionary_enabled(ColumnPath::from(name), true);
         }
+        let names = Arc::new(Names::new(context));
+        let schema = schema(context);
+        let (to_appender, received) = mpsc::channel();
+        let appender = std::thread::Builder::new()
+            .name("parquet-log".to_string())
+            .spawn(move || Appender::new(received).run())
+            .map_err(Error::io("starting the Parquet log's thread".to_string()))?;
         Ok(ParquetLogWriter {
             dir: dir.to_path_buf(),
-            schema: schema(context),
+            jobs: Arc::new(Jobs {
+                in_flight: Mutex::new(0),
+                done: Condvar::new(),
+                abandoned: AtomicBool::new(false),
+                spare: Mutex::new(Vec::new()),
+                names,
+                schema: schema.clone(),
+            }),
+            schema,
             props: props.build(),
-            names: Names::new(context),
             context: context.clone(),
             day: 0,
-            file: None,
+            factory: None,
+            row_groups: 0,
             pending: Vec::new(),
             row_group: ROW_GROUP,
             next_seq: 1,
-            hashes: BTreeMap::new(),
+            messages: 0,
+            to_appender,
+            appender: Some(appender),
         })
     }
 
@@ -182,37 +244,28 @@ impl ParquetLogWriter {
     pub fn write(&mut self, mut events: &[Event]) -> Result<(), Error> {
         while let Some(first) = events.first() {
             let day = first.time_s / DAY_S;
-            if self.file.is_none() || day > self.day {
+            if self.factory.is_none() || day > self.day {
                 self.finish_days_before(day)?;
             }
             // The events of this day: the log is in time order.
             let end = events.partition_point(|e| e.time_s / DAY_S <= day);
-            let (today, rest) = events.split_at(end);
+            let (mut today, rest) = events.split_at(end);
             events = rest;
-            let mut today = today;
-            if !self.pending.is_empty() {
+            while !today.is_empty() {
                 let take = (self.row_group - self.pending.len()).min(today.len());
                 self.pending.extend_from_slice(&today[..take]);
                 today = &today[take..];
                 if self.pending.len() == self.row_group {
-                    let pending = std::mem::take(&mut self.pending);
-                    self.write_row_group(&pending)?;
-                    self.pending = pending;
-                    self.pending.clear();
+                    self.encode_pending()?;
                 }
             }
-            while today.len() >= self.row_group {
-                self.write_row_group(&today[..self.row_group])?;
-                today = &today[self.row_group..];
-            }
-            self.pending.extend_from_slice(today);
         }
         Ok(())
     }
 
     /// Closes the day being written and every day before `day`, and opens `day`'s file.
     fn finish_days_before(&mut self, day: u32) -> Result<(), Error> {
-        if self.file.is_some() {
+        if self.factory.is_some() {
             self.close_day()?;
             self.day += 1;
         }
@@ -224,7 +277,31 @@ impl ParquetLogWriter {
         self.open_day()
     }
 
+    /// Hands `msg` to the appending thread, next in its order.
+    fn send(&mut self, msg: Msg) -> Result<(), Error> {
+        let place = self.messages;
+        self.messages += 1;
+        if self.to_appender.send((place, msg)).is_err() {
+            return Err(self.appender_error());
+        }
+        Ok(())
+    }
+
+    /// The error that stopped the appending thread.
+    fn appender_error(&mut self) -> Error {
+        match self.appender.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            _ => Error::io(format!("writing {}", self.dir.display()))(std::io::Error::other(
+                "the Parquet log's thread stopped",
+            )),
+        }
+    }
+
     fn open_day(&mut self) -> Result<(), Error> {
+        if self.appender.as_ref().is_some_and(JoinHandle::is_finished) {
+            return Err(self.appender_error());
+        }
         let name = day_file(&self.context, self.day);
         let path = self.dir.join(&name);
         let shown = path.display().to_string();
@@ -241,85 +318,77 @@ impl ParquetLogWriter {
             ArrowWriter::try_new_with_options(out, self.schema.clone(), options)
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(parquet_error(&shown))?;
-        self.file = Some(DayFile {
+        self.factory = Some(factory);
+        self.row_groups = 0;
+        self.send(Msg::Open(DayFile {
             name,
+            shown,
             writer,
-            factory,
-            row_groups: 0,
-        });
-        Ok(())
+        }))
     }
 
-    /// Writes the day's last row group and its footer.
+    /// Hands the day's last row group to an encoding job, then its footer to the
+    /// appending thread.
     fn close_day(&mut self) -> Result<(), Error> {
         if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
-            self.write_row_group(&pending)?;
-            self.pending = pending;
-            self.pending.clear();
+            self.encode_pending()?;
         }
-        let day = self.file.take().expect("a day's file is open");
-        let shown = self.dir.join(&day.name).display().to_string();
-        let out = day.writer.into_inner().map_err(parquet_error(&shown))?;
-        let sha = crate::model::digest::hex(&out.sha.finalize());
-        out.inner
-            .into_inner()
-            .map_err(|e| Error::io(format!("writing {shown}"))(e.into_error()))?;
-        self.hashes.insert(day.name, sha);
-        Ok(())
+        self.send(Msg::Close)
     }
 
-    /// Encodes `events` (the next rows) as a row group of the day's file: each column
-    /// built and encoded as a task of its own, then the chunks appended in order.
-    fn write_row_group(&mut self, events: &[Event]) -> Result<(), Error> {
-        let file = self.file.as_mut().expect("a day's file is open");
-        let shown = || self.dir.join(&file.name).display().to_string();
-        let writers = file
-            .factory
-            .create_column_writers(file.row_groups)
-            .map_err(parquet_error(&shown()))?;
-        let (names, schema) = (&self.names, &self.schema);
-        let mut writers: Vec<_> = writers.into_iter().map(Ok).collect();
-        // Slice by slice, each slice's columns in parallel: a slice stays in the caches
-        // while its 26 columns are built from it (whole row groups, read once a column,
-        // made the run wait on memory).
-        for (k, slice) in events.chunks(SLICE).enumerate() {
-            let first_seq = self.next_seq + (k * SLICE) as u64;
-            writers.par_iter_mut().enumerate().for_each(|(i, writer)| {
-                if let Ok(w) = writer {
-                    let array = column(i, slice, first_seq, names);
-                    let written = compute_leaves(schema.field(i), &array)
-                        .and_then(|leaves| leaves.iter().try_for_each(|leaf| w.write(leaf)));
-                    if let Err(e) = written {
-                        *writer = Err(e);
-                    }
-                }
-            });
-        }
-        let chunks: Vec<ArrowColumnChunk> = writers
-            .into_par_iter()
-            .map(|w| w?.close())
-            .collect::<Result<_, _>>()
-            .map_err(parquet_error(&shown()))?;
-        let mut group = file
-            .writer
-            .next_row_group()
-            .map_err(parquet_error(&shown()))?;
-        for chunk in chunks {
-            chunk
-                .append_to_row_group(&mut group)
-                .map_err(parquet_error(&shown()))?;
-        }
-        group.close().map_err(parquet_error(&shown()))?;
-        file.row_groups += 1;
+    /// Hands the pending events, the open day's next row group, to an encoding job.
+    fn encode_pending(&mut self) -> Result<(), Error> {
+        let factory = self.factory.as_ref().expect("a day's file is open");
+        let writers = factory
+            .create_column_writers(self.row_groups)
+            .map_err(parquet_error(
+                &self
+                    .dir
+                    .join(day_file(&self.context, self.day))
+                    .display()
+                    .to_string(),
+            ))?;
+        self.row_groups += 1;
+        self.jobs.wait_below(IN_FLIGHT);
+        let spare = self
+            .jobs
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let events = std::mem::replace(&mut self.pending, spare.unwrap_or_default());
+        let first_seq = self.next_seq;
         self.next_seq += events.len() as u64;
+        let place = self.messages;
+        self.messages += 1;
+        *self
+            .jobs
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+        let (jobs, to_appender) = (self.jobs.clone(), self.to_appender.clone());
+        rayon::spawn(move || {
+            let mut events = events;
+            if !jobs.abandoned.load(Ordering::Relaxed) {
+                let chunks = encode(writers, &events, first_seq, &jobs.names, &jobs.schema);
+                // Refused only once the appending thread has stopped on an error, which
+                // `finish` reports.
+                let _ = to_appender.send((place, Msg::RowGroup(chunks)));
+            }
+            events.clear();
+            jobs.spare
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(events);
+            jobs.finished_one();
+        });
         Ok(())
     }
 
     /// Closes the last day and writes the days after it up to the end of the span;
     /// returns each file's SHA-256 by its path relative to the log's directory.
     pub fn finish(mut self) -> Result<BTreeMap<String, String>, Error> {
-        if self.file.is_some() {
+        if self.factory.is_some() {
             self.close_day()?;
             self.day += 1;
         }
@@ -328,7 +397,153 @@ impl ParquetLogWriter {
             self.close_day()?;
             self.day += 1;
         }
+        self.jobs.wait_below(1);
+        // The appending thread ends once every sender is gone.
+        drop(std::mem::replace(&mut self.to_appender, mpsc::channel().0));
+        match self.appender.take().map(JoinHandle::join) {
+            Some(Ok(done)) => done,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => unreachable!("the appending thread is joined once"),
+        }
+    }
+}
+
+impl Drop for ParquetLogWriter {
+    fn drop(&mut self) {
+        // Not joined: its last messages may be a queued job's, and this thread may be
+        // the one that would run it.
+        self.jobs.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Jobs {
+    /// Waits until fewer than `n` encoding jobs are in flight, running rayon work
+    /// meanwhile: on a pool of one thread the jobs wait for this one.
+    fn wait_below(&self, n: usize) {
+        loop {
+            if *self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                < n
+            {
+                return;
+            }
+            if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                let count = self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if *count >= n {
+                    // A job done between the look and the wait notifies under the lock;
+                    // the timeout is for work queued on this thread's pool meanwhile.
+                    let _ = self.done.wait_timeout(count, Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    fn finished_one(&self) {
+        *self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.done.notify_all();
+    }
+}
+
+/// Builds and encodes the columns of `events` (a row group whose first is row
+/// `first_seq` of the log), slice by slice, each slice's columns in parallel.
+fn encode(
+    mut writers: Vec<ArrowColumnWriter>,
+    events: &[Event],
+    first_seq: u64,
+    names: &Names,
+    schema: &Schema,
+) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
+    for (k, slice) in events.chunks(SLICE).enumerate() {
+        let first_seq = first_seq + (k * SLICE) as u64;
+        writers
+            .par_iter_mut()
+            .enumerate()
+            .try_for_each(|(i, writer)| {
+                let array = column(i, slice, first_seq, names);
+                compute_leaves(schema.field(i), &array)?
+                    .iter()
+                    .try_for_each(|leaf| writer.write(leaf))
+            })?;
+    }
+    writers
+        .into_par_iter()
+        .map(ArrowColumnWriter::close)
+        .collect()
+}
+
+/// Appends the encoded row groups to the days' files, in order, and closes them.
+struct Appender {
+    received: Receiver<(u64, Msg)>,
+    /// Messages that came before their turn.
+    early: BTreeMap<u64, Msg>,
+    next: u64,
+    file: Option<DayFile>,
+    hashes: BTreeMap<String, String>,
+}
+
+impl Appender {
+    fn new(received: Receiver<(u64, Msg)>) -> Appender {
+        Appender {
+            received,
+            early: BTreeMap::new(),
+            next: 0,
+            file: None,
+            hashes: BTreeMap::new(),
+        }
+    }
+
+    /// Works through the messages until every sender is gone; returns the files' hashes.
+    fn run(mut self) -> Result<BTreeMap<String, String>, Error> {
+        while let Ok((place, msg)) = self.received.recv() {
+            self.early.insert(place, msg);
+            while let Some(msg) = self.early.remove(&self.next) {
+                self.next += 1;
+                self.handle(msg)?;
+            }
+        }
+        if !self.early.is_empty() || self.file.is_some() {
+            return Err(Error::io("writing the Parquet log".to_string())(
+                std::io::Error::other("the log was left incomplete"),
+            ));
+        }
         Ok(self.hashes)
+    }
+
+    fn handle(&mut self, msg: Msg) -> Result<(), Error> {
+        match msg {
+            Msg::Open(file) => self.file = Some(file),
+            Msg::RowGroup(chunks) => {
+                let file = self.file.as_mut().expect("a day's file is open");
+                let append = |chunks: Vec<ArrowColumnChunk>| {
+                    let mut group = file.writer.next_row_group()?;
+                    for chunk in chunks {
+                        chunk.append_to_row_group(&mut group)?;
+                    }
+                    group.close().map(drop)
+                };
+                chunks
+                    .and_then(append)
+                    .map_err(parquet_error(&file.shown))?;
+            }
+            Msg::Close => {
+                let day = self.file.take().expect("a day's file is open");
+                let out = day.writer.into_inner().map_err(parquet_error(&day.shown))?;
+                let sha = crate::model::digest::hex(&out.sha.finalize());
+                out.inner
+                    .into_inner()
+                    .map_err(|e| Error::io(format!("writing {}", day.shown))(e.into_error()))?;
+                self.hashes.insert(day.name, sha);
+            }
+        }
+        Ok(())
     }
 }
 
