@@ -103,7 +103,7 @@ struct Jobs {
 /// comes from whichever job encoded it, so messages may arrive out of order.
 enum Msg {
     /// A day's file, created (its header in the buffer).
-    Open(DayFile),
+    Open(Box<DayFile>),
     /// The open file's next row group, encoded.
     RowGroup(Result<Vec<ArrowColumnChunk>, ParquetError>),
     /// The open file is complete: write its footer.
@@ -320,11 +320,11 @@ impl ParquetLogWriter {
                 .map_err(parquet_error(&shown))?;
         self.factory = Some(factory);
         self.row_groups = 0;
-        self.send(Msg::Open(DayFile {
+        self.send(Msg::Open(Box::new(DayFile {
             name,
             shown,
             writer,
-        }))
+        })))
     }
 
     /// Hands the day's last row group to an encoding job, then its footer to the
@@ -519,7 +519,7 @@ impl Appender {
 
     fn handle(&mut self, msg: Msg) -> Result<(), Error> {
         match msg {
-            Msg::Open(file) => self.file = Some(file),
+            Msg::Open(file) => self.file = Some(*file),
             Msg::RowGroup(chunks) => {
                 let file = self.file.as_mut().expect("a day's file is open");
                 let append = |chunks: Vec<ArrowColumnChunk>| {
