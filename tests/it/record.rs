@@ -375,7 +375,8 @@ fn issue_23_india_payment_mix_fit_reproduces_the_shipped_values() {
     );
     // Wallet orders roughly double from October to December in the model, short of the
     // RBI's +114 %: the error is shown, not fitted away.
-    assert!((expected - simulated).abs() < 0.03, "{wallet:?}");
+    // One run at 5 %: about 9,000 wallet orders in October, so about 0.03 of noise.
+    assert!((expected - simulated).abs() < 0.1, "{wallet:?}");
     assert!((0.8..1.14).contains(&simulated), "{wallet:?}");
 }
 
