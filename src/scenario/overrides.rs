@@ -403,10 +403,16 @@ mod tests {
             get(&d, "market.RU.customs.duty_rate").unwrap(),
             &Value::Float(0.3)
         );
-        assert_eq!(get(&d, "market[0].payment[0].share").unwrap(), &Value::Float(1.0));
+        assert_eq!(
+            get(&d, "market[0].payment[0].share").unwrap(),
+            &Value::Float(1.0)
+        );
         assert!(get(&d, "market.IN.customs").is_err());
         assert!(segments(r#"change.x.set."a.b"#).is_err(), "unclosed quote");
-        assert!(segments(r#"change.x.set."a"b""#).is_err(), "a quote inside a key");
+        assert!(
+            segments(r#"change.x.set."a"b""#).is_err(),
+            "a quote inside a key"
+        );
     }
 
     #[test]

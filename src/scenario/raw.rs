@@ -426,7 +426,10 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawPeak", "a [[peak]] table"),
         ("struct RawVariant", "a [[variant]] table"),
         ("struct RawTarget", "a [[target]] table"),
-        ("struct RawFit", "a [[fit]] table { path, min, max, balance }"),
+        (
+            "struct RawFit",
+            "a [[fit]] table { path, min, max, balance }",
+        ),
         (
             "struct RawUncertain",
             "an [[uncertain]] table { name, path, dist, low, high, mode, mean, sd, levels }",

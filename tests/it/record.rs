@@ -331,7 +331,11 @@ fn issue_23_india_payment_mix_fit_reproduces_the_shipped_values() {
         ok(&args)
     };
     let a = fit(&["--out", &bt.display().to_string()]);
-    assert_eq!(fitted_sets(&a), fitted_sets(&fit(&[])), "the same fit twice");
+    assert_eq!(
+        fitted_sets(&a),
+        fitted_sets(&fit(&[])),
+        "the same fit twice"
+    );
     assert!(a.contains("converged"), "{a}");
     let sets = fitted_sets(&a);
     for (path, shipped) in [
@@ -450,8 +454,14 @@ fit = false
     ]);
     let sets = fitted_sets(&out);
     let value = |path: &str| sets.iter().find(|(p, _)| p == path).unwrap().1;
-    assert!((value("market.RU.payment.cash.share") - 0.4).abs() < 1e-6, "{out}");
-    assert!((value("market.RU.payment.card.share") - 0.6).abs() < 1e-6, "{out}");
+    assert!(
+        (value("market.RU.payment.cash.share") - 0.4).abs() < 1e-6,
+        "{out}"
+    );
+    assert!(
+        (value("market.RU.payment.card.share") - 0.6).abs() < 1e-6,
+        "{out}"
+    );
     let cash = r#"change.shift.set."market.RU.payment.cash.share""#;
     let card = r#"change.shift.set."market.RU.payment.card.share""#;
     assert!((value(cash) - 0.1).abs() < 1e-6, "{out}");
