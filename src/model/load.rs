@@ -145,7 +145,10 @@ impl Scenario {
                 (orders > 0.0).then(|| per_day(&|_, s| s.demand[m.ix()].shares[p]) / orders)?
             }
             metric => {
-                let method = metric.strip_prefix("share:")?;
+                let (method, count) = match metric.strip_prefix("method_orders:") {
+                    Some(method) => (method, true),
+                    None => (metric.strip_prefix("share:")?, false),
+                };
                 let share = |_: u32, s: &Scenario| {
                     s.markets[m.ix()]
                         .payment
@@ -154,7 +157,11 @@ impl Scenario {
                         .map_or(0.0, |p| p.share)
                 };
                 let orders = per_day(&|_, _| 1.0);
-                (orders > 0.0).then(|| per_day(&share) / orders)?
+                if count {
+                    per_day(&share)
+                } else {
+                    (orders > 0.0).then(|| per_day(&share) / orders)?
+                }
             }
         })
     }

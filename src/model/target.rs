@@ -111,4 +111,7 @@ pub struct Fit {
     pub path: String,
     pub min: f64,
     pub max: f64,
+    /// A second path that moves the other way by as much, so that the two keep the sum
+    /// they have in the file (two shares of a payment mix, which must sum to 1).
+    pub balance: Option<String>,
 }

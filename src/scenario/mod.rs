@@ -267,27 +267,7 @@ impl<'a> Document<'a> {
     ) -> Result<Scenario, ScenarioError> {
         let mut all_sets = drawn.to_vec();
         if let Some(name) = variant {
-            match self.variants.iter().find(|v| v.name == name) {
-                Some(v) => all_sets.extend(v.set.iter().map(|(path, value)| Override {
-                    path: path.clone(),
-                    value: value.clone(),
-                    origin: format!("variant `{name}`"),
-                })),
-                None => {
-                    let known: Vec<&str> = self.variant_names().collect();
-                    let known = if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    };
-                    let mut problems = Problems::default();
-                    problems.add(
-                        "",
-                        format!("unknown variant `{name}`; the scenario's variants: {known}"),
-                    );
-                    return Err(self.locator.located(problems, &[]));
-                }
-            }
+            all_sets.extend(self.variant_sets(name)?);
         }
         all_sets.extend(sets.iter().cloned());
         if all_sets.is_empty() {
@@ -296,6 +276,35 @@ impl<'a> Document<'a> {
         let (mut scenario, raw) = self.build(&all_sets)?;
         self.add_epochs(&mut scenario, &all_sets, &raw.change)?;
         Ok(scenario)
+    }
+
+    /// A variant's overrides, or an error naming the variants there are.
+    pub(super) fn variant_sets(&self, name: &str) -> Result<Vec<Override>, ScenarioError> {
+        match self.variants.iter().find(|v| v.name == name) {
+            Some(v) => Ok(v
+                .set
+                .iter()
+                .map(|(path, value)| Override {
+                    path: path.clone(),
+                    value: value.clone(),
+                    origin: format!("variant `{name}`"),
+                })
+                .collect()),
+            None => {
+                let known: Vec<&str> = self.variant_names().collect();
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
+                let mut problems = Problems::default();
+                problems.add(
+                    "",
+                    format!("unknown variant `{name}`; the scenario's variants: {known}"),
+                );
+                Err(self.locator.located(problems, &[]))
+            }
+        }
     }
 
     /// Builds the scenario in force from each dated change on: `sets` then the changes

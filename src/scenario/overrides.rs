@@ -63,10 +63,22 @@ pub(crate) struct Segment<'a> {
 }
 
 pub(crate) fn segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
-    path.split('.')
+    parts(path)?
+        .into_iter()
         .map(|part| {
             if part.is_empty() {
                 return Err(format!("empty segment in path `{path}`"));
+            }
+            // A key with dots in it, as a dated change's `set` has: `"market.IN.x"`.
+            if let Some(quoted) = part.strip_prefix('"') {
+                return match quoted.strip_suffix('"') {
+                    Some(key) if !key.is_empty() && !key.contains('"') => {
+                        Ok(Segment { key, index: None })
+                    }
+                    _ => Err(format!(
+                        "bad quoted key `{part}` in path `{path}`: expected `\"KEY\"`"
+                    )),
+                };
             }
             match part.split_once('[') {
                 Some((key, rest)) => {
@@ -86,6 +98,27 @@ pub(crate) fn segments(path: &str) -> Result<Vec<Segment<'_>>, String> {
             }
         })
         .collect()
+}
+
+/// `path` split at the dots outside double quotes.
+fn parts(path: &str) -> Result<Vec<&str>, String> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in path.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => {
+                parts.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return Err(format!("unclosed quote in path `{path}`"));
+    }
+    parts.push(&path[start..]);
+    Ok(parts)
 }
 
 /// The identity an array element answers to in a path.
@@ -215,6 +248,78 @@ pub fn apply(root: &mut Table, path: &str, value: Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The value at `path` in `root`, walked as `apply` walks it.
+pub fn get<'t>(root: &'t Table, path: &str) -> Result<&'t Value, String> {
+    let segs = segments(path)?;
+    let mut table = root;
+    let mut i = 0;
+    loop {
+        let seg = &segs[i];
+        let mut value = table
+            .get(seg.key)
+            .ok_or_else(|| format!("`{path}`: no `{}` where it is looked for", seg.key))?;
+        match (value, seg.index) {
+            (Value::Array(items), Some(n)) => {
+                value = items
+                    .get(n)
+                    .ok_or_else(|| format!("`{path}`: `{}` has no index {n}", seg.key))?;
+            }
+            (Value::Array(items), None) => {
+                i += 1;
+                let name = segs
+                    .get(i)
+                    .ok_or_else(|| format!("`{path}` ends at a list: name an element"))?
+                    .key;
+                let pos = names_of(items)
+                    .iter()
+                    .position(|n| n == name)
+                    .ok_or_else(|| format!("`{path}`: `{}` has no element `{name}`", seg.key))?;
+                value = &items[pos];
+            }
+            (_, Some(_)) => return Err(format!("`{path}`: `{}` is not a list", seg.key)),
+            (_, None) => {}
+        }
+        i += 1;
+        if i == segs.len() {
+            return Ok(value);
+        }
+        table = value
+            .as_table()
+            .ok_or_else(|| format!("`{path}`: no `{}` inside a value", segs[i].key))?;
+    }
+}
+
+impl super::Document<'_> {
+    /// The number at `path` in the file with `variant` and `sets` applied (the sum a
+    /// `[[fit]]` and its balance keep is read here).
+    pub fn number_at(
+        &self,
+        variant: Option<&str>,
+        sets: &[Override],
+        path: &str,
+    ) -> Result<f64, super::ScenarioError> {
+        let mut all = match variant {
+            Some(name) => self.variant_sets(name)?,
+            None => Vec::new(),
+        };
+        all.extend(sets.iter().cloned());
+        let mut table = self.table.clone();
+        let bad = |m: String| super::ScenarioError::Override(m);
+        for o in &all {
+            apply(&mut table, &o.path, o.value.clone()).map_err(bad)?;
+        }
+        let value = get(&table, path).map_err(bad)?;
+        match value {
+            toml::Value::Float(x) => Ok(*x),
+            toml::Value::Integer(n) => Ok(*n as f64),
+            other => Err(bad(format!(
+                "`{path}` is {}, not a number",
+                super::dist::describe(other)
+            ))),
+        }
+    }
+}
+
 fn push(walked: &mut String, key: &str) {
     if !walked.is_empty() {
         walked.push('.');
@@ -273,6 +378,41 @@ mod tests {
         );
         let e = apply(&mut t, "scenario.days.x", Value::Float(0.1)).unwrap_err();
         assert_eq!(e, "`scenario.days` is the integer 3, so it has no `x`");
+    }
+
+    #[test]
+    fn quoted_keys_reach_a_changes_set_and_get_reads_what_apply_wrote() {
+        let mut t: Table = toml::from_str(
+            r#"
+            [[change]]
+            name = "shift"
+            set = { "market.RU.payment.card.share" = 0.4 }
+            "#,
+        )
+        .unwrap();
+        let path = r#"change.shift.set."market.RU.payment.card.share""#;
+        assert_eq!(get(&t, path).unwrap(), &Value::Float(0.4));
+        apply(&mut t, path, Value::Float(0.7)).unwrap();
+        assert_eq!(
+            t["change"][0]["set"]["market.RU.payment.card.share"],
+            Value::Float(0.7)
+        );
+        assert_eq!(get(&t, path).unwrap(), &Value::Float(0.7));
+        let d = doc();
+        assert_eq!(
+            get(&d, "market.RU.customs.duty_rate").unwrap(),
+            &Value::Float(0.3)
+        );
+        assert_eq!(
+            get(&d, "market[0].payment[0].share").unwrap(),
+            &Value::Float(1.0)
+        );
+        assert!(get(&d, "market.IN.customs").is_err());
+        assert!(segments(r#"change.x.set."a.b"#).is_err(), "unclosed quote");
+        assert!(
+            segments(r#"change.x.set."a"b""#).is_err(),
+            "a quote inside a key"
+        );
     }
 
     #[test]

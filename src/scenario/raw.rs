@@ -58,6 +58,7 @@ pub struct RawFit {
     pub path: String,
     pub min: f64,
     pub max: f64,
+    pub balance: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -425,7 +426,10 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawPeak", "a [[peak]] table"),
         ("struct RawVariant", "a [[variant]] table"),
         ("struct RawTarget", "a [[target]] table"),
-        ("struct RawFit", "a [[fit]] table { path, min, max }"),
+        (
+            "struct RawFit",
+            "a [[fit]] table { path, min, max, balance }",
+        ),
         (
             "struct RawUncertain",
             "an [[uncertain]] table { name, path, dist, low, high, mode, mean, sd, levels }",

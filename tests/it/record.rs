@@ -300,3 +300,201 @@ fn issue_23_expectations_count_the_warm_up_and_growth_may_fall() {
         "{err}"
     );
 }
+
+/// The numbers in `calibrate --fit`'s `--set` lines, by path.
+fn fitted_sets(out: &str) -> Vec<(String, f64)> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("  --set "))
+        .map(|l| {
+            let (path, rest) = l.rsplit_once('=').unwrap();
+            let value = rest.split_whitespace().next().unwrap().parse().unwrap();
+            (path.to_string(), value)
+        })
+        .collect()
+}
+
+/// India's payment mix: `calibrate --fit` solves cash on delivery's share before 8
+/// November and the demonetisation change's share after it, each balanced by the
+/// wallet, to the values written in the file, the same bits every time; every fitted
+/// target passes at a 5 % sample, and the held-out RBI wallet growth is reported with
+/// its error, the run's figure agreeing with the model's expectation of it.
+#[test]
+fn issue_23_india_payment_mix_fit_reproduces_the_shipped_values() {
+    let file = shipped("india_demonetisation_2016.toml")
+        .display()
+        .to_string();
+    let t = tmp();
+    let bt = t.path().join("bt");
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["calibrate", &file, "--fit", "--sample", "0.05"];
+        args.extend(extra);
+        ok(&args)
+    };
+    let a = fit(&["--out", &bt.display().to_string()]);
+    assert_eq!(
+        fitted_sets(&a),
+        fitted_sets(&fit(&[])),
+        "the same fit twice"
+    );
+    assert!(a.contains("converged"), "{a}");
+    let sets = fitted_sets(&a);
+    for (path, shipped) in [
+        ("market.IN.payment.cod.share", 0.636332),
+        ("market.IN.payment.wallet.share", 0.113668),
+        (
+            r#"change.demonetisation.set."market.IN.payment.cod.share""#,
+            0.50,
+        ),
+        (
+            r#"change.demonetisation.set."market.IN.payment.wallet.share""#,
+            0.25,
+        ),
+    ] {
+        let fitted = sets
+            .iter()
+            .find(|(p, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} in {a}"))
+            .1;
+        assert!(
+            (fitted / shipped - 1.0).abs() < 2e-5,
+            "{path}: fitted {fitted}, the file has {shipped}"
+        );
+    }
+    assert!(a.contains("5 of 5 targets within tolerance"), "{a}");
+    let (h, rows) = csv(&bt.join("backtest.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    for r in &rows {
+        if r[col("fitted")] == "true" {
+            assert_eq!(r[col("within_tolerance")], "true", "{r:?}");
+        }
+    }
+    let wallet = rows
+        .iter()
+        .find(|r| r[col("record")] == "in-rbi-wallet-txns-growth-2016-12")
+        .expect("the RBI wallet growth held out");
+    assert_eq!(wallet[col("fitted")], "false");
+    let (expected, simulated): (f64, f64) = (
+        wallet[col("expected")].parse().unwrap(),
+        wallet[col("simulated")].parse().unwrap(),
+    );
+    // Wallet orders roughly double from October to December in the model, short of the
+    // RBI's +114 %: the error is shown, not fitted away.
+    // One run at 5 %: about 9,000 wallet orders in October, so about 0.03 of noise.
+    assert!((expected - simulated).abs() < 0.1, "{wallet:?}");
+    assert!((0.8..1.14).contains(&simulated), "{wallet:?}");
+}
+
+/// A `[[fit]]` with a `balance` moves two values the opposite ways, so a payment mix
+/// still sums to 1, whether the values are a market's or a dated change's (a key with
+/// dots, quoted in the path); `method_orders:METHOD` counts a method's orders as the
+/// model expects them; a balance that is the path itself, or an unknown method, is an
+/// error located in the file.
+#[test]
+fn issue_23_a_balanced_fit_keeps_the_mix_and_counts_a_methods_orders() {
+    let t = tmp();
+    let base = format!(
+        "{}{}",
+        read(&data("tiny.toml")),
+        r#"
+[[change]]
+name = "shift"
+date = "2016-11-11"
+set = { "market.RU.payment.cash.share" = 0.2, "market.RU.payment.card.share" = 0.8 }
+
+[[fit]]
+path = "market.RU.payment.cash.share"
+balance = "market.RU.payment.card.share"
+min = 0.05
+max = 0.95
+
+[[fit]]
+path = 'change.shift.set."market.RU.payment.cash.share"'
+balance = 'change.shift.set."market.RU.payment.card.share"'
+min = 0.05
+max = 0.95
+
+[[target]]
+from = "2016-11-09"
+to = "2016-11-10"
+market = "RU"
+metric = "share:cash"
+value = 0.4
+tolerance = 0.5
+
+[[target]]
+from = "2016-11-11"
+to = "2016-11-14"
+market = "RU"
+metric = "share:cash"
+value = 0.1
+tolerance = 0.5
+
+[[target]]
+from = "2016-11-09"
+to = "2016-11-14"
+market = "RU"
+metric = "method_orders:cash"
+value = 1
+tolerance = 1
+fit = false
+"#
+    );
+    let file = t.path().join("s.toml");
+    std::fs::write(&file, &base).unwrap();
+    let file = file.display().to_string();
+    let bt = t.path().join("bt");
+    let out = ok(&[
+        "calibrate",
+        &file,
+        "--fit",
+        "--set",
+        "market.RU.active_buyers=250000",
+        "--out",
+        &bt.display().to_string(),
+    ]);
+    let sets = fitted_sets(&out);
+    let value = |path: &str| sets.iter().find(|(p, _)| p == path).unwrap().1;
+    assert!(
+        (value("market.RU.payment.cash.share") - 0.4).abs() < 1e-6,
+        "{out}"
+    );
+    assert!(
+        (value("market.RU.payment.card.share") - 0.6).abs() < 1e-6,
+        "{out}"
+    );
+    let cash = r#"change.shift.set."market.RU.payment.cash.share""#;
+    let card = r#"change.shift.set."market.RU.payment.card.share""#;
+    assert!((value(cash) - 0.1).abs() < 1e-6, "{out}");
+    assert!((value(cash) + value(card) - 1.0).abs() < 1e-12, "{out}");
+    let (h, rows) = csv(&bt.join("backtest.csv"));
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let counted = rows
+        .iter()
+        .find(|r| r[col("metric")] == "method_orders:cash")
+        .unwrap();
+    let (expected, simulated): (f64, f64) = (
+        counted[col("expected")].parse().unwrap(),
+        counted[col("simulated")].parse().unwrap(),
+    );
+    // About 5,000 orders a day, 40 % then 10 % of them cash: thousands counted.
+    assert!(expected > 1000.0, "{counted:?}");
+    assert!((simulated / expected - 1.0).abs() < 0.1, "{counted:?}");
+
+    for (from, to, says) in [
+        (
+            "balance = \"market.RU.payment.card.share\"",
+            "balance = \"market.RU.payment.cash.share\"",
+            "fit[0].balance",
+        ),
+        (
+            "metric = \"method_orders:cash\"",
+            "metric = \"method_orders:cheque\"",
+            "market RU has no payment method \"cheque\"",
+        ),
+    ] {
+        let bad = t.path().join("bad.toml");
+        std::fs::write(&bad, base.replacen(from, to, 1)).unwrap();
+        let err = fails(2, &["validate", &bad.display().to_string()]);
+        assert!(err.contains(says), "{err}");
+    }
+}

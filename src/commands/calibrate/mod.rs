@@ -265,10 +265,25 @@ fn solve_fit(
     let text = scenario::read_text(&choice.file)?;
     let name = choice.file.display().to_string();
     let document = scenario::Document::parse(&text, &name)?;
+    // What each parameter and its balance add up to in the file, kept through the fit.
+    let sums: Vec<Option<f64>> = scenario
+        .fits
+        .iter()
+        .map(|f| {
+            let at = |path: &str| document.number_at(choice.variant.as_deref(), &choice.sets, path);
+            f.balance
+                .as_deref()
+                .map(|b| Ok::<f64, Error>(at(&f.path)? + at(b)?))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
     let sets_at = |x: &[f64]| -> Result<Vec<Override>, Error> {
         let mut sets = choice.sets.clone();
-        for (f, v) in scenario.fits.iter().zip(x) {
+        for ((f, v), sum) in scenario.fits.iter().zip(x).zip(&sums) {
             sets.push(scenario::parse_set(&format!("{}={v:?}", f.path))?);
+            if let (Some(b), Some(sum)) = (&f.balance, sum) {
+                sets.push(scenario::parse_set(&format!("{b}={:?}", sum - v))?);
+            }
         }
         Ok(sets)
     };
@@ -306,13 +321,16 @@ fn solve_fit(
             solution.cost
         )
         .map_err(Error::stdout)?;
-        for (f, v) in scenario.fits.iter().zip(&solution.values) {
+        for ((f, v), sum) in scenario.fits.iter().zip(&solution.values).zip(&sums) {
             let at_bound = if *v <= f.min || *v >= f.max {
                 " (at its bound)"
             } else {
                 ""
             };
             writeln!(out, "  --set {}={v:?}{at_bound}", f.path).map_err(Error::stdout)?;
+            if let (Some(b), Some(sum)) = (&f.balance, sum) {
+                writeln!(out, "  --set {b}={:?} (its balance)", sum - v).map_err(Error::stdout)?;
+            }
         }
     }
     sets_at(&solution.values)

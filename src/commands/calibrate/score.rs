@@ -75,16 +75,25 @@ pub fn simulated_metric(
             let p = scenario.pools.iter().position(|p| p.id == pool)?;
             share(&|d| tables.pool_orders(d, m, p))?
         }
-        metric => match metric.strip_prefix("share:") {
-            Some(method) => {
-                let k = scenario.markets[m]
+        metric => {
+            let method = |name: &str| {
+                scenario.markets[m]
                     .payment
                     .iter()
-                    .position(|p| p.method == method)?;
+                    .position(|p| p.method == name)
+            };
+            if let Some(name) = metric.strip_prefix("share:") {
+                let k = method(name)?;
                 share(&|d| tables.method_orders(d, m, k))?
+            } else if let Some(name) = metric.strip_prefix("method_orders:") {
+                let k = method(name)?;
+                days.map(|d| tables.method_orders(d as usize, m, k) as f64)
+                    .sum::<f64>()
+                    / sample
+            } else {
+                sum(metric)? / sample
             }
-            None => sum(metric)? / sample,
-        },
+        }
     })
 }
 

@@ -1,5 +1,6 @@
 //! Dated entries: dates against the horizon (and the file's own horizon when overrides
-//! moved it), the calendar's peaks and the calibration targets.
+//! moved it), the calendar's peaks, the calibration targets and the parameters fitted to
+//! them.
 
 use super::*;
 
@@ -215,6 +216,7 @@ impl Validator {
                     && (inner.starts_with("growth:")
                         || !(TARGET_METRICS.contains(&inner)
                             || inner.starts_with("share:")
+                            || inner.starts_with("method_orders:")
                             || inner.starts_with("pool_share:")))
                 {
                     self.err(
@@ -231,7 +233,11 @@ impl Validator {
                         format!("no seller pool \"{pool}\" for a pool share"),
                     );
                 }
-                let method = t.metric.strip_prefix("share:");
+                // A payment method's share or its orders, and the growth of either.
+                let bare = grown.unwrap_or(&t.metric);
+                let method = bare
+                    .strip_prefix("share:")
+                    .or_else(|| bare.strip_prefix("method_orders:"));
                 let known_method = |m: usize, method: &str| {
                     raw.market[m].payment.iter().any(|p| p.method == method)
                 };
@@ -239,7 +245,7 @@ impl Validator {
                     (Some(method), Some(m)) if !known_method(m, method) => self.err(
                         &format!("{path}.metric"),
                         format!(
-                            "market {} has no payment method \"{method}\" for a share",
+                            "market {} has no payment method \"{method}\"",
                             t.market
                         ),
                     ),
@@ -251,7 +257,7 @@ impl Validator {
                     (None, _) => self.err(
                         &format!("{path}.metric"),
                         format!(
-                            "unknown metric \"{}\"; expected one of {}, share:METHOD or pool_share:POOL",
+                            "unknown metric \"{}\"; expected one of {}, share:METHOD, method_orders:METHOD or pool_share:POOL",
                             t.metric,
                             TARGET_METRICS.join(", ")
                         ),
@@ -285,6 +291,44 @@ impl Validator {
                     fit: t.fit,
                     versus,
                 })
+            })
+            .collect()
+    }
+
+    /// The `[[fit]]` parameters: an override path, its bounds, and optionally the path
+    /// that balances it (two shares of one mix keep their sum).
+    pub(super) fn fits(&mut self, raw: &RawScenario) -> Vec<Fit> {
+        raw.fit
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let path = format!("fit[{i}]");
+                if f.path.trim().is_empty() {
+                    self.err(&format!("{path}.path"), "expected an override path");
+                }
+                if !(f.min.is_finite() && f.max.is_finite() && f.min < f.max) {
+                    self.err(
+                        &path,
+                        format!(
+                            "expected finite bounds min < max, found {} and {}",
+                            f.min, f.max
+                        ),
+                    );
+                }
+                if let Some(b) = &f.balance
+                    && (b.trim().is_empty() || *b == f.path)
+                {
+                    self.err(
+                        &format!("{path}.balance"),
+                        "expected another override path, the value that moves the other way",
+                    );
+                }
+                Fit {
+                    path: f.path.clone(),
+                    min: f.min,
+                    max: f.max,
+                    balance: f.balance.clone(),
+                }
             })
             .collect()
     }

@@ -483,31 +483,7 @@ impl Validator {
             .collect();
 
         let targets = self.targets(raw, &market_ids);
-        let fits = raw
-            .fit
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let path = format!("fit[{i}]");
-                if f.path.trim().is_empty() {
-                    self.err(&format!("{path}.path"), "expected an override path");
-                }
-                if !(f.min.is_finite() && f.max.is_finite() && f.min < f.max) {
-                    self.err(
-                        &path,
-                        format!(
-                            "expected finite bounds min < max, found {} and {}",
-                            f.min, f.max
-                        ),
-                    );
-                }
-                Fit {
-                    path: f.path.clone(),
-                    min: f.min,
-                    max: f.max,
-                }
-            })
-            .collect();
+        let fits = self.fits(raw);
         let changes = self.changes(raw);
         let uncertain = self.uncertain(raw);
 
