@@ -6,6 +6,7 @@
 //! directory alone rebuilds every table.
 
 mod reader;
+mod rows;
 mod writer;
 
 use std::sync::Arc;

@@ -14,12 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use arrow_array::types::{ArrowPrimitiveType, UInt8Type, UInt16Type, UInt32Type};
-use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, StringArray,
-    TimestampMillisecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
-};
-use arrow_buffer::{BooleanBuffer, NullBuffer};
+use arrow_array::{ArrayRef, StringArray};
 use arrow_schema::Schema;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
@@ -37,10 +32,11 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::event::context::Context;
-use crate::event::{Event, EventKind, KIND_NAMES};
+use crate::event::{Event, KIND_NAMES};
 use crate::log::SCHEMA_VERSION;
 use crate::model::date::DAY_S;
 
+use super::rows::Rows;
 use super::{
     COLUMNS, CONTEXT_KEY, SCHEMA_KEY, clock, day_file, epoch_s, filled_by, method_names, schema,
 };
@@ -74,7 +70,7 @@ pub struct ParquetLogWriter {
     /// Row groups of the open day so far.
     row_groups: usize,
     /// Events of `day` not yet in a row group (fewer than `row_group`).
-    pending: Vec<Event>,
+    pending: Rows,
     /// `ROW_GROUP`, or fewer in tests.
     pub(super) row_group: usize,
     next_seq: u64,
@@ -92,9 +88,6 @@ struct Jobs {
     done: Condvar,
     /// Set when the writer is dropped unfinished: queued jobs skip their work.
     abandoned: AtomicBool,
-    /// Emptied event buffers, to be filled again (fresh 80 MB buffers cost the kernel's
-    /// zeroing of every page).
-    spare: Mutex<Vec<Vec<Event>>>,
     names: Arc<Names>,
     schema: Arc<Schema>,
 }
@@ -136,20 +129,20 @@ impl<W: Write> Write for Hashed<W> {
 }
 
 /// The dictionaries' values and the ids' keys into them.
-struct Names {
-    kinds: ArrayRef,
-    markets: ArrayRef,
-    routes: ArrayRef,
-    hubs: ArrayRef,
-    categories: ArrayRef,
-    methods: ArrayRef,
+pub(super) struct Names {
+    pub(super) kinds: ArrayRef,
+    pub(super) markets: ArrayRef,
+    pub(super) routes: ArrayRef,
+    pub(super) hubs: ArrayRef,
+    pub(super) categories: ArrayRef,
+    pub(super) methods: ArrayRef,
     /// Per market, each method's key in `methods`.
-    method_keys: Vec<Vec<u16>>,
-    epoch_s: i64,
+    pub(super) method_keys: Vec<Vec<u16>>,
+    pub(super) epoch_s: i64,
     /// `time`'s time zone: the run's UTC offset.
-    tz: Arc<str>,
+    pub(super) tz: Arc<str>,
     /// Per column, a bit per kind (`EventKind::index`) that fills it.
-    filled_by: [u16; COLUMNS.len()],
+    pub(super) filled_by: [u16; COLUMNS.len()],
 }
 
 impl Names {
@@ -221,7 +214,6 @@ impl ParquetLogWriter {
                 in_flight: Mutex::new(0),
                 done: Condvar::new(),
                 abandoned: AtomicBool::new(false),
-                spare: Mutex::new(Vec::new()),
                 names,
                 schema: schema.clone(),
             }),
@@ -231,7 +223,7 @@ impl ParquetLogWriter {
             day: 0,
             factory: None,
             row_groups: 0,
-            pending: Vec::new(),
+            pending: Rows::default(),
             row_group: ROW_GROUP,
             next_seq: 1,
             messages: 0,
@@ -253,7 +245,8 @@ impl ParquetLogWriter {
             events = rest;
             while !today.is_empty() {
                 let take = (self.row_group - self.pending.len()).min(today.len());
-                self.pending.extend_from_slice(&today[..take]);
+                self.pending
+                    .push(&today[..take], &self.jobs.names.method_keys);
                 today = &today[take..];
                 if self.pending.len() == self.row_group {
                     self.encode_pending()?;
@@ -350,15 +343,9 @@ impl ParquetLogWriter {
             ))?;
         self.row_groups += 1;
         self.jobs.wait_below(IN_FLIGHT);
-        let spare = self
-            .jobs
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let events = std::mem::replace(&mut self.pending, spare.unwrap_or_default());
+        let rows = std::mem::take(&mut self.pending);
         let first_seq = self.next_seq;
-        self.next_seq += events.len() as u64;
+        self.next_seq += rows.len() as u64;
         let place = self.messages;
         self.messages += 1;
         *self
@@ -368,18 +355,13 @@ impl ParquetLogWriter {
             .unwrap_or_else(PoisonError::into_inner) += 1;
         let (jobs, to_appender) = (self.jobs.clone(), self.to_appender.clone());
         rayon::spawn(move || {
-            let mut events = events;
             if !jobs.abandoned.load(Ordering::Relaxed) {
-                let chunks = encode(writers, &events, first_seq, &jobs.names, &jobs.schema);
+                let arrays = rows.into_arrays(first_seq, &jobs.names);
+                let chunks = encode(writers, arrays, &jobs.schema);
                 // Refused only once the appending thread has stopped on an error, which
                 // `finish` reports.
                 let _ = to_appender.send((place, Msg::RowGroup(chunks)));
             }
-            events.clear();
-            jobs.spare
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(events);
             jobs.finished_one();
         });
         Ok(())
@@ -452,30 +434,26 @@ impl Jobs {
     }
 }
 
-/// Builds and encodes the columns of `events` (a row group whose first is row
-/// `first_seq` of the log), slice by slice, each slice's columns in parallel.
+/// Encodes a row group's columns, in parallel, each slice by slice (the levels and
+/// pages of a slice stay in the caches).
 fn encode(
-    mut writers: Vec<ArrowColumnWriter>,
-    events: &[Event],
-    first_seq: u64,
-    names: &Names,
+    writers: Vec<ArrowColumnWriter>,
+    arrays: Vec<ArrayRef>,
     schema: &Schema,
 ) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
-    for (k, slice) in events.chunks(SLICE).enumerate() {
-        let first_seq = first_seq + (k * SLICE) as u64;
-        writers
-            .par_iter_mut()
-            .enumerate()
-            .try_for_each(|(i, writer)| {
-                let array = column(i, slice, first_seq, names);
-                compute_leaves(schema.field(i), &array)?
-                    .iter()
-                    .try_for_each(|leaf| writer.write(leaf))
-            })?;
-    }
     writers
         .into_par_iter()
-        .map(ArrowColumnWriter::close)
+        .zip(arrays)
+        .enumerate()
+        .map(|(i, (mut writer, array))| {
+            for start in (0..array.len()).step_by(SLICE) {
+                let slice = array.slice(start, SLICE.min(array.len() - start));
+                for leaf in compute_leaves(schema.field(i), &slice)? {
+                    writer.write(&leaf)?;
+                }
+            }
+            writer.close()
+        })
         .collect()
 }
 
@@ -545,202 +523,4 @@ impl Appender {
         }
         Ok(())
     }
-}
-
-/// Column `i` (of `COLUMNS`) of `events`, whose first is row `first_seq` of the log.
-fn column(i: usize, events: &[Event], first_seq: u64, names: &Names) -> ArrayRef {
-    use EventKind::*;
-    // Which rows a sparse column fills, from a mask of kinds: no branch to mispredict
-    // on the kinds' random order.
-    let valid = || {
-        let kinds = names.filled_by[i];
-        NullBuffer::new(BooleanBuffer::collect_bool(events.len(), |k| {
-            kinds >> events[k].kind.index() & 1 != 0
-        }))
-    };
-    let ids = |keys: Vec<u8>, values: &ArrayRef| -> ArrayRef {
-        Arc::new(DictionaryArray::<UInt8Type>::new(
-            UInt8Array::from(keys),
-            values.clone(),
-        ))
-    };
-    match COLUMNS[i] {
-        "seq" => Arc::new(UInt64Array::from_iter_values(
-            (0..events.len() as u64).map(|k| first_seq + k),
-        )),
-        "time_s" => Arc::new(UInt32Array::from_iter_values(
-            events.iter().map(|e| e.time_s),
-        )),
-        "time" => Arc::new(
-            TimestampMillisecondArray::from_iter_values(
-                events
-                    .iter()
-                    .map(|e| (names.epoch_s + i64::from(e.time_s)) * 1000),
-            )
-            .with_timezone(names.tz.clone()),
-        ),
-        "kind" => ids(
-            events.iter().map(|e| e.kind.index() as u8).collect(),
-            &names.kinds,
-        ),
-        "order_id" => Arc::new(UInt64Array::from_iter_values(
-            events.iter().map(|e| e.order_id),
-        )),
-        "market" => ids(events.iter().map(|e| e.market.0).collect(), &names.markets),
-        "route" => ids(events.iter().map(|e| e.route.0).collect(), &names.routes),
-        "hub" => sparse_ids(events, valid(), &names.hubs, |k| match k {
-            HubArrived { hub } | HubDeparted { hub, .. } => Some(hub.0),
-            _ => None,
-        }),
-        "category" => sparse_ids(events, valid(), &names.categories, |k| match k {
-            OrderPlaced { category, .. } => Some(category.0),
-            _ => None,
-        }),
-        "method" => {
-            let method = |e: &Event| match e.kind {
-                OrderPlaced { method, .. }
-                | PaymentAttempted { method, .. }
-                | OrderCancelled { method, .. }
-                | Refused { method, .. }
-                | SellerPaid { method, .. } => Some(method),
-                _ => None,
-            };
-            let keys: Vec<u16> = events
-                .iter()
-                .map(|e| method(e).map_or(0, |m| names.method_keys[e.market.ix()][m.ix()]))
-                .collect();
-            let keys = UInt16Array::new(keys.into(), Some(valid()));
-            Arc::new(DictionaryArray::<UInt16Type>::new(
-                keys,
-                names.methods.clone(),
-            ))
-        }
-        "attempt" => sparse::<UInt8Type>(events, valid(), |k| match k {
-            PaymentAttempted { attempt, .. } => Some(*attempt),
-            OrderCancelled { attempts, .. } => Some(*attempts),
-            _ => None,
-        }),
-        "success" => flags(events, valid(), |k| match k {
-            PaymentAttempted { success, .. } => Some(*success),
-            _ => None,
-        }),
-        "inspected" => flags(events, valid(), |k| match k {
-            CustomsCleared { inspected, .. } => Some(*inspected),
-            _ => None,
-        }),
-        "seller" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            OrderPlaced { seller, .. }
-            | OrderCancelled { seller, .. }
-            | Dispatched { seller, .. }
-            | HubDeparted { seller, .. }
-            | Returned { seller, .. }
-            | Refused { seller, .. }
-            | SellerPaid { seller, .. } => Some(*seller),
-            _ => None,
-        }),
-        "value_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            OrderPlaced { value_cents, .. }
-            | OrderCancelled { value_cents, .. }
-            | Dispatched { value_cents, .. }
-            | Returned { value_cents, .. }
-            | Refused { value_cents, .. }
-            | SellerPaid { value_cents, .. } => Some(*value_cents),
-            _ => None,
-        }),
-        "duty_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            CustomsCleared { duty_cents, .. } => Some(*duty_cents),
-            _ => None,
-        }),
-        "vat_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            CustomsCleared { vat_cents, .. } => Some(*vat_cents),
-            _ => None,
-        }),
-        "wait_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            HubDeparted { wait_s, .. }
-            | LinehaulDeparted { wait_s }
-            | CustomsCleared { wait_s, .. } => Some(*wait_s),
-            _ => None,
-        }),
-        "service_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            HubDeparted { service_s, .. } | CustomsCleared { service_s, .. } => Some(*service_s),
-            _ => None,
-        }),
-        "lead_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            Delivered { lead_s, .. } => Some(*lead_s),
-            _ => None,
-        }),
-        "freight_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            Dispatched { freight_cents, .. }
-            | Returned { freight_cents, .. }
-            | Refused { freight_cents, .. } => Some(*freight_cents),
-            _ => None,
-        }),
-        "fee_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            HubDeparted { fee_cents, .. } | SellerPaid { fee_cents, .. } => Some(*fee_cents),
-            _ => None,
-        }),
-        "commission_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            SellerPaid {
-                commission_cents, ..
-            } => Some(*commission_cents),
-            _ => None,
-        }),
-        "finance_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            HubDeparted { finance_cents, .. } => Some(*finance_cents),
-            _ => None,
-        }),
-        "cod_cents" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            Delivered {
-                collected_cents, ..
-            } => Some(*collected_cents),
-            _ => None,
-        }),
-        "to_cash_s" => sparse::<UInt32Type>(events, valid(), |k| match k {
-            SellerPaid { to_cash_s, .. } => Some(*to_cash_s),
-            _ => None,
-        }),
-        other => unreachable!("column `{other}` has no builder"),
-    }
-}
-
-/// A column that only some kinds fill: `value` of each event, null where `valid` says.
-fn sparse<T: ArrowPrimitiveType>(
-    events: &[Event],
-    valid: NullBuffer,
-    value: impl Fn(&EventKind) -> Option<T::Native>,
-) -> ArrayRef {
-    Arc::new(sparse_values::<T>(events, valid, value))
-}
-
-fn sparse_values<T: ArrowPrimitiveType>(
-    events: &[Event],
-    valid: NullBuffer,
-    value: impl Fn(&EventKind) -> Option<T::Native>,
-) -> PrimitiveArray<T> {
-    let values: Vec<T::Native> = events
-        .iter()
-        .map(|e| value(&e.kind).unwrap_or_default())
-        .collect();
-    PrimitiveArray::<T>::new(values.into(), Some(valid))
-}
-
-/// A sparse id column: keys into `names`, null where `valid` says.
-fn sparse_ids(
-    events: &[Event],
-    valid: NullBuffer,
-    names: &ArrayRef,
-    id: impl Fn(&EventKind) -> Option<u8>,
-) -> ArrayRef {
-    let keys = sparse_values::<UInt8Type>(events, valid, id);
-    Arc::new(DictionaryArray::<UInt8Type>::new(keys, names.clone()))
-}
-
-/// A sparse yes/no column.
-fn flags(
-    events: &[Event],
-    valid: NullBuffer,
-    flag: impl Fn(&EventKind) -> Option<bool>,
-) -> ArrayRef {
-    let values = BooleanBuffer::collect_bool(events.len(), |i| flag(&events[i].kind) == Some(true));
-    Arc::new(BooleanArray::new(values, Some(valid)))
 }
