@@ -536,6 +536,7 @@ impl Validator {
             epochs: Vec::new(),
             route_of,
             demand: Vec::new(),
+            lags: std::sync::OnceLock::new(),
         })
     }
 }
