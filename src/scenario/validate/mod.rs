@@ -510,7 +510,6 @@ impl Validator {
             .collect();
         let changes = self.changes(raw);
         let uncertain = self.uncertain(raw);
-
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
             name: header.name.clone(),
