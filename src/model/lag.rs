@@ -100,7 +100,7 @@ fn sometimes(rate: f64, d: &Dist) -> Vec<f64> {
 /// A delay on the grid, added to the order's time of day (`blocks[b]`: the share of
 /// orders placed in the block `b` of `STEP_S` from midnight), by days after the order's.
 fn by_day(delay: &[f64], blocks: &[f64; BLOCKS]) -> DayLag {
-    let days = (delay.len() + BLOCKS - 1) / BLOCKS + 1;
+    let days = delay.len().div_ceil(BLOCKS) + 1;
     let mut lag = DayLag {
         share: vec![0.0; days],
         delay_s: vec![0.0; days],

@@ -150,7 +150,7 @@ fn issue_23_calibrate_writes_the_backtest_table() {
         &out.display().to_string(),
     ]);
     let (header, rows) = csv(&out.join("backtest.csv"));
-    assert_eq!(rows.len(), 16);
+    assert_eq!(rows.len(), 17);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     for r in &rows {
         assert!(!r[col("record")].is_empty(), "{r:?}");
@@ -169,7 +169,7 @@ fn issue_23_calibrate_writes_the_backtest_table() {
         .iter()
         .filter(|r| r[col("fitted")] == "false")
         .collect();
-    assert_eq!(held.len(), 6);
+    assert_eq!(held.len(), 7);
     // The 2017 total, extrapolated from 2015-2016's growth, overshoots the record.
     let year_2017 = held
         .iter()
