@@ -216,7 +216,7 @@ fn normal_cdf(z: f64) -> f64 {
 ///   L = (1 - 1/e)(1 + 1/x)^(a-1) for a < 1 (h on [0, 1]). V is chosen to leave at most
 ///   1e-16 L, and the quadrature's error estimate is held below 1e-14 L: a relative
 ///   error near 1e-14 however far out x is.
-fn upper_gamma(a: f64, x: f64) -> f64 {
+pub(crate) fn upper_gamma(a: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 1.0;
     }

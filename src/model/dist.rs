@@ -163,6 +163,55 @@ impl Dist {
         }
     }
 
+    /// P(X <= x), x in canonical units: what `model::lag` discretises a delay with.
+    pub fn cdf(&self, x: f64) -> f64 {
+        let x = x / self.scale;
+        match &self.sampler {
+            Sampler::Constant(v) => f64::from(u8::from(x >= *v)),
+            Sampler::Uniform { low, high, .. } => ((x - low) / (high - low)).clamp(0.0, 1.0),
+            Sampler::Exponential { mean, .. } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    -(-x / mean).exp_m1()
+                }
+            }
+            Sampler::LogNormal { mu, sigma } => {
+                if x <= 0.0 {
+                    0.0
+                } else {
+                    super::uncertain::normal_cdf((x.ln() - mu) / sigma)
+                }
+            }
+            Sampler::Gamma { shape, scale, .. } => {
+                1.0 - super::charges::upper_gamma(*shape, x / scale)
+            }
+            Sampler::Triangular { min, mode, max, .. } => {
+                if x <= *min {
+                    0.0
+                } else if x >= *max {
+                    1.0
+                } else if x <= *mode {
+                    (x - min).powi(2) / ((max - min) * (mode - min))
+                } else {
+                    1.0 - (max - x).powi(2) / ((max - min) * (max - mode))
+                }
+            }
+            Sampler::Empirical {
+                values, weights, ..
+            } => {
+                let total: f64 = weights.iter().sum();
+                let below: f64 = values
+                    .iter()
+                    .zip(weights)
+                    .filter(|(v, _)| **v <= x)
+                    .map(|(_, w)| w)
+                    .sum();
+                below / total
+            }
+        }
+    }
+
     /// One draw in canonical units; never negative for the parameters validation admits.
     #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {

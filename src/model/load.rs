@@ -27,6 +27,15 @@ impl Scenario {
         let r = &self.routes[route];
         let lag_s = self.pools[r.pool.ix()].handling_time.mean() + lag_s;
         let placed = i64::from(day) - (lag_s / f64::from(DAY_S)).round() as i64;
+        self.placed_parcels(route, placed)
+    }
+
+    /// Expected parcels of route `route` from the orders placed on day `placed` (negative
+    /// in the warm-up) and paid, at full scale. Orders placed in a warm-up count with the
+    /// warm-up's demand (the first day's scenario on the warm-up date, without peaks), as
+    /// the run places them.
+    fn placed_parcels(&self, route: usize, placed: i64) -> f64 {
+        let r = &self.routes[route];
         if placed < -i64::from(self.warmup_days) || placed >= i64::from(self.days) {
             return 0.0;
         }
@@ -40,6 +49,56 @@ impl Scenario {
             (on, self.expected_orders(r.market, placed as u32))
         };
         orders * on.demand[r.market.ix()].shares[r.pool.ix()] * on.paid_share(r.market)
+    }
+
+    /// Expected parcels of `market` cleared (or, with `delivered`, delivered) on the days
+    /// `days`, at full scale, and the sum of their delays from the order in seconds: each
+    /// day's orders spread over the later days by their routes' delays (`route_lags`,
+    /// under the scenario in force on the day of the order).
+    fn expected_arrivals(
+        &self,
+        market: super::MarketId,
+        days: &std::ops::RangeInclusive<u32>,
+        delivered: bool,
+    ) -> (f64, f64) {
+        let (first, last) = (i64::from(*days.start()), i64::from(*days.end()));
+        let (mut count, mut delay) = (0.0, 0.0);
+        for ri in (0..self.routes.len()).filter(|&ri| self.routes[ri].market == market) {
+            let lags = |placed: i64| {
+                let on = if placed < 0 {
+                    self
+                } else {
+                    self.on_day(placed as u32)
+                };
+                let l = on.route_lags(ri);
+                if delivered { &l.delivered } else { &l.cleared }
+            };
+            // The longest delay of any scenario in force bounds the days to look back.
+            let longest = std::iter::once(self)
+                .chain(self.epochs.iter().map(|(_, s)| &**s))
+                .map(|s| {
+                    let l = s.route_lags(ri);
+                    if delivered { &l.delivered } else { &l.cleared }
+                        .share
+                        .len()
+                })
+                .max()
+                .unwrap_or(0) as i64;
+            for placed in (first - longest).max(-i64::from(self.warmup_days))..=last {
+                let parcels = self.placed_parcels(ri, placed);
+                if parcels == 0.0 {
+                    continue;
+                }
+                let lag = lags(placed);
+                let from = (first - placed).max(0) as usize;
+                let to = ((last - placed) as usize).min(lag.share.len().saturating_sub(1));
+                for j in from..=to {
+                    count += parcels * lag.share[j];
+                    delay += parcels * lag.delay_s[j];
+                }
+            }
+        }
+        (count, delay)
     }
 
     /// The mean time from dispatch to the moment route `route`'s parcels are ready for
@@ -91,8 +150,9 @@ impl Scenario {
     /// mean rates, with no randomness: what `validate` prints and `calibrate --fit`
     /// fits. `None` outside the horizon, or for a metric only a run measures.
     /// `dispatched` counts an order's parcel on the day it was placed (whole periods
-    /// hardly differ), `cleared` the mean handling and travel time after it, and the GMVs
-    /// count the value of the orders paid.
+    /// hardly differ), `cleared` and `mean_lead_time_days` spread each day's parcels over
+    /// the later days by the distributions of their delays (`route_lags`; queues aside),
+    /// and the GMVs count the value of the orders paid.
     pub fn expected_metric(&self, t: &Target) -> Option<f64> {
         if let (Some(later), Some(earlier)) = (t.later(), t.earlier()) {
             let base = self.expected_metric(&earlier)?;
@@ -107,17 +167,10 @@ impl Scenario {
         };
         let paid = |_: u32, s: &Scenario| s.paid_share(m);
         Some(match t.metric.as_str() {
-            "cleared" => {
-                // Each route's parcels, the mean handling and travel time after their
-                // order, on the days of the period.
-                days.clone()
-                    .map(|d| {
-                        (0..self.routes.len())
-                            .filter(|&ri| self.routes[ri].market == m)
-                            .map(|ri| self.expected_route_parcels(ri, d, self.to_exchange_s(ri)))
-                            .sum::<f64>()
-                    })
-                    .sum()
+            "cleared" => self.expected_arrivals(m, &days, false).0,
+            "mean_lead_time_days" => {
+                let (delivered, delay_s) = self.expected_arrivals(m, &days, true);
+                (delivered > 0.0).then(|| delay_s / delivered / f64::from(DAY_S))?
             }
             "orders" => per_day(&|_, _| 1.0),
             "dispatched" => per_day(&paid),

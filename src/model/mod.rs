@@ -9,6 +9,7 @@ pub mod date;
 pub mod digest;
 pub mod dist;
 mod exp;
+pub mod lag;
 mod load;
 pub mod money;
 pub mod rules;
@@ -87,6 +88,9 @@ pub struct Scenario {
     pub route_of: Vec<Vec<Option<RouteId>>>,
     /// Demand after policy, per market; see `Demand`.
     pub demand: Vec<Demand>,
+    /// Each route's delays from the order as distributions over days (`route_lags`),
+    /// computed on first use: a scenario is not changed after it is built.
+    pub lags: std::sync::OnceLock<Vec<lag::RouteLags>>,
 }
 
 #[derive(Debug, Clone)]

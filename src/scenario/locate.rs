@@ -24,6 +24,11 @@ impl<'a> Locator<'a> {
         }
     }
 
+    /// A locator of the same text (parsed anew, if a problem needs it).
+    pub fn again(&self) -> Locator<'a> {
+        Locator::new(self.text, self.file)
+    }
+
     /// The problems, each with its location, as an error.
     pub fn located(&self, problems: Problems, overridden: &[String]) -> ScenarioError {
         let problems = problems

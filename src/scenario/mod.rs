@@ -9,6 +9,7 @@ mod overrides;
 pub mod raw;
 mod uncertain;
 mod validate;
+mod written;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -218,7 +218,8 @@ pub struct Config {
 }
 
 /// The `[[fit]]` parameters solved against the fitted targets' expectations; the
-/// overrides that set them.
+/// overrides that set them, to be written into the file (`Document::written_with`: the
+/// demand model takes them as the baseline), the variant and `--set`s applying on top.
 fn solve_fit(
     choice: &ScenarioChoice,
     scenario: &Scenario,
@@ -278,7 +279,7 @@ fn solve_fit(
         })
         .collect::<Result<_, _>>()?;
     let sets_at = |x: &[f64]| -> Result<Vec<Override>, Error> {
-        let mut sets = choice.sets.clone();
+        let mut sets = Vec::new();
         for ((f, v), sum) in scenario.fits.iter().zip(x).zip(&sums) {
             sets.push(scenario::parse_set(&format!("{}={v:?}", f.path))?);
             if let (Some(b), Some(sum)) = (&f.balance, sum) {
@@ -295,7 +296,9 @@ fn solve_fit(
     let lo: Vec<f64> = scenario.fits.iter().map(|f| f.min).collect();
     let hi: Vec<f64> = scenario.fits.iter().map(|f| f.max).collect();
     let solution = fit::levenberg_marquardt(&start, &lo, &hi, |x| {
-        let s = document.scenario(choice.variant.as_deref(), &sets_at(x)?)?;
+        let s = document
+            .written_with(&sets_at(x)?)?
+            .scenario(choice.variant.as_deref(), &choice.sets)?;
         Ok(s.targets
             .iter()
             .filter(|t| t.fit && s.target_days(t).is_some())
@@ -339,7 +342,7 @@ fn solve_fit(
 pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(), Error> {
     run::check_sample(args.sample)?;
     run::check_replications(args.replications)?;
-    let mut choice = args.scenario.clone();
+    let choice = args.scenario.clone();
     let loaded = choice.load()?;
     if loaded.scenario.targets.is_empty() {
         return Err(Error::Usage(format!(
@@ -349,10 +352,21 @@ pub fn command(args: Config, stop: &AtomicBool, out: &mut dyn Write) -> Result<(
             loaded.scenario.name
         )));
     }
-    if args.fit {
-        choice.sets = solve_fit(&choice, &loaded.scenario, args.quiet, out)?;
-    }
-    let loaded = if args.fit { choice.load()? } else { loaded };
+    let loaded = if args.fit {
+        let fitted = solve_fit(&choice, &loaded.scenario, args.quiet, out)?;
+        let text = scenario::read_text(&choice.file)?;
+        let name = choice.file.display().to_string();
+        let scenario = scenario::Document::parse(&text, &name)?
+            .written_with(&fitted)?
+            .scenario(choice.variant.as_deref(), &choice.sets)?;
+        scenario::Loaded {
+            scenario,
+            overrides: fitted.into_iter().chain(choice.sets.clone()).collect(),
+            ..loaded
+        }
+    } else {
+        loaded
+    };
     let scenario = &loaded.scenario;
     let outside: Vec<&Target> = scenario
         .targets

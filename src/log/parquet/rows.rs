@@ -5,10 +5,14 @@
 
 use std::sync::Arc;
 
-use arrow_array::types::{UInt8Type, UInt16Type};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowDictionaryKeyType, ArrowPrimitiveType, TimestampMillisecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, TimestampMillisecondArray, UInt8Array, UInt16Array,
-    UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, TimestampMillisecondArray, UInt8Array,
+    UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 
@@ -55,9 +59,14 @@ const U32_COLUMNS: [usize; 13] = [
 ];
 
 /// The rows of a row group, a vector a column. A column that only some kinds fill holds
-/// 0 (or false) in the other rows, which the kind's null mask hides.
+/// 0 (or false) in the other rows, which the kind's null mask hides. Once encoded, the
+/// vectors are taken back from the arrays and filled again (`recycle`): fresh ones, 60 MB
+/// a row group, cost the kernel's zeroing of every page.
 #[derive(Default)]
 pub(super) struct Rows {
+    /// Empty until `into_arrays`, which fills them from the others.
+    seq: Vec<u64>,
+    time: Vec<i64>,
     time_s: Vec<u32>,
     kind: Vec<u8>,
     order_id: Vec<u64>,
@@ -227,6 +236,8 @@ impl Rows {
     /// log. The vectors become the arrays' buffers without a copy.
     pub(super) fn into_arrays(self, first_seq: u64, names: &Names) -> Vec<ArrayRef> {
         let Rows {
+            mut seq,
+            mut time,
             time_s,
             kind,
             order_id,
@@ -261,23 +272,15 @@ impl Rows {
         };
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; COLUMNS.len()];
         let mut set = |name: &str, array: ArrayRef| arrays[at(name)] = Some(array);
-        set(
-            "seq",
-            Arc::new(UInt64Array::from_iter_values(
-                first_seq..first_seq + n as u64,
-            )),
+        seq.extend(first_seq..first_seq + n as u64);
+        set("seq", Arc::new(UInt64Array::new(seq.into(), None)));
+        time.extend(
+            time_s
+                .iter()
+                .map(|&t| (names.epoch_s + i64::from(t)) * 1000),
         );
-        set(
-            "time",
-            Arc::new(
-                TimestampMillisecondArray::from_iter_values(
-                    time_s
-                        .iter()
-                        .map(|&t| (names.epoch_s + i64::from(t)) * 1000),
-                )
-                .with_timezone(names.tz.clone()),
-            ),
-        );
+        let time = TimestampMillisecondArray::new(time.into(), None);
+        set("time", Arc::new(time.with_timezone(names.tz.clone())));
         set("time_s", Arc::new(UInt32Array::new(time_s.into(), None)));
         set(
             "order_id",
@@ -316,4 +319,50 @@ impl Rows {
             .map(|array| array.expect("every column is built"))
             .collect()
     }
+
+    /// Empty rows with the vectors of `arrays` (those `into_arrays` made, now encoded),
+    /// where no other reference to them is left.
+    pub(super) fn recycle(arrays: Vec<ArrayRef>) -> Rows {
+        let mut arrays: Vec<Option<ArrayRef>> = arrays.into_iter().map(Some).collect();
+        let mut take = |name: &str| arrays[at(name)].take().expect("every column, once");
+        let mut rows = Rows {
+            seq: values::<UInt64Type>(take("seq")),
+            time: values::<TimestampMillisecondType>(take("time")),
+            time_s: values::<UInt32Type>(take("time_s")),
+            kind: keys::<UInt8Type>(take("kind")),
+            order_id: values::<UInt64Type>(take("order_id")),
+            market: keys::<UInt8Type>(take("market")),
+            route: keys::<UInt8Type>(take("route")),
+            hub: keys::<UInt8Type>(take("hub")),
+            category: keys::<UInt8Type>(take("category")),
+            method: keys::<UInt16Type>(take("method")),
+            attempt: values::<UInt8Type>(take("attempt")),
+            ..Rows::default()
+        };
+        for c in U32_COLUMNS {
+            rows.u32s[c] = values::<UInt32Type>(take(COLUMNS[c]));
+        }
+        rows
+    }
+}
+
+/// The vector behind a primitive array's values, emptied (a new one if it is shared).
+fn values<T: ArrowPrimitiveType>(array: ArrayRef) -> Vec<T::Native> {
+    let primitive: PrimitiveArray<T> = array.as_primitive::<T>().clone();
+    drop(array);
+    vector(primitive)
+}
+
+/// The vector behind a dictionary array's keys, emptied.
+fn keys<K: ArrowDictionaryKeyType>(array: ArrayRef) -> Vec<K::Native> {
+    let dictionary: DictionaryArray<K> = array.as_dictionary::<K>().clone();
+    drop(array);
+    vector(dictionary.into_parts().0)
+}
+
+fn vector<T: ArrowPrimitiveType>(array: PrimitiveArray<T>) -> Vec<T::Native> {
+    let (_, values, _) = array.into_parts();
+    let mut vector = values.into_inner().into_vec().unwrap_or_default();
+    vector.clear();
+    vector
 }

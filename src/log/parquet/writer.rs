@@ -88,6 +88,8 @@ struct Jobs {
     done: Condvar,
     /// Set when the writer is dropped unfinished: queued jobs skip their work.
     abandoned: AtomicBool,
+    /// Encoded rows' vectors, to be filled again.
+    spare: Mutex<Vec<Rows>>,
     names: Arc<Names>,
     schema: Arc<Schema>,
 }
@@ -214,6 +216,7 @@ impl ParquetLogWriter {
                 in_flight: Mutex::new(0),
                 done: Condvar::new(),
                 abandoned: AtomicBool::new(false),
+                spare: Mutex::new(Vec::new()),
                 names,
                 schema: schema.clone(),
             }),
@@ -343,7 +346,13 @@ impl ParquetLogWriter {
             ))?;
         self.row_groups += 1;
         self.jobs.wait_below(IN_FLIGHT);
-        let rows = std::mem::take(&mut self.pending);
+        let spare = self
+            .jobs
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let rows = std::mem::replace(&mut self.pending, spare.unwrap_or_default());
         let first_seq = self.next_seq;
         self.next_seq += rows.len() as u64;
         let place = self.messages;
@@ -357,7 +366,15 @@ impl ParquetLogWriter {
         rayon::spawn(move || {
             if !jobs.abandoned.load(Ordering::Relaxed) {
                 let arrays = rows.into_arrays(first_seq, &jobs.names);
-                let chunks = encode(writers, arrays, &jobs.schema);
+                let encoded = encode(writers, arrays, &jobs.schema);
+                let chunks = encoded.map(|(chunks, arrays)| {
+                    let rows = Rows::recycle(arrays);
+                    jobs.spare
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(rows);
+                    chunks
+                });
                 // Refused only once the appending thread has stopped on an error, which
                 // `finish` reports.
                 let _ = to_appender.send((place, Msg::RowGroup(chunks)));
@@ -435,12 +452,12 @@ impl Jobs {
 }
 
 /// Encodes a row group's columns, in parallel, each slice by slice (the levels and
-/// pages of a slice stay in the caches).
+/// pages of a slice stay in the caches); hands the arrays back.
 fn encode(
     writers: Vec<ArrowColumnWriter>,
     arrays: Vec<ArrayRef>,
     schema: &Schema,
-) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
+) -> Result<(Vec<ArrowColumnChunk>, Vec<ArrayRef>), ParquetError> {
     writers
         .into_par_iter()
         .zip(arrays)
@@ -452,9 +469,10 @@ fn encode(
                     writer.write(&leaf)?;
                 }
             }
-            writer.close()
+            Ok((writer.close()?, array))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|done| done.into_iter().unzip())
 }
 
 /// Appends the encoded row groups to the days' files, in order, and closes them.

@@ -486,7 +486,6 @@ impl Validator {
         let fits = self.fits(raw);
         let changes = self.changes(raw);
         let uncertain = self.uncertain(raw);
-
         let peak_factors = Scenario::peak_table(&peaks, self.days, markets.len());
         Some(Scenario {
             name: header.name.clone(),
@@ -512,6 +511,7 @@ impl Validator {
             epochs: Vec::new(),
             route_of,
             demand: Vec::new(),
+            lags: std::sync::OnceLock::new(),
         })
     }
 }
