@@ -161,3 +161,37 @@ fn damaged_logs_are_refused_naming_the_file() {
         "{swapped}"
     );
 }
+
+/// Row groups are encoded by jobs of their own while writing goes on: on a pool of one
+/// thread (where the writer must run the jobs it waits for) and of two, with row groups
+/// small enough that the writer waits on them again and again, the files are the same
+/// bytes; a writer dropped halfway returns at once and leaves its jobs nothing to do.
+#[test]
+fn encoding_jobs_neither_hang_one_thread_nor_change_a_byte() {
+    let (context, events) = tiny();
+    let hashes: Vec<_> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let dir = tempfile::tempdir().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| write(dir.path(), &context, &events, 500, 64))
+        })
+        .collect();
+    assert!(hashes[0].len() > 1, "{:?}", hashes[0]);
+    assert_eq!(hashes[0], hashes[1], "one thread and two wrote other bytes");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut log = ParquetLogWriter::create(&dir.path().join("events"), &context).unwrap();
+        log.row_group = 64;
+        log.write(&events[..events.len() / 2]).unwrap();
+        drop(log);
+    });
+}
