@@ -14,9 +14,9 @@ use arrow_array::{
     ArrayRef, BooleanArray, DictionaryArray, PrimitiveArray, TimestampMillisecondArray, UInt8Array,
     UInt16Array, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{BooleanBuffer, NullBuffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
 
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, KIND_NAMES};
 
 use super::COLUMNS;
 use super::writer::Names;
@@ -252,13 +252,23 @@ impl Rows {
             mut u32s,
         } = self;
         let n = kind.len();
-        // Which rows a sparse column fills, from a mask of kinds: no branch on the
-        // kinds' random order.
+        // Which rows each kind fills, a bit a row (Arrow's order: row k is bit k % 64 of
+        // word k / 64), in one pass over the kinds; a sparse column's rows are the union
+        // of its kinds', a word at a time.
+        let words = n.div_ceil(64);
+        let mut by_kind = vec![vec![0u64; words]; KIND_NAMES.len()];
+        for (k, &kind) in kind.iter().enumerate() {
+            by_kind[usize::from(kind)][k / 64] |= 1 << (k % 64);
+        }
         let valid = |i: usize| {
-            let filled_by = names.filled_by[i];
-            Some(NullBuffer::new(BooleanBuffer::collect_bool(n, |k| {
-                filled_by >> kind[k] & 1 != 0
-            })))
+            let mut bits = vec![0u64; words];
+            for (kind, rows) in by_kind.iter().enumerate() {
+                if names.filled_by[i] >> kind & 1 != 0 {
+                    bits.iter_mut().zip(rows).for_each(|(b, r)| *b |= r);
+                }
+            }
+            let bits = BooleanBuffer::new(Buffer::from_vec(bits), 0, n);
+            Some(NullBuffer::new(bits))
         };
         let ids = |keys: Vec<u8>, nulls: Option<NullBuffer>, values: &ArrayRef| -> ArrayRef {
             Arc::new(DictionaryArray::<UInt8Type>::new(
