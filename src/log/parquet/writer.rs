@@ -5,8 +5,8 @@
 //! writes the files.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -34,6 +34,7 @@ use crate::Error;
 use crate::event::context::Context;
 use crate::event::{Event, KIND_NAMES};
 use crate::log::SCHEMA_VERSION;
+use crate::log::direct::DirectFile;
 use crate::model::date::DAY_S;
 
 use super::rows::Rows;
@@ -109,7 +110,7 @@ enum Msg {
 struct DayFile {
     name: String,
     shown: String,
-    writer: SerializedFileWriter<Hashed<BufWriter<File>>>,
+    writer: SerializedFileWriter<Hashed<DirectFile>>,
 }
 
 /// A writer that hashes every byte written through it.
@@ -304,9 +305,10 @@ impl ParquetLogWriter {
         if let Some(parent) = path.parent() {
             fs::create_dir(parent).map_err(Error::io(format!("creating {}", parent.display())))?;
         }
-        let file = File::create(&path).map_err(Error::io(format!("creating {shown}")))?;
+        // Past the page cache, as `events.csv` is written.
+        let file = DirectFile::create(&path).map_err(Error::io(format!("creating {shown}")))?;
         let out = Hashed {
-            inner: BufWriter::with_capacity(1 << 20, file),
+            inner: file,
             sha: Sha256::new(),
         };
         let options = ArrowWriterOptions::new().with_properties(self.props.clone());
@@ -533,9 +535,9 @@ impl Appender {
                 let day = self.file.take().expect("a day's file is open");
                 let out = day.writer.into_inner().map_err(parquet_error(&day.shown))?;
                 let sha = crate::model::digest::hex(&out.sha.finalize());
-                out.inner
-                    .into_inner()
-                    .map_err(|e| Error::io(format!("writing {}", day.shown))(e.into_error()))?;
+                let mut file = out.inner;
+                file.flush()
+                    .map_err(Error::io(format!("writing {}", day.shown)))?;
                 self.hashes.insert(day.name, sha);
             }
         }
