@@ -68,15 +68,30 @@ fn issue_23_the_fit_is_deterministic_and_reproduces_the_shipped_values() {
     assert!(lead.trim_end().ends_with("pass"), "{lead}");
 }
 
-/// The single-day Singles' Day files take their base flow from the three-year fit and
-/// fit only their 11.11 multiplier, which `calibrate --fit` reproduces; and the two
-/// multipliers give the reported +85 % from 2015 to 2016 with the fit's year of growth.
+/// The CN-SME route's transit line of a file (the table up to the comment).
+fn cn_transit(text: &str) -> &str {
+    let route = text
+        .split("[[route]]")
+        .find(|r| r.contains("sellers = \"CN-SME\""))
+        .expect("a CN-SME route");
+    let line = route
+        .lines()
+        .find(|l| l.starts_with("transit = "))
+        .expect("its transit");
+    line.split('#').next().unwrap().trim_end()
+}
+
+/// The single-day Singles' Day files take their base flow and their transit from China
+/// from the three-year fit and fit only their 11.11 multiplier, which `calibrate --fit`
+/// reproduces; and the two multipliers give the reported +85 % from 2015 to 2016 with
+/// the fit's year of growth.
 #[test]
 fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
     let (f15, f16) = (
         shipped("aliexpress_russia_2015.toml").display().to_string(),
         shipped("aliexpress_russia_2016.toml").display().to_string(),
     );
+    let whole = read(&shipped("aliexpress_russia_2015_2017.toml"));
     let a15 = fit_reproduces(&f15, &[("peak[3].multiplier", 34.7494)], "0.005");
     let a16 = fit_reproduces(&f16, &[("peak[3].multiplier", 44.6860)], "0.005");
     for (a, file) in [(&a15, &f15), (&a16, &f16)] {
@@ -88,7 +103,9 @@ fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
         ] {
             assert!(text.contains(line), "{file} lacks {line}");
         }
+        assert_eq!(cn_transit(&text), cn_transit(&whole), "{file}");
     }
+    assert!(cn_transit(&whole).contains("median_days = 17.0464"));
     // Base rate per buyer-day on each file's first day, from the three-year file's.
     let at = |days: f64| 0.0114064 * 1.559635f64.powf(days / 365.25);
     let read_rate = |file: &str| -> f64 {
