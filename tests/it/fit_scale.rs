@@ -6,11 +6,8 @@ use crate::support::*;
 /// tiny.toml with a scale on both pools' electronics medians and Malaysia's constant
 /// apparel value, fitted to Russia's average order `aov` (USD) over four days.
 fn with_scale(aov: f64) -> String {
-    format!(
-        "{}{}",
-        read(&data("tiny.toml")),
-        format!(
-            r#"
+    let fit = format!(
+        r#"
 [[fit]]
 paths = [
   "sellers.CN.order_value.electronics.median_usd",
@@ -29,8 +26,8 @@ metric = "aov_usd"
 value = {aov}
 tolerance = 0.3
 "#
-        )
-    )
+    );
+    format!("{}{fit}", read(&data("tiny.toml")))
 }
 
 /// The `--set` lines of `calibrate --fit`, by path.
