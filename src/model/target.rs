@@ -105,10 +105,14 @@ impl Target {
     }
 }
 
-/// A parameter `calibrate --fit` solves for: an override path and its bounds.
+/// A parameter `calibrate --fit` solves for: the override paths it sets and its bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
-    pub path: String,
+    /// One path (`path`), or several moved by the one parameter (`paths`).
+    pub paths: Vec<String>,
+    /// Whether the parameter is a factor on each path's written value (a scale over
+    /// several order values) rather than the value itself.
+    pub scale: bool,
     pub min: f64,
     pub max: f64,
     /// A second path that moves the other way by as much, so that the two keep the sum

@@ -55,7 +55,10 @@ pub struct RawUncertain {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFit {
-    pub path: String,
+    pub path: Option<String>,
+    pub paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub scale: bool,
     pub min: f64,
     pub max: f64,
     pub balance: Option<String>,
@@ -428,7 +431,7 @@ pub fn in_user_terms(message: &str) -> String {
         ("struct RawTarget", "a [[target]] table"),
         (
             "struct RawFit",
-            "a [[fit]] table { path, min, max, balance }",
+            "a [[fit]] table { path or paths, scale, min, max, balance }",
         ),
         (
             "struct RawUncertain",

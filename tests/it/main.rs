@@ -10,6 +10,7 @@ mod compare;
 mod drain;
 mod engine;
 mod facilities;
+mod fit_scale;
 mod merge;
 mod money;
 mod orders;

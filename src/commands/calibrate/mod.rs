@@ -266,22 +266,37 @@ fn solve_fit(
     let text = scenario::read_text(&choice.file)?;
     let name = choice.file.display().to_string();
     let document = scenario::Document::parse(&text, &name)?;
+    let at = |path: &str| document.number_at(choice.variant.as_deref(), &choice.sets, path);
     // What each parameter and its balance add up to in the file, kept through the fit.
     let sums: Vec<Option<f64>> = scenario
         .fits
         .iter()
         .map(|f| {
-            let at = |path: &str| document.number_at(choice.variant.as_deref(), &choice.sets, path);
             f.balance
                 .as_deref()
-                .map(|b| Ok::<f64, Error>(at(&f.path)? + at(b)?))
+                .map(|b| Ok::<f64, Error>(at(&f.paths[0])? + at(b)?))
                 .transpose()
         })
         .collect::<Result<_, _>>()?;
+    // The values a scale multiplies, as written (with the variant and `--set`s).
+    let written: Vec<Vec<f64>> = scenario
+        .fits
+        .iter()
+        .map(|f| {
+            if f.scale {
+                f.paths.iter().map(|p| Ok(at(p)?)).collect()
+            } else {
+                Ok(Vec::new())
+            }
+        })
+        .collect::<Result<_, Error>>()?;
     let sets_at = |x: &[f64]| -> Result<Vec<Override>, Error> {
         let mut sets = Vec::new();
-        for ((f, v), sum) in scenario.fits.iter().zip(x).zip(&sums) {
-            sets.push(scenario::parse_set(&format!("{}={v:?}", f.path))?);
+        for (((f, v), sum), written) in scenario.fits.iter().zip(x).zip(&sums).zip(&written) {
+            for (k, path) in f.paths.iter().enumerate() {
+                let value = if f.scale { written[k] * v } else { *v };
+                sets.push(scenario::parse_set(&format!("{path}={value:?}"))?);
+            }
             if let (Some(b), Some(sum)) = (&f.balance, sum) {
                 sets.push(scenario::parse_set(&format!("{b}={:?}", sum - v))?);
             }
@@ -324,13 +339,29 @@ fn solve_fit(
             solution.cost
         )
         .map_err(Error::stdout)?;
-        for ((f, v), sum) in scenario.fits.iter().zip(&solution.values).zip(&sums) {
+        for (((f, v), sum), written) in scenario
+            .fits
+            .iter()
+            .zip(&solution.values)
+            .zip(&sums)
+            .zip(&written)
+        {
             let at_bound = if *v <= f.min || *v >= f.max {
                 " (at its bound)"
             } else {
                 ""
             };
-            writeln!(out, "  --set {}={v:?}{at_bound}", f.path).map_err(Error::stdout)?;
+            if f.scale {
+                writeln!(out, "  scale {v:?}{at_bound} on:").map_err(Error::stdout)?;
+                for (path, w) in f.paths.iter().zip(written) {
+                    writeln!(out, "  --set {path}={:?} (written {w:?})", w * v)
+                        .map_err(Error::stdout)?;
+                }
+                continue;
+            }
+            for path in &f.paths {
+                writeln!(out, "  --set {path}={v:?}{at_bound}").map_err(Error::stdout)?;
+            }
             if let (Some(b), Some(sum)) = (&f.balance, sum) {
                 writeln!(out, "  --set {b}={:?} (its balance)", sum - v).map_err(Error::stdout)?;
             }

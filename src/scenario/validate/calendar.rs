@@ -295,17 +295,49 @@ impl Validator {
             .collect()
     }
 
-    /// The `[[fit]]` parameters: an override path, its bounds, and optionally the path
-    /// that balances it (two shares of one mix keep their sum).
+    /// The `[[fit]]` parameters: one override path or several, whether the parameter
+    /// scales their written values, its bounds, and optionally the path that balances it
+    /// (two shares of one mix keep their sum).
     pub(super) fn fits(&mut self, raw: &RawScenario) -> Vec<Fit> {
         raw.fit
             .iter()
             .enumerate()
             .map(|(i, f)| {
                 let path = format!("fit[{i}]");
-                if f.path.trim().is_empty() {
-                    self.err(&format!("{path}.path"), "expected an override path");
-                }
+                let paths = match (&f.path, &f.paths) {
+                    (Some(one), None) => {
+                        if one.trim().is_empty() {
+                            self.err(&format!("{path}.path"), "expected an override path");
+                        }
+                        vec![one.clone()]
+                    }
+                    (None, Some(many)) => {
+                        if many.is_empty() {
+                            self.err(
+                                &format!("{path}.paths"),
+                                "expected at least one override path",
+                            );
+                        }
+                        for (j, p) in many.iter().enumerate() {
+                            if p.trim().is_empty() {
+                                self.err(&format!("{path}.paths[{j}]"), "expected an override path");
+                            } else if many[..j].contains(p) {
+                                self.err(
+                                    &format!("{path}.paths[{j}]"),
+                                    format!("`{p}` is named twice: one parameter moves it once"),
+                                );
+                            }
+                        }
+                        many.clone()
+                    }
+                    _ => {
+                        self.err(
+                            &path,
+                            "give either `path` (one value) or `paths` (several, moved by one parameter)",
+                        );
+                        Vec::new()
+                    }
+                };
                 if !(f.min.is_finite() && f.max.is_finite() && f.min < f.max) {
                     self.err(
                         &path,
@@ -314,17 +346,31 @@ impl Validator {
                             f.min, f.max
                         ),
                     );
-                }
-                if let Some(b) = &f.balance
-                    && (b.trim().is_empty() || *b == f.path)
-                {
+                } else if f.scale && f.min <= 0.0 {
                     self.err(
-                        &format!("{path}.balance"),
-                        "expected another override path, the value that moves the other way",
+                        &format!("{path}.min"),
+                        format!(
+                            "a scale multiplies the written values: its bounds must be positive, found {}",
+                            f.min
+                        ),
                     );
                 }
+                if let Some(b) = &f.balance {
+                    if f.scale || paths.len() > 1 {
+                        self.err(
+                            &format!("{path}.balance"),
+                            "a balance moves against one value: not with `paths` or `scale`",
+                        );
+                    } else if b.trim().is_empty() || paths.contains(b) {
+                        self.err(
+                            &format!("{path}.balance"),
+                            "expected another override path, the value that moves the other way",
+                        );
+                    }
+                }
                 Fit {
-                    path: f.path.clone(),
+                    paths,
+                    scale: f.scale,
                     min: f.min,
                     max: f.max,
                     balance: f.balance.clone(),
