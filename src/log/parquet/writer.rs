@@ -50,9 +50,10 @@ pub(super) const ROW_GROUP: usize = 1 << 20;
 /// a core's cache while the 26 columns are built from them (65,536 events did not, and
 /// building the columns cost twice the CPU, read from memory once a column).
 const SLICE: usize = 1 << 13;
-/// Row groups handed to encoding jobs and not yet encoded: each holds its events (80 MB
-/// at `ROW_GROUP`) until then. The run waits (or does the encoding itself) beyond that.
-const IN_FLIGHT: usize = 2;
+/// Row groups handed to encoding jobs and not yet encoded: each holds its rows (90 MB at
+/// `ROW_GROUP`) until then. The run waits (or does the encoding itself) beyond that. One
+/// keeps both threads busy: two or three were no faster and took 110 MB more each.
+const IN_FLIGHT: usize = 1;
 
 /// Writes the Parquet log into a directory, day by day. `write` takes the next events
 /// of the log (in the log's order, as `LogWriter::write` does); `finish` closes the last
