@@ -97,21 +97,26 @@ fn cn_transit(text: &str) -> &str {
     line.split('#').next().unwrap().trim_end()
 }
 
-/// The single-day Singles' Day files take their base flow and their transit from China
-/// from the three-year fit and fit only their 11.11 multiplier, which `calibrate --fit`
-/// reproduces; and the two multipliers give the reported +85 % from 2015 to 2016 with
-/// the fit's year of growth.
+/// The single-day Singles' Day files, and dftz_baseline's Russia, take their base flow and
+/// their transit from China from the three-year fit and fit only their 11.11 multiplier,
+/// which `calibrate --fit` reproduces; and the two multipliers give the reported +85 % from
+/// 2015 to 2016 with the fit's year of growth.
 #[test]
 fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
-    let (f15, f16) = (
+    let (f15, f16, dftz) = (
         shipped("aliexpress_russia_2015.toml").display().to_string(),
         shipped("aliexpress_russia_2016.toml").display().to_string(),
+        shipped("dftz_baseline.toml").display().to_string(),
     );
     let whole = read(&shipped("aliexpress_russia_2015_2017.toml"));
     let a15 = fit_reproduces(&f15, &[("peak[3].multiplier", 34.9058)], "0.005");
     let a16 = fit_reproduces(&f16, &[("peak[3].multiplier", 45.5019)], "0.005");
+    let a_dftz = fit_reproduces(&dftz, &[("peak[3].multiplier", 45.5021)], "0.005");
+    assert!(a_dftz.contains("2 of 2 targets within tolerance"), "{a_dftz}");
     for (a, file) in [(&a15, &f15), (&a16, &f16)] {
         assert!(a.contains("1 of 1 targets within tolerance"), "{a}");
+    }
+    for file in [&f15, &f16, &dftz] {
         let text = read(std::path::Path::new(file));
         for line in [
             "growth = 0.538609",
@@ -122,7 +127,8 @@ fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
         assert_eq!(cn_transit(&text), cn_transit(&whole), "{file}");
     }
     assert!(cn_transit(&whole).contains("median_days = 17.0667"));
-    // Base rate per buyer-day on each file's first day, from the three-year file's.
+    // Base rate per buyer-day on each file's first day (Russia's, its first market), from
+    // the three-year file's.
     let at = |days: f64| 0.0115327 * 1.538609f64.powf(days / 365.25);
     let read_rate = |file: &str| -> f64 {
         let text = read(std::path::Path::new(file));
@@ -141,6 +147,7 @@ fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
     };
     assert!((read_rate(&f15) / (at(307.0) * 22.0 / 18.0) - 1.0).abs() < 1e-5);
     assert!((read_rate(&f16) / at(673.0) - 1.0).abs() < 1e-5);
+    assert!((read_rate(&dftz) / at(670.0) - 1.0).abs() < 1e-5);
     // 2015 -> 2016 on Singles' Day: users (22 x rate over 18 x 22/18 x rate) cancel, a
     // year of growth, the multipliers and the weekdays (Friday 0.94, Wednesday 1.02).
     let growth = 1.538609f64.powf(366.0 / 365.25) * 45.5019 / 34.9058 * 0.94 / 1.02;
