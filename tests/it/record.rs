@@ -112,7 +112,10 @@ fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
     let a15 = fit_reproduces(&f15, &[("peak[3].multiplier", 34.9058)], "0.005");
     let a16 = fit_reproduces(&f16, &[("peak[3].multiplier", 45.5019)], "0.005");
     let a_dftz = fit_reproduces(&dftz, &[("peak[3].multiplier", 45.5021)], "0.005");
-    assert!(a_dftz.contains("2 of 2 targets within tolerance"), "{a_dftz}");
+    assert!(
+        a_dftz.contains("2 of 2 targets within tolerance"),
+        "{a_dftz}"
+    );
     for a in [&a15, &a16] {
         assert!(a.contains("1 of 1 targets within tolerance"), "{a}");
     }
