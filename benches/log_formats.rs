@@ -2,7 +2,7 @@
 //! against the Parquet directory (`ParquetLogWriter`), each into a fresh temporary
 //! directory on 2 threads, as a run writes them; in events per second.
 //!
-//! The events are those of `scenarios/aliexpress_russia_2016.toml` at `SAMPLE` (9.4
+//! The events are those of `scenarios/aliexpress_russia_2016.toml` at `SAMPLE` (7.9
 //! million in 14 days, so the Parquet days hold full row groups as a large run's do);
 //! set `TRADESIM_BENCH_SAMPLE` to change it. `cargo bench --features parquet --bench
 //! log_formats`.

@@ -95,6 +95,26 @@ fn pandas_metadata() -> String {
     .to_string()
 }
 
+/// The index of `name` in `COLUMNS`; a name that is none of them fails to compile where
+/// it is a constant (`ix!`).
+pub(super) const fn column_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        let (a, b) = (COLUMNS[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut k = 0;
+            while k < a.len() && a[k] == b[k] {
+                k += 1;
+            }
+            if k == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a column of the Parquet log")
+}
+
 /// The context's start date and clock; `check_context` has accepted both by now.
 fn clock(context: &Context) -> (Date, UtcOffset) {
     (

@@ -18,29 +18,9 @@ use crate::model::date::{DAY_S, Date};
 use crate::model::{CategoryId, HubId, MarketId, MethodId, RouteId};
 
 use super::{
-    COLUMNS, CONTEXT_KEY, DATE_PREFIX, DENSE, PART, SCHEMA_KEY, day_file, epoch_s, filled_by,
-    schema,
+    COLUMNS, CONTEXT_KEY, DATE_PREFIX, DENSE, PART, SCHEMA_KEY, column_index, day_file, epoch_s,
+    filled_by, schema,
 };
-
-/// The index of `name` in `COLUMNS`; a name that is none of them fails to compile where
-/// it is a constant (`ix!`).
-const fn column_index(name: &str) -> usize {
-    let mut i = 0;
-    while i < COLUMNS.len() {
-        let (a, b) = (COLUMNS[i].as_bytes(), name.as_bytes());
-        if a.len() == b.len() {
-            let mut k = 0;
-            while k < a.len() && a[k] == b[k] {
-                k += 1;
-            }
-            if k == a.len() {
-                return i;
-            }
-        }
-        i += 1;
-    }
-    panic!("not a column of the Parquet log")
-}
 
 /// The index of a column named by a literal, worked out at compile time.
 macro_rules! ix {

@@ -18,41 +18,22 @@ use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
 
 use crate::event::{Event, EventKind, KIND_NAMES};
 
-use super::COLUMNS;
 use super::writer::Names;
+use super::{COLUMNS, column_index};
 
-/// Column `name`'s place in `COLUMNS`.
-const fn at(name: &str) -> usize {
-    let mut i = 0;
-    while i < COLUMNS.len() {
-        let (a, b) = (COLUMNS[i].as_bytes(), name.as_bytes());
-        if a.len() == b.len() {
-            let mut k = 0;
-            while k < a.len() && a[k] == b[k] {
-                k += 1;
-            }
-            if k == a.len() {
-                return i;
-            }
-        }
-        i += 1;
-    }
-    panic!("no such column")
-}
-
-const SELLER: usize = at("seller");
-const VALUE: usize = at("value_cents");
-const DUTY: usize = at("duty_cents");
-const VAT: usize = at("vat_cents");
-const WAIT: usize = at("wait_s");
-const SERVICE: usize = at("service_s");
-const LEAD: usize = at("lead_s");
-const FREIGHT: usize = at("freight_cents");
-const FEE: usize = at("fee_cents");
-const COMMISSION: usize = at("commission_cents");
-const FINANCE: usize = at("finance_cents");
-const COD: usize = at("cod_cents");
-const TO_CASH: usize = at("to_cash_s");
+const SELLER: usize = column_index("seller");
+const VALUE: usize = column_index("value_cents");
+const DUTY: usize = column_index("duty_cents");
+const VAT: usize = column_index("vat_cents");
+const WAIT: usize = column_index("wait_s");
+const SERVICE: usize = column_index("service_s");
+const LEAD: usize = column_index("lead_s");
+const FREIGHT: usize = column_index("freight_cents");
+const FEE: usize = column_index("fee_cents");
+const COMMISSION: usize = column_index("commission_cents");
+const FINANCE: usize = column_index("finance_cents");
+const COD: usize = column_index("cod_cents");
+const TO_CASH: usize = column_index("to_cash_s");
 /// The 32-bit columns that only some kinds fill.
 const U32_COLUMNS: [usize; 13] = [
     SELLER, VALUE, DUTY, VAT, WAIT, SERVICE, LEAD, FREIGHT, FEE, COMMISSION, FINANCE, COD, TO_CASH,
@@ -281,7 +262,7 @@ impl Rows {
             Arc::new(BooleanArray::new(values, valid(i)))
         };
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; COLUMNS.len()];
-        let mut set = |name: &str, array: ArrayRef| arrays[at(name)] = Some(array);
+        let mut set = |name: &str, array: ArrayRef| arrays[column_index(name)] = Some(array);
         seq.extend(first_seq..first_seq + n as u64);
         set("seq", Arc::new(UInt64Array::new(seq.into(), None)));
         time.extend(
@@ -298,24 +279,27 @@ impl Rows {
         );
         set("market", ids(market, None, &names.markets));
         set("route", ids(route, None, &names.routes));
-        set("hub", ids(hub, valid(at("hub")), &names.hubs));
+        set("hub", ids(hub, valid(column_index("hub")), &names.hubs));
         set(
             "category",
-            ids(category, valid(at("category")), &names.categories),
+            ids(category, valid(column_index("category")), &names.categories),
         );
         set(
             "method",
             Arc::new(DictionaryArray::<UInt16Type>::new(
-                UInt16Array::new(method.into(), valid(at("method"))),
+                UInt16Array::new(method.into(), valid(column_index("method"))),
                 names.methods.clone(),
             )),
         );
         set(
             "attempt",
-            Arc::new(UInt8Array::new(attempt.into(), valid(at("attempt")))),
+            Arc::new(UInt8Array::new(
+                attempt.into(),
+                valid(column_index("attempt")),
+            )),
         );
-        set("success", flags(at("success"), success));
-        set("inspected", flags(at("inspected"), inspected));
+        set("success", flags(column_index("success"), success));
+        set("inspected", flags(column_index("inspected"), inspected));
         for c in U32_COLUMNS {
             let values = std::mem::take(&mut u32s[c]);
             set(
@@ -334,7 +318,11 @@ impl Rows {
     /// where no other reference to them is left.
     pub(super) fn recycle(arrays: Vec<ArrayRef>) -> Rows {
         let mut arrays: Vec<Option<ArrayRef>> = arrays.into_iter().map(Some).collect();
-        let mut take = |name: &str| arrays[at(name)].take().expect("every column, once");
+        let mut take = |name: &str| {
+            arrays[column_index(name)]
+                .take()
+                .expect("every column, once")
+        };
         let mut rows = Rows {
             seq: values::<UInt64Type>(take("seq")),
             time: values::<TimestampMillisecondType>(take("time")),
