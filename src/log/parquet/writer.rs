@@ -63,7 +63,6 @@ const IN_FLIGHT: usize = 1;
 pub struct ParquetLogWriter {
     dir: PathBuf,
     context: Context,
-    schema: Arc<Schema>,
     props: WriterProperties,
     /// The day being written (meaningful once `factory` is set).
     day: u32,
@@ -220,9 +219,8 @@ impl ParquetLogWriter {
                 abandoned: AtomicBool::new(false),
                 spare: Mutex::new(Vec::new()),
                 names,
-                schema: schema.clone(),
+                schema,
             }),
-            schema,
             props: props.build(),
             context: context.clone(),
             day: 0,
@@ -314,7 +312,7 @@ impl ParquetLogWriter {
         };
         let options = ArrowWriterOptions::new().with_properties(self.props.clone());
         let (writer, factory) =
-            ArrowWriter::try_new_with_options(out, self.schema.clone(), options)
+            ArrowWriter::try_new_with_options(out, self.jobs.schema.clone(), options)
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(parquet_error(&shown))?;
         self.factory = Some(factory);
