@@ -281,8 +281,9 @@ fn ru_de_minimis_200_raises_duties_and_lowers_russian_orders() {
         summary_f64(&base, "RU.duty_usd"),
         summary_f64(&var, "RU.duty_usd"),
     );
-    // Nearly every AliExpress parcel is under EUR 1000, a few hundred of 450,000 over EUR 200.
-    assert!(d1 > d0 + 1000.0, "RU.duty_usd {d0} -> {d1}");
+    // Nearly every AliExpress parcel is under EUR 1000 and few are over EUR 200, so the
+    // variant multiplies a small sum (x131 at full scale, README).
+    assert!(d1 > 10.0 * d0.max(10.0), "RU.duty_usd {d0} -> {d1}");
     let (o0, o1) = (
         summary_f64(&base, "RU.orders"),
         summary_f64(&var, "RU.orders"),
