@@ -157,6 +157,33 @@ fn issue_23_single_day_files_are_rebased_on_the_whole_year_fit() {
     assert!((growth - 1.85).abs() < 0.001, "{growth}");
 }
 
+/// The seller pools' order-value lines of a file (tables up to their comments).
+fn order_values(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("order_value = "))
+        .map(|l| l.split('#').next().unwrap().trim_end())
+        .collect()
+}
+
+/// One price level for the same goods: every shipped file's sellers take the order values
+/// the three-year file fits to AKIT's roubles (0.80941 times the assumed medians).
+#[test]
+fn issue_23_every_file_takes_the_fitted_order_values() {
+    let whole = read(&shipped("aliexpress_russia_2015_2017.toml"));
+    let fitted = order_values(&whole);
+    assert_eq!(fitted.len(), 2, "{fitted:?}");
+    assert!(fitted[0].contains("median_usd = 9.71292"), "{}", fitted[0]);
+    for file in [
+        "aliexpress_russia_2015.toml",
+        "aliexpress_russia_2016.toml",
+        "aliexpress_russia_2016_2020.toml",
+        "dftz_baseline.toml",
+        "india_demonetisation_2016.toml",
+    ] {
+        assert_eq!(order_values(&read(&shipped(file))), fitted, "{file}");
+    }
+}
+
 /// The shipped scenario's fitted targets pass at a 1 % sample without refitting, and
 /// `--out` writes backtest.csv: a row per target with its record, its interval over the
 /// replications and whether it was fitted.
